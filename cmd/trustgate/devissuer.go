@@ -1,0 +1,30 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"go.uber.org/zap"
+)
+
+func runDevIssuer(ctx context.Context, args []string, io stdio) int {
+	fs := newFlags("dev-issuer", io)
+	listen := fs.String("listen", devIssuerAddr, "loopback address to listen on")
+	aud := fs.String("audience", "http://127.0.0.1:8080", "default aud of minted tokens")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	logs, err := newLogs(logConfig{Level: "info", Format: "console"}, io.stderr)
+	if err != nil {
+		return fail(io, "dev-issuer", err)
+	}
+	defer logs.sync()
+	fmt.Fprintf(io.stderr, "mint a GitLab-shaped token:  curl -s 'http://%s/token'\n"+
+		"mint a GitHub-shaped token:  curl -s 'http://%s/token?platform=github'\n"+
+		"override any claim:          curl -s 'http://%s/token?ref=feature&ref_protected=false'\n", *listen, *listen, *listen)
+	if err := runDevIssuerServer(ctx, *listen, *aud, logs.app.Named("dev-issuer")); err != nil {
+		logs.app.Error("dev issuer stopped", zap.Error(err))
+		return exitFail
+	}
+	return exitOK
+}

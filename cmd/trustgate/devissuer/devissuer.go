@@ -1,0 +1,239 @@
+// Package devissuer is a local OIDC issuer for demos and manual tests: it
+// serves discovery and a JWKS and mints GitLab- or GitHub-shaped ID tokens
+// for anyone who asks, so it only ever listens on loopback.
+package devissuer
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	_ "crypto/sha256" // registers crypto.SHA256 for Thumbprint
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// Config configures an Issuer.
+type Config struct {
+	// Issuer is the issuer URL, http://host:port of where it listens.
+	Issuer string
+	// Audience is the default `aud` of minted tokens.
+	Audience string
+	// TTL is the lifetime of minted tokens (default 5m).
+	TTL time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Issuer mints ID tokens with an RSA key generated at start.
+type Issuer struct {
+	cfg    Config
+	key    *rsa.PrivateKey
+	kid    string
+	signer jose.Signer
+}
+
+// New generates the issuer's key.
+func New(cfg Config) (*Issuer, error) {
+	if cfg.Issuer == "" || cfg.Audience == "" {
+		return nil, errors.New("devissuer: Issuer and Audience are required")
+	}
+	if cfg.TTL == 0 {
+		cfg.TTL = 5 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	sum, err := (&jose.JSONWebKey{Key: key.Public()}).Thumbprint(crypto.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	kid := base64.RawURLEncoding.EncodeToString(sum)
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
+		(&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return nil, err
+	}
+	return &Issuer{cfg: cfg, key: key, kid: kid, signer: signer}, nil
+}
+
+// Handler serves discovery, the JWKS and GET /token.
+func (i *Issuer) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/openid-configuration", i.discovery)
+	mux.HandleFunc("GET /oauth/discovery/keys", i.jwks)
+	mux.HandleFunc("GET /token", i.token)
+	return mux
+}
+
+// ListenAndServe serves on addr, which must be a loopback address, until ctx ends.
+func (i *Issuer) ListenAndServe(ctx context.Context, addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("devissuer: %q is not a loopback address; the dev issuer mints tokens for anyone and never listens elsewhere", addr)
+	}
+	hs := &http.Server{Addr: addr, Handler: i.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.ListenAndServe() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		return hs.Shutdown(sctx)
+	}
+}
+
+func (i *Issuer) discovery(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, map[string]any{
+		"issuer":                                i.cfg.Issuer,
+		"jwks_uri":                              i.cfg.Issuer + "/oauth/discovery/keys",
+		"response_types_supported":              []string{"id_token"},
+		"subject_types_supported":               []string{"public"},
+		"id_token_signing_alg_values_supported": []string{"RS256"},
+	})
+}
+
+func (i *Issuer) jwks(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: i.key.Public(), KeyID: i.kid, Algorithm: "RS256", Use: "sig"}}})
+}
+
+// token mints a token: ?platform=gitlab|github, ?aud=..., and any other
+// query parameter overrides the claim of that name (as a string).
+func (i *Issuer) token(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	aud := q.Get("aud")
+	if aud == "" {
+		aud = i.cfg.Audience
+	}
+	var claims map[string]any
+	switch q.Get("platform") {
+	case "", "gitlab":
+		claims = GitLabClaims(i.cfg.Issuer, aud)
+	case "github":
+		claims = GitHubClaims(i.cfg.Issuer, aud)
+	default:
+		http.Error(w, "platform must be gitlab or github", http.StatusBadRequest)
+		return
+	}
+	for k, vs := range q {
+		if k != "platform" && k != "aud" && len(vs) > 0 {
+			claims[k] = vs[len(vs)-1]
+		}
+	}
+	raw, err := i.Mint(claims)
+	if err != nil {
+		http.Error(w, "mint failed", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	fmt.Fprintln(w, raw)
+}
+
+// Mint signs claims, filling iss, iat, nbf, exp and jti when absent.
+func (i *Issuer) Mint(claims map[string]any) (string, error) {
+	now := i.cfg.Now()
+	defaults := map[string]any{
+		"iss": i.cfg.Issuer,
+		"iat": now.Unix(),
+		"nbf": now.Unix() - 5,
+		"exp": now.Add(i.cfg.TTL).Unix(),
+		"jti": strconv.FormatInt(now.UnixNano(), 36),
+	}
+	for k, v := range defaults {
+		if _, ok := claims[k]; !ok {
+			claims[k] = v
+		}
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	obj, err := i.signer.Sign(payload)
+	if err != nil {
+		return "", err
+	}
+	return obj.CompactSerialize()
+}
+
+// GitLabClaims are the claims of a GitLab CI id_token for a job on the
+// protected main branch of demo-group/demo-project.
+func GitLabClaims(iss, aud string) map[string]any {
+	return map[string]any{
+		"iss":                   iss,
+		"aud":                   aud,
+		"sub":                   "project_path:demo-group/demo-project:ref_type:branch:ref:main",
+		"namespace_id":          "72",
+		"namespace_path":        "demo-group",
+		"project_id":            "20",
+		"project_path":          "demo-group/demo-project",
+		"project_visibility":    "private",
+		"user_id":               "1",
+		"user_login":            "demo-user",
+		"user_email":            "demo-user@example.com",
+		"user_access_level":     "maintainer",
+		"pipeline_id":           "574",
+		"pipeline_source":       "push",
+		"job_id":                "302",
+		"ref":                   "main",
+		"ref_type":              "branch",
+		"ref_path":              "refs/heads/main",
+		"ref_protected":         "true",
+		"runner_id":             1,
+		"runner_environment":    "gitlab-hosted",
+		"sha":                   "714a629c0b401fdce83e847fc9589983fc6f46bc",
+		"ci_config_ref_uri":     "gitlab.example.com/demo-group/demo-project//.gitlab-ci.yml@refs/heads/main",
+		"ci_config_sha":         "714a629c0b401fdce83e847fc9589983fc6f46bc",
+		"environment":           "production",
+		"environment_protected": "true",
+		"deployment_tier":       "production",
+	}
+}
+
+// GitHubClaims are the claims of a GitHub Actions OIDC token for a workflow
+// on main of demo-org/demo-repo.
+func GitHubClaims(iss, aud string) map[string]any {
+	return map[string]any{
+		"iss":                   iss,
+		"aud":                   aud,
+		"sub":                   "repo:demo-org/demo-repo:ref:refs/heads/main",
+		"ref":                   "refs/heads/main",
+		"ref_type":              "branch",
+		"ref_protected":         "true",
+		"sha":                   "example-sha",
+		"repository":            "demo-org/demo-repo",
+		"repository_id":         "74",
+		"repository_owner":      "demo-org",
+		"repository_owner_id":   "65",
+		"repository_visibility": "private",
+		"run_id":                "example-run-id",
+		"run_number":            "10",
+		"run_attempt":           "2",
+		"actor":                 "octocat",
+		"actor_id":              "12",
+		"workflow":              "deploy",
+		"workflow_ref":          "demo-org/demo-repo/.github/workflows/deploy.yml@refs/heads/main",
+		"job_workflow_ref":      "demo-org/demo-repo/.github/workflows/deploy.yml@refs/heads/main",
+		"event_name":            "push",
+		"runner_environment":    "github-hosted",
+	}
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}

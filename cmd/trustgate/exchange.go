@@ -1,0 +1,273 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// GitHub Actions puts these in a job's environment when it has
+// `permissions: id-token: write`.
+const (
+	envGitHubRequestURL   = "ACTIONS_ID_TOKEN_REQUEST_URL"
+	envGitHubRequestToken = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
+)
+
+// Largest response the exchange client reads.
+const maxResponseBytes = 1 << 20
+
+type exchangeFlags struct {
+	url       string
+	tokenEnv  string
+	tokenFile string
+	ghAud     string
+	identity  string
+	scope     string
+	audiences stringList
+	format    string
+	envName   string
+	timeout   time.Duration
+}
+
+func runExchange(ctx context.Context, args []string, io stdio) int {
+	fs := newFlags("exchange", io)
+	var f exchangeFlags
+	fs.StringVar(&f.url, "url", io.env.get("TRUSTGATE_URL"), "Trustgate base URL (env TRUSTGATE_URL)")
+	fs.StringVar(&f.tokenEnv, "token-env", "", "name of the environment variable holding the ID token (GitLab: the id_tokens variable)")
+	fs.StringVar(&f.tokenFile, "token-file", "", "file holding the ID token ('-' for standard input)")
+	fs.StringVar(&f.ghAud, "github-audience", "", "GitHub Actions: audience to request the ID token for (default: the Trustgate URL)")
+	fs.StringVar(&f.identity, "identity", "", "identity name or email to ask for (default: the one that matches)")
+	fs.StringVar(&f.scope, "scope", "", "space-separated scopes to ask for (default: all of the identity's)")
+	fs.Var(&f.audiences, "audience", "audience of the issued token (repeatable)")
+	fs.StringVar(&f.format, "format", "token", "output: token, json or env")
+	fs.StringVar(&f.envName, "env-name", "TRUSTGATE_TOKEN", "variable name for --format env")
+	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "overall timeout")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if err := f.check(); err != nil {
+		fmt.Fprintf(io.stderr, "trustgate exchange: %v\n", err)
+		return exitUsage
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	idToken, err := f.idToken(ctx, client, io)
+	if err != nil {
+		return fail(io, "exchange", err)
+	}
+	resp, err := f.exchange(ctx, client, idToken)
+	if err != nil {
+		return fail(io, "exchange", err)
+	}
+	return f.print(io, resp)
+}
+
+func (f *exchangeFlags) check() error {
+	if f.url == "" {
+		return errors.New("--url (or TRUSTGATE_URL) is required")
+	}
+	if err := checkEndpoint(f.url); err != nil {
+		return fmt.Errorf("--url: %w", err)
+	}
+	if f.tokenEnv != "" && f.tokenFile != "" {
+		return errors.New("give --token-env or --token-file, not both")
+	}
+	switch f.format {
+	case "token", "json", "env":
+	default:
+		return fmt.Errorf("--format must be token, json or env, not %q", f.format)
+	}
+	if !validEnvName(f.envName) {
+		return fmt.Errorf("--env-name %q is not a valid variable name", f.envName)
+	}
+	return nil
+}
+
+// checkEndpoint accepts https URLs, and http only on loopback.
+func checkEndpoint(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("not an absolute URL")
+	}
+	if u.Scheme == "https" || (u.Scheme == "http" && isLoopback(u.Hostname())) {
+		return nil
+	}
+	return fmt.Errorf("must be https (http only on loopback), so the token is never sent in clear")
+}
+
+func validEnvName(s string) bool {
+	if s == "" || (s[0] >= '0' && s[0] <= '9') {
+		return false
+	}
+	for _, c := range s {
+		if !(c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// idToken finds the ID token: a named variable, a file, or GitHub Actions'
+// token request endpoint.
+func (f *exchangeFlags) idToken(ctx context.Context, client *http.Client, io stdio) (string, error) {
+	switch {
+	case f.tokenEnv != "":
+		tok := strings.TrimSpace(io.env.get(f.tokenEnv))
+		if tok == "" {
+			return "", fmt.Errorf("environment variable %s is empty or not set (GitLab: declare it under id_tokens)", f.tokenEnv)
+		}
+		return tok, nil
+	case f.tokenFile != "":
+		return readTokenFile(f.tokenFile, io.stdin)
+	case io.env.get(envGitHubRequestURL) != "":
+		aud := f.ghAud
+		if aud == "" {
+			aud = strings.TrimRight(f.url, "/")
+		}
+		return githubIDToken(ctx, client, io.env.get(envGitHubRequestURL), io.env.get(envGitHubRequestToken), aud)
+	default:
+		return "", errors.New("no ID token: give --token-env NAME or --token-file FILE, or run in GitHub Actions with permissions id-token: write")
+	}
+}
+
+func readTokenFile(path string, stdin io.Reader) (string, error) {
+	r := stdin
+	if path != "-" {
+		fh, err := os.Open(path)
+		if err != nil {
+			return "", err
+		}
+		defer fh.Close()
+		r = fh
+	}
+	b, err := io.ReadAll(io.LimitReader(r, maxResponseBytes))
+	if err != nil {
+		return "", err
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("%s holds no token", path)
+	}
+	return tok, nil
+}
+
+// githubIDToken asks GitHub Actions for an ID token with audience aud, as
+// `curl -H "Authorization: bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN" "$ACTIONS_ID_TOKEN_REQUEST_URL&audience=..."`.
+func githubIDToken(ctx context.Context, client *http.Client, reqURL, bearer, aud string) (string, error) {
+	if bearer == "" {
+		return "", fmt.Errorf("%s is set but %s is not", envGitHubRequestURL, envGitHubRequestToken)
+	}
+	u, err := url.Parse(reqURL)
+	if err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
+		return "", fmt.Errorf("%s is not an https URL", envGitHubRequestURL)
+	}
+	q := u.Query()
+	q.Set("audience", aud)
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "bearer "+bearer)
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("GitHub ID token request: %w", redactURLError(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GitHub ID token request: HTTP %d (does the job have permissions: id-token: write?)", resp.StatusCode)
+	}
+	var body struct {
+		Value string `json:"value"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponseBytes)).Decode(&body); err != nil || body.Value == "" {
+		return "", errors.New("GitHub ID token request: response has no token")
+	}
+	return body.Value, nil
+}
+
+// redactURLError drops the URL (which may carry request tokens) from err.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// tokenResponse is RFC 8693 §2.2.1 plus the OAuth error fields.
+type tokenResponse struct {
+	AccessToken      string `json:"access_token"`
+	IssuedTokenType  string `json:"issued_token_type"`
+	TokenType        string `json:"token_type"`
+	ExpiresIn        int64  `json:"expires_in"`
+	Scope            string `json:"scope,omitempty"`
+	Error            string `json:"error,omitempty"`
+	ErrorDescription string `json:"error_description,omitempty"`
+}
+
+func (f *exchangeFlags) exchange(ctx context.Context, client *http.Client, idToken string) (*tokenResponse, error) {
+	form := url.Values{
+		"grant_type":           {"urn:ietf:params:oauth:grant-type:token-exchange"},
+		"subject_token":        {idToken},
+		"subject_token_type":   {"urn:ietf:params:oauth:token-type:id_token"},
+		"requested_token_type": {"urn:ietf:params:oauth:token-type:access_token"},
+	}
+	if f.identity != "" {
+		form.Set("identity", f.identity)
+	}
+	if f.scope != "" {
+		form.Set("scope", f.scope)
+	}
+	for _, a := range f.audiences {
+		form.Add("audience", a)
+	}
+	endpoint := strings.TrimRight(f.url, "/") + "/oauth2/token"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, redactURLError(err)
+	}
+	defer resp.Body.Close()
+	var tr tokenResponse
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponseBytes)).Decode(&tr); err != nil {
+		return nil, fmt.Errorf("HTTP %d with an unreadable body", resp.StatusCode)
+	}
+	if resp.StatusCode != http.StatusOK || tr.AccessToken == "" {
+		if tr.Error == "" {
+			tr.Error = "server_error"
+		}
+		return nil, fmt.Errorf("%s: %s (HTTP %d)", tr.Error, tr.ErrorDescription, resp.StatusCode)
+	}
+	return &tr, nil
+}
+
+func (f *exchangeFlags) print(io stdio, tr *tokenResponse) int {
+	switch f.format {
+	case "json":
+		enc := json.NewEncoder(io.stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(tr)
+	case "env":
+		fmt.Fprintf(io.stdout, "export %s=%s\n", f.envName, tr.AccessToken)
+		fmt.Fprintf(io.stdout, "export %s_EXPIRES_IN=%d\n", f.envName, tr.ExpiresIn)
+	default:
+		fmt.Fprintln(io.stdout, tr.AccessToken)
+	}
+	return exitOK
+}
+

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// logs are the service's two streams: operational logs on stderr and the
+// decision log (stdout-with-the-rest, or a file of its own).
+type logs struct {
+	app       *zap.Logger
+	decisions *zap.Logger
+	closers   []func() error
+}
+
+func newLogs(cfg logConfig, stderr io.Writer) (*logs, error) {
+	var level zapcore.Level
+	if err := level.UnmarshalText([]byte(cfg.Level)); err != nil {
+		return nil, fmt.Errorf("log.level: %w", err)
+	}
+	encCfg := zap.NewProductionEncoderConfig()
+	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
+	var enc zapcore.Encoder
+	if cfg.Format == "console" {
+		encCfg.EncodeLevel = zapcore.CapitalLevelEncoder
+		enc = zapcore.NewConsoleEncoder(encCfg)
+	} else {
+		enc = zapcore.NewJSONEncoder(encCfg)
+	}
+	app := zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(stderr)), level))
+	l := &logs{app: app, decisions: app.Named("decision")}
+	if cfg.DecisionLog != "" && cfg.DecisionLog != "stdout" {
+		sink, closeSink, err := zap.Open(cfg.DecisionLog)
+		if err != nil {
+			return nil, fmt.Errorf("log.decision_log: %w", err)
+		}
+		l.decisions = zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), sink, zapcore.InfoLevel))
+		l.closers = append(l.closers, func() error { closeSink(); return nil })
+	}
+	return l, nil
+}
+
+func (l *logs) sync() {
+	_ = l.app.Sync()
+	_ = l.decisions.Sync()
+	for _, c := range l.closers {
+		_ = c()
+	}
+}

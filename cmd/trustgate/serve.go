@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/zap"
+
+	"github.com/trustgate/trustgate/cmd/trustgate/devissuer"
+	"github.com/trustgate/trustgate/engine"
+	"github.com/trustgate/trustgate/engine/policy"
+	"github.com/trustgate/trustgate/engine/verify"
+	"github.com/trustgate/trustgate/server"
+)
+
+// devIssuerAddr is where `serve` on development defaults runs the dev issuer.
+const devIssuerAddr = "127.0.0.1:8090"
+
+func runServe(ctx context.Context, args []string, io stdio) int {
+	fs := newFlags("serve", io)
+	path := fs.String("config", "", "path of trustgate.yaml (default: development defaults)")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	cfg := devConfig()
+	if *path != "" {
+		var err error
+		if cfg, err = loadConfig(*path); err != nil {
+			return fail(io, "serve", fmt.Errorf("%s: %w", *path, err))
+		}
+	}
+	logs, err := newLogs(cfg.Log, io.stderr)
+	if err != nil {
+		return fail(io, "serve", err)
+	}
+	defer logs.sync()
+	if err := serve(ctx, cfg, *path == "", logs); err != nil {
+		logs.app.Error("trustgate stopped", zap.Error(err))
+		return exitFail
+	}
+	return exitOK
+}
+
+// serve wires the service: keys → verifier → engine → policy → server, then
+// serves until ctx ends and drains.
+func serve(ctx context.Context, cfg config, dev bool, logs *logs) error {
+	log := logs.app
+	if dev {
+		log.Warn("DEVELOPMENT DEFAULTS: no --config given; listening on loopback with the example bundle, " +
+			"an ephemeral signing key, http issuers on loopback allowed and a dev issuer that mints tokens for anyone. " +
+			"Never run this in production.")
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := engine.NewMetrics(reg)
+
+	keys, err := newKeySource(cfg.Signing, log)
+	if err != nil {
+		return err
+	}
+	eng, err := engine.New(engine.Config{
+		Issuer:     cfg.Issuer,
+		DefaultTTL: time.Duration(cfg.Tokens.DefaultTTL),
+		MaxTTL:     time.Duration(cfg.Tokens.MaxTTL),
+		Verifier: verify.New(verify.Config{
+			Skew:                 time.Duration(cfg.Limits.ClockSkew),
+			AllowInsecureIssuers: cfg.AllowInsecureIssuers,
+			Logger:               log.Named("verify"),
+			Observer:             metrics,
+		}),
+		Keys:         keys.ring(),
+		SubjectRate:  cfg.Limits.SubjectRate,
+		SubjectBurst: cfg.Limits.SubjectBurst,
+		Logger:       log.Named("engine"),
+		DecisionLog:  logs.decisions,
+		Metrics:      metrics,
+	})
+	if err != nil {
+		return err
+	}
+	popts, err := policyOptions(cfg, log)
+	if err != nil {
+		return err
+	}
+	if err := loadPolicy(ctx, cfg.Bundles, popts, eng, log); err != nil {
+		return err
+	}
+	srv, err := server.New(server.Config{
+		Engine:        eng,
+		Logger:        log.Named("http"),
+		MaxBodyBytes:  cfg.Limits.MaxBodyBytes,
+		RevealReasons: cfg.RevealReasons,
+		ClientRate:    cfg.Limits.ClientRate,
+		ClientBurst:   cfg.Limits.ClientBurst,
+		Registerer:    reg,
+		Gatherer:      reg,
+	})
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 4)
+	go func() { errc <- watchPolicy(ctx, cfg.Bundles, popts, eng, log) }()
+	go func() { errc <- keys.watch(ctx, eng) }()
+	if dev {
+		go func() { errc <- runDevIssuerServer(ctx, devIssuerAddr, cfg.Issuer, log.Named("dev-issuer")) }()
+	}
+	return listenAndServe(ctx, srv, cfg, log, errc)
+}
+
+func policyOptions(cfg config, log *zap.Logger) (policy.Options, error) {
+	opts := policy.Options{
+		ServerIssuer:         cfg.Issuer,
+		AllowInsecureIssuers: cfg.AllowInsecureIssuers,
+		Logger:               log.Named("policy"),
+	}
+	if v := cfg.BundleVerification; v != nil {
+		key, err := policy.LoadVerificationKey(v.PublicKeyFile, v.KeyID, v.Algorithm)
+		if err != nil {
+			return opts, fmt.Errorf("bundle_verification: %w", err)
+		}
+		opts.VerificationKey = key
+	}
+	return opts, nil
+}
+
+// loadPolicy loads the bundles once at start: a service that cannot load its
+// policy does not start.
+func loadPolicy(ctx context.Context, paths []string, opts policy.Options, eng *engine.Engine, log *zap.Logger) error {
+	start := time.Now()
+	p, err := policy.Load(ctx, paths, opts)
+	if err != nil {
+		return fmt.Errorf("load bundles: %w", err)
+	}
+	eng.SetPolicy(p)
+	log.Info("policy loaded", zap.Strings("bundles", paths), zap.Duration("duration", time.Since(start)))
+	return nil
+}
+
+func watchPolicy(ctx context.Context, paths []string, opts policy.Options, eng *engine.Engine, log *zap.Logger) error {
+	w, err := policy.NewWatcher(paths, opts,
+		func(p *policy.Policy) {
+			eng.SetPolicy(p)
+			log.Info("policy reloaded", zap.Any("revisions", p.Revisions()))
+		},
+		func(err error) {
+			eng.PolicyFailed(err)
+			log.Error("policy reload refused; the last good policy keeps serving", zap.Error(err))
+		})
+	if err != nil {
+		return fmt.Errorf("watch bundles: %w", err)
+	}
+	return w.Run(ctx)
+}
+
+// listenAndServe serves until ctx ends or a background task fails, then
+// fails readiness, lets in-flight requests finish within the grace period
+// and returns nil on a clean stop.
+func listenAndServe(ctx context.Context, srv *server.Server, cfg config, log *zap.Logger, errc <-chan error) error {
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	hs := srv.HTTPServer(cfg.Listen)
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	log.Info("trustgate listening", zap.String("addr", ln.Addr().String()), zap.String("issuer", cfg.Issuer))
+
+	var cause error
+	select {
+	case <-ctx.Done():
+		log.Info("stopping: draining in-flight requests", zap.Duration("grace", time.Duration(cfg.ShutdownGrace)))
+	case cause = <-errc:
+		if cause == nil || errors.Is(cause, context.Canceled) {
+			cause = errors.New("a background task stopped unexpectedly")
+		}
+	case err := <-served:
+		return err
+	}
+	srv.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownGrace))
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return cause
+}
+
+func runDevIssuerServer(ctx context.Context, addr, audience string, log *zap.Logger) error {
+	iss, err := devissuer.New(devissuer.Config{Issuer: "http://" + addr, Audience: audience})
+	if err != nil {
+		return err
+	}
+	log.Warn("dev issuer minting tokens for anyone on loopback", zap.String("issuer", "http://"+addr),
+		zap.String("get_a_token", "curl -s http://"+addr+"/token"))
+	return iss.ListenAndServe(ctx, addr)
+}

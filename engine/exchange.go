@@ -1,0 +1,238 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"go.uber.org/zap"
+
+	"github.com/trustgate/trustgate/engine/mint"
+	"github.com/trustgate/trustgate/engine/policy"
+	"github.com/trustgate/trustgate/engine/verify"
+)
+
+// Exchange verifies req.SubjectToken, asks the active policy what it may be
+// exchanged for, and mints that token. Any failure gives no token and an
+// *Error whose Err is one of this package's sentinels.
+func (e *Engine) Exchange(ctx context.Context, req Request) (*Token, error) {
+	rec := newRecord(e.now(), req)
+	tok, err := e.exchange(ctx, req, rec)
+	rec.finish(e.now(), tok, err)
+	e.writeRecord(rec)
+	e.metrics.exchanged(rec)
+	if err != nil {
+		return nil, &Error{DecisionID: rec.id, Reasons: rec.reasons, RetryAfter: rec.retryAfter, Err: err}
+	}
+	return tok, nil
+}
+
+// exchange runs the steps in order; none can be skipped.
+func (e *Engine) exchange(ctx context.Context, req Request, rec *record) (*Token, error) {
+	// 1. Read the active policy once: this request sees one policy only.
+	pol, err := e.activePolicy()
+	if err != nil {
+		return nil, err
+	}
+	rec.revisions = pol.Revisions()
+
+	// 2-4. Pre-check, route by issuer, verify signature and claims, strict parse.
+	start := e.now()
+	v, err := e.cfg.Verifier.Verify(ctx, req.SubjectToken, pol)
+	e.metrics.stage(stageVerify, e.now().Sub(start))
+	if err != nil {
+		return nil, classifyVerify(err, rec)
+	}
+	rec.verified(v)
+
+	// 5. Per-subject rate limit, after verification so nobody can spend
+	// another subject's budget.
+	if wait, ok := e.limiter.Allow(v.Issuer + "\x00" + v.Subject); !ok {
+		rec.retryAfter = wait
+		return nil, ErrRateLimited
+	}
+
+	// 6. Evaluate the policy.
+	start = e.now()
+	d, err := pol.Evaluate(ctx, e.input(v, req, pol))
+	e.metrics.stage(stageEvaluate, e.now().Sub(start))
+	if err != nil {
+		rec.reasons = []string{err.Error()}
+		return nil, fmt.Errorf("%w: %w", ErrInternal, err)
+	}
+	rec.decided(d)
+	if err := denial(d); err != nil {
+		return nil, err
+	}
+
+	// 7. Mint.
+	start = e.now()
+	tok, err := e.mint(v, d)
+	e.metrics.stage(stageSign, e.now().Sub(start))
+	return tok, err
+}
+
+func classifyVerify(err error, rec *record) error {
+	rec.reasons = []string{err.Error()}
+	switch {
+	case errors.Is(err, verify.ErrKeysUnavailable):
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	case errors.Is(err, verify.ErrInvalidToken):
+		return err
+	default:
+		return fmt.Errorf("%w: %w", ErrInternal, err)
+	}
+}
+
+// denial turns a decision that does not allow into the sentinel that
+// classifies it; nil when the decision allows.
+func denial(d policy.Decision) error {
+	if d.Allow {
+		return nil
+	}
+	switch d.Error {
+	case "invalid_scope":
+		return ErrInvalidScope
+	case "invalid_target":
+		return ErrInvalidTarget
+	default:
+		return ErrDenied
+	}
+}
+
+// input builds the OPA input of DESIGN §4 as an ast.Value, so the policy
+// does not convert it again.
+func (e *Engine) input(v *verify.Verified, req Request, pol *policy.Policy) ast.Value {
+	identity := req.Identity
+	if name, ok := pol.IdentityByEmail(identity); ok {
+		identity = name
+	}
+	return ast.NewObject(
+		ast.Item(ast.InternedTerm("token"), ast.NewTerm(claimsValue(v.Claims))),
+		ast.Item(ast.InternedTerm("provider"), ast.ObjectTerm(
+			ast.Item(ast.InternedTerm("name"), ast.StringTerm(v.Provider.Name)),
+			ast.Item(ast.InternedTerm("issuer"), ast.StringTerm(v.Provider.Issuer)),
+			ast.Item(ast.InternedTerm("platform"), ast.StringTerm(v.Provider.Platform)),
+		)),
+		ast.Item(ast.InternedTerm("request"), ast.ObjectTerm(
+			ast.Item(ast.InternedTerm("identity"), ast.StringTerm(identity)),
+			ast.Item(ast.InternedTerm("scopes"), stringsTerm(req.Scopes)),
+			ast.Item(ast.InternedTerm("audiences"), stringsTerm(req.Audiences)),
+			ast.Item(ast.InternedTerm("client_ip"), ast.StringTerm(req.ClientIP)),
+		)),
+		ast.Item(ast.InternedTerm("now"), ast.StringTerm(e.now().UTC().Format(time.RFC3339))),
+	)
+}
+
+func stringsTerm(ss []string) *ast.Term {
+	terms := make([]*ast.Term, len(ss))
+	for i, s := range ss {
+		terms[i] = ast.StringTerm(s)
+	}
+	return ast.ArrayTerm(terms...)
+}
+
+// claimsValue converts strictly parsed claims (strings, json.Number, bools,
+// nil, maps and slices of those) into an ast.Value.
+func claimsValue(claims map[string]any) ast.Value {
+	v, err := ast.InterfaceToValue(claims)
+	if err != nil {
+		// ParseClaims only produces JSON types, which always convert.
+		return ast.NewObject()
+	}
+	return v
+}
+
+func (e *Engine) mint(v *verify.Verified, d policy.Decision) (*Token, error) {
+	now := e.now()
+	ttl := e.ttl(d)
+	aud := d.Audiences
+	if len(aud) == 0 {
+		aud = []string{e.cfg.Issuer}
+	}
+	c := mint.Claims{
+		Issuer:    e.cfg.Issuer,
+		Subject:   d.Subject,
+		Audience:  aud,
+		IssuedAt:  now.Unix(),
+		NotBefore: now.Unix(),
+		Expiry:    now.Add(ttl).Unix(),
+		Scope:     joinScopes(d.Scopes),
+		Roles:     d.Roles,
+		ClientID:  d.Identity,
+		Act:       &mint.Actor{Issuer: v.Issuer, Subject: v.Subject},
+		Src:       sourceFacts(v.Claims),
+	}
+	raw, jti, err := e.keys.Load().Sign(c)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInternal, err)
+	}
+	e.log.Debug("token minted", zap.String("jti", jti), zap.String("identity", d.Identity))
+	return &Token{
+		AccessToken: raw,
+		ExpiresIn:   ttl,
+		Scopes:      d.Scopes,
+		Audiences:   aud,
+		Identity:    d.Identity,
+		Subject:     d.Subject,
+	}, nil
+}
+
+// ttl is the identity's ttl, or the default, never more than MaxTTL.
+func (e *Engine) ttl(d policy.Decision) time.Duration {
+	ttl := time.Duration(d.TTLSeconds) * time.Second
+	if ttl <= 0 {
+		ttl = e.cfg.DefaultTTL
+	}
+	return min(ttl, e.cfg.MaxTTL)
+}
+
+func joinScopes(scopes []string) string {
+	n := 0
+	for _, s := range scopes {
+		n += len(s) + 1
+	}
+	b := make([]byte, 0, n)
+	for i, s := range scopes {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, s...)
+	}
+	return string(b)
+}
+
+// sourceFactNames is the allowlist of source claims copied under `src`.
+var sourceFactNames = [...]string{"project_path", "ref", "pipeline_id", "job_id", "repository", "run_id"}
+
+func sourceFacts(claims map[string]any) map[string]string {
+	var src map[string]string
+	for _, name := range sourceFactNames {
+		v, ok := claims[name]
+		if !ok {
+			continue
+		}
+		s, ok := factString(v)
+		if !ok {
+			continue
+		}
+		if src == nil {
+			src = make(map[string]string, len(sourceFactNames))
+		}
+		src[name] = s
+	}
+	return src
+}
+
+func factString(v any) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return v, true
+	case fmt.Stringer: // json.Number
+		return v.String(), true
+	default:
+		return "", false
+	}
+}

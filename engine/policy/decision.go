@@ -1,0 +1,18 @@
+package policy
+
+// Decision is what data.trustgate.decision evaluates to. A result that does not
+// decode into it strictly is an evaluation error, never an allow.
+type Decision struct {
+	Allow      bool     `json:"allow"`
+	Identity   string   `json:"identity"`
+	Subject    string   `json:"subject"`
+	Roles      []string `json:"roles"`
+	Scopes     []string `json:"scopes"`
+	Audiences  []string `json:"audiences"`
+	TTLSeconds int64    `json:"ttl_seconds"`
+	Reasons    []string `json:"reasons"`
+	// Error classifies a deny for the caller: "invalid_scope" when the
+	// requested scopes are not all granted, "invalid_target" when a requested
+	// audience is not allowed, empty for any other deny.
+	Error string `json:"error,omitempty"`
+}

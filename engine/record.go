@@ -1,0 +1,133 @@
+package engine
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/trustgate/trustgate/engine/policy"
+	"github.com/trustgate/trustgate/engine/verify"
+)
+
+// record is one exchange as the decision log keeps it. It holds no token:
+// the subject token appears only as its SHA-256.
+type record struct {
+	id         string
+	start      time.Time
+	latency    time.Duration
+	tokenHash  string
+	clientIP   string
+	requested  string
+	reqScopes  []string
+	reqAud     []string
+	provider   string
+	srcIss     string
+	srcSub     string
+	srcJTI     string
+	revisions  []policy.Revision
+	decision   *policy.Decision
+	reasons    []string
+	result     string
+	retryAfter time.Duration
+}
+
+// Results of an exchange, as the decision log and metrics name them.
+const (
+	resultIssued       = "issued"
+	resultDenied       = "denied"
+	resultInvalidToken = "invalid_token"
+	resultRateLimited  = "rate_limited"
+	resultError        = "error"
+)
+
+func newRecord(now time.Time, req Request) *record {
+	sum := sha256.Sum256([]byte(req.SubjectToken))
+	return &record{
+		id:        newDecisionID(),
+		start:     now,
+		tokenHash: hex.EncodeToString(sum[:]),
+		clientIP:  req.ClientIP,
+		requested: req.Identity,
+		reqScopes: req.Scopes,
+		reqAud:    req.Audiences,
+	}
+}
+
+// newDecisionID returns 128 random bits as a UUID-shaped string.
+func newDecisionID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+).
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
+}
+
+func (r *record) verified(v *verify.Verified) {
+	r.provider, r.srcIss, r.srcSub, r.srcJTI = v.Provider.Name, v.Issuer, v.Subject, v.JTI
+}
+
+func (r *record) decided(d policy.Decision) {
+	r.decision = &d
+	r.reasons = d.Reasons
+}
+
+func (r *record) finish(now time.Time, tok *Token, err error) {
+	r.latency = now.Sub(r.start)
+	switch {
+	case err == nil:
+		r.result = resultIssued
+	case errors.Is(err, ErrInvalidToken):
+		r.result = resultInvalidToken
+	case errors.Is(err, ErrDenied), errors.Is(err, ErrInvalidScope), errors.Is(err, ErrInvalidTarget):
+		r.result = resultDenied
+	case errors.Is(err, ErrRateLimited):
+		r.result = resultRateLimited
+	default:
+		r.result = resultError
+	}
+}
+
+func (e *Engine) writeRecord(r *record) {
+	fields := []zap.Field{
+		zap.String("decision_id", r.id),
+		zap.Time("time", r.start),
+		zap.String("result", r.result),
+		zap.Bool("allow", r.result == resultIssued),
+		zap.String("provider", r.provider),
+		zap.String("source_iss", r.srcIss),
+		zap.String("source_sub", r.srcSub),
+		zap.String("source_jti", r.srcJTI),
+		zap.String("source_token_sha256", r.tokenHash),
+		zap.String("client_ip", r.clientIP),
+		zap.String("requested_identity", r.requested),
+		zap.Strings("requested_scopes", r.reqScopes),
+		zap.Strings("requested_audiences", r.reqAud),
+		zap.Strings("reasons", r.reasons),
+		zap.Any("bundles", r.revisions),
+		zap.Duration("latency", r.latency),
+	}
+	if d := r.decision; d != nil {
+		fields = append(fields,
+			zap.String("identity", d.Identity),
+			zap.String("subject", d.Subject),
+			zap.Strings("roles", d.Roles),
+			zap.Strings("scopes", d.Scopes),
+			zap.Strings("audiences", d.Audiences),
+		)
+	}
+	e.decLog.Info("decision", fields...)
+}
