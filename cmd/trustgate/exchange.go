@@ -270,4 +270,3 @@ func (f *exchangeFlags) print(io stdio, tr *tokenResponse) int {
 	}
 	return exitOK
 }
-

@@ -152,4 +152,3 @@ func runKeys(_ context.Context, args []string, io stdio) int {
 	fmt.Fprintf(io.stdout, "wrote %s key %s to %s\n", k.Algorithm, k.ID, *out)
 	return exitOK
 }
-
