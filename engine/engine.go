@@ -10,6 +10,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"go.uber.org/zap"
 
+	"github.com/trustgate/trustgate/engine/decisionlog"
 	"github.com/trustgate/trustgate/engine/mint"
 	"github.com/trustgate/trustgate/engine/policy"
 	"github.com/trustgate/trustgate/engine/ratelimit"
@@ -40,10 +41,18 @@ type Config struct {
 	Logger *zap.Logger
 	// DecisionLog receives one record per exchange. Nil: Logger.
 	DecisionLog *zap.Logger
+	// DecisionSink also receives every decision, in OPA's decision-log
+	// format (for example a decisionlog.HTTPSink). Record must not block.
+	DecisionSink DecisionSink
 	// Metrics records counters and latencies. Nil: not recorded.
 	Metrics *Metrics
 	// Now is the clock. Nil: time.Now.
 	Now func() time.Time
+}
+
+// DecisionSink receives decision events; Record must not block.
+type DecisionSink interface {
+	Record(decisionlog.Event)
 }
 
 // Request is one exchange as the caller asked for it.

@@ -102,27 +102,34 @@ func denial(d policy.Decision) error {
 	}
 }
 
-// input builds the OPA input of DESIGN §4 as an ast.Value, so the policy
-// does not convert it again.
+// input builds the OPA input of DESIGN §4 for a verified token. An email
+// the policy knows is resolved to its identity name here, from an index, so
+// the policy does not scan identities for it.
 func (e *Engine) input(v *verify.Verified, req Request, pol *policy.Policy) ast.Value {
-	identity := req.Identity
-	if name, ok := pol.IdentityByEmail(identity); ok {
-		identity = name
+	if name, ok := pol.IdentityByEmail(req.Identity); ok {
+		req.Identity = name
 	}
+	return Input(v.Provider, v.Claims, req, e.now())
+}
+
+// Input builds the OPA input of DESIGN §4 as an ast.Value, so the policy does
+// not convert it again. `trustgate explain` uses it too, so offline
+// explanations see exactly what the server evaluates.
+func Input(p *verify.Provider, claims map[string]any, req Request, now time.Time) ast.Value {
 	return ast.NewObject(
-		ast.Item(ast.InternedTerm("token"), ast.NewTerm(claimsValue(v.Claims))),
+		ast.Item(ast.InternedTerm("token"), ast.NewTerm(claimsValue(claims))),
 		ast.Item(ast.InternedTerm("provider"), ast.ObjectTerm(
-			ast.Item(ast.InternedTerm("name"), ast.StringTerm(v.Provider.Name)),
-			ast.Item(ast.InternedTerm("issuer"), ast.StringTerm(v.Provider.Issuer)),
-			ast.Item(ast.InternedTerm("platform"), ast.StringTerm(v.Provider.Platform)),
+			ast.Item(ast.InternedTerm("name"), ast.StringTerm(p.Name)),
+			ast.Item(ast.InternedTerm("issuer"), ast.StringTerm(p.Issuer)),
+			ast.Item(ast.InternedTerm("platform"), ast.StringTerm(p.Platform)),
 		)),
 		ast.Item(ast.InternedTerm("request"), ast.ObjectTerm(
-			ast.Item(ast.InternedTerm("identity"), ast.StringTerm(identity)),
+			ast.Item(ast.InternedTerm("identity"), ast.StringTerm(req.Identity)),
 			ast.Item(ast.InternedTerm("scopes"), stringsTerm(req.Scopes)),
 			ast.Item(ast.InternedTerm("audiences"), stringsTerm(req.Audiences)),
 			ast.Item(ast.InternedTerm("client_ip"), ast.StringTerm(req.ClientIP)),
 		)),
-		ast.Item(ast.InternedTerm("now"), ast.StringTerm(e.now().UTC().Format(time.RFC3339))),
+		ast.Item(ast.InternedTerm("now"), ast.StringTerm(now.UTC().Format(time.RFC3339))),
 	)
 }
 

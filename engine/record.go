@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/trustgate/trustgate/engine/decisionlog"
 	"github.com/trustgate/trustgate/engine/policy"
 	"github.com/trustgate/trustgate/engine/verify"
 )
@@ -130,4 +131,36 @@ func (e *Engine) writeRecord(r *record) {
 		)
 	}
 	e.decLog.Info("decision", fields...)
+	if e.cfg.DecisionSink != nil {
+		e.cfg.DecisionSink.Record(r.event())
+	}
+}
+
+// event is the record in OPA's decision-log format. Its input holds what was
+// asked and who asked, never the token.
+func (r *record) event() decisionlog.Event {
+	ev := decisionlog.Event{
+		Labels:     map[string]string{"app": "trustgate"},
+		DecisionID: r.id,
+		Path:       "trustgate/decision",
+		Timestamp:  r.start,
+		Input: map[string]any{
+			"provider": r.provider,
+			"source":   map[string]string{"iss": r.srcIss, "sub": r.srcSub, "jti": r.srcJTI, "token_sha256": r.tokenHash},
+			"request":  map[string]any{"identity": r.requested, "scopes": r.reqScopes, "audiences": r.reqAud, "client_ip": r.clientIP},
+		},
+		Metrics: map[string]int64{"timer_exchange_ns": r.latency.Nanoseconds()},
+	}
+	result := map[string]any{"result": r.result, "reasons": r.reasons}
+	if d := r.decision; d != nil {
+		result["decision"] = d
+	}
+	ev.Result = result
+	if len(r.revisions) > 0 {
+		ev.Bundles = make(map[string]decisionlog.BundleInfo, len(r.revisions))
+		for _, b := range r.revisions {
+			ev.Bundles[b.Path] = decisionlog.BundleInfo{Revision: b.Revision}
+		}
+	}
+	return ev
 }

@@ -1,0 +1,87 @@
+package decisionlog
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestEventsArriveInBatchesInOPAFormat(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		batches [][]map[string]any
+	)
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Content-Encoding") != "gzip" {
+			t.Errorf("Content-Encoding %q, want gzip", r.Header.Get("Content-Encoding"))
+		}
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		var batch []map[string]any
+		if err := json.NewDecoder(zr).Decode(&batch); err != nil {
+			t.Error(err)
+		}
+		mu.Lock()
+		batches = append(batches, batch)
+		mu.Unlock()
+	}))
+	defer sink.Close()
+	s, err := NewHTTPSink(Config{URL: sink.URL, BatchSize: 3, FlushInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = s.Run(ctx); close(done) }()
+	for i := range 7 {
+		s.Record(Event{DecisionID: string(rune('a' + i)), Path: "trustgate/decision", Labels: map[string]string{"app": "trustgate"}})
+	}
+	cancel()
+	<-done
+
+	mu.Lock()
+	defer mu.Unlock()
+	total := 0
+	for _, b := range batches {
+		if len(b) > 3 {
+			t.Errorf("a batch of %d events, want at most 3", len(b))
+		}
+		total += len(b)
+		for _, e := range b {
+			if e["path"] != "trustgate/decision" || e["decision_id"] == "" || e["timestamp"] == nil {
+				t.Errorf("event %v lacks OPA decision-log fields", e)
+			}
+		}
+	}
+	if total != 7 {
+		t.Fatalf("%d events arrived, want 7 (the last partial batch is flushed on stop)", total)
+	}
+}
+
+func TestASlowSinkNeverBlocksRecord(t *testing.T) {
+	release := make(chan struct{})
+	sink := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-release }))
+	defer sink.Close()
+	defer close(release)
+	s, _ := NewHTTPSink(Config{URL: sink.URL, BufferSize: 10, BatchSize: 1, FlushInterval: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = s.Run(ctx) }()
+
+	// 1,000 events against a sink that never answers: Record must return
+	// every time, and what does not fit is dropped and counted.
+	for range 1000 {
+		s.Record(Event{DecisionID: "x"})
+	}
+	if s.Dropped() < 900 {
+		t.Fatalf("dropped %d events, want at least 900 of 1000 with a buffer of 10", s.Dropped())
+	}
+}

@@ -1,0 +1,268 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/trustgate/trustgate/engine"
+	"github.com/trustgate/trustgate/engine/enginetest"
+	"github.com/trustgate/trustgate/engine/mint"
+	"github.com/trustgate/trustgate/engine/policy"
+	"github.com/trustgate/trustgate/engine/verify"
+)
+
+const stsIssuer = "https://sts.example.com"
+
+// fixture is a real engine over a real test issuer and a bundle on disk.
+type fixture struct {
+	eng    *engine.Engine
+	issuer *enginetest.Issuer
+	keys   *mint.KeyRing
+	logs   *observer.ObservedLogs
+	bundle string
+}
+
+// bundleData is a bundle trusting the test issuer with identities that
+// exercise the data model.
+func bundleData(issuer string) string {
+	return `trustgate:
+  providers:
+    test:
+      issuer: ` + issuer + `
+      platform: gitlab
+      audiences: [` + stsIssuer + `]
+  identities:
+    deploy:
+      email: deploy@workload.example.com
+      roles: [deployer]
+      scopes: [read, write]
+      audiences: [https://api.example.com, https://other.example.com]
+      ttl: 10m
+      federations:
+        - provider: test
+          claims:
+            namespace_path: my-group
+            ref_protected: "true"
+          refs: ["branch:main"]
+`
+}
+
+func newFixture(t *testing.T, mutate ...func(*engine.Config)) *fixture {
+	t.Helper()
+	iss := enginetest.NewIssuer(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "data.yaml"), []byte(bundleData(iss.URL())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k, err := mint.Generate(mint.ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := mint.NewKeyRing(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zap.DebugLevel)
+	cfg := engine.Config{
+		Issuer:   stsIssuer,
+		Verifier: verify.New(verify.Config{AllowInsecureIssuers: true}),
+		Keys:     ring,
+		Logger:   zap.New(core),
+	}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	eng, err := engine.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := policy.Load(context.Background(), []string{dir}, policy.Options{ServerIssuer: stsIssuer, AllowInsecureIssuers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.SetPolicy(p)
+	return &fixture{eng: eng, issuer: iss, keys: ring, logs: logs, bundle: dir}
+}
+
+func (f *fixture) token(t *testing.T, override map[string]any) string {
+	t.Helper()
+	c := enginetest.GitLabClaims(f.issuer.URL(), stsIssuer)
+	c["namespace_path"] = "my-group"
+	c["project_path"] = "my-group/app"
+	c["ref"], c["ref_type"], c["ref_protected"] = "main", "branch", "true"
+	for k, v := range override {
+		if v == nil {
+			delete(c, k)
+			continue
+		}
+		c[k] = v
+	}
+	return f.issuer.Mint(t, c)
+}
+
+func TestExchangeIssuesATokenTheRingVerifies(t *testing.T) {
+	f := newFixture(t)
+	tok, err := f.eng.Exchange(context.Background(), engine.Request{SubjectToken: f.token(t, nil), Scopes: []string{"read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.Identity != "deploy" || tok.Subject != "deploy@workload.example.com" || tok.ExpiresIn != 10*time.Minute {
+		t.Fatalf("token %+v", tok)
+	}
+	in, err := f.eng.Inspect(context.Background(), tok.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := in.Claims
+	if c.Issuer != stsIssuer || c.ClientID != "deploy" || c.Scope != "read" || len(c.Audience) != 1 ||
+		c.Audience[0] != "https://api.example.com" || c.Act == nil || c.Act.Issuer != f.issuer.URL() ||
+		c.Src["project_path"] != "my-group/app" || c.Expiry-c.IssuedAt != 600 {
+		t.Fatalf("issued claims %+v", c)
+	}
+}
+
+func TestExchangeRefusalsCarrySentinelsAndADecisionID(t *testing.T) {
+	f := newFixture(t)
+	tests := []struct {
+		name string
+		req  func() engine.Request
+		want error
+	}{
+		{"a token that is not a JWT is an invalid token", func() engine.Request {
+			return engine.Request{SubjectToken: "garbage"}
+		}, engine.ErrInvalidToken},
+		{"a token from an unprotected ref is denied", func() engine.Request {
+			return engine.Request{SubjectToken: f.token(t, map[string]any{"ref_protected": "false"})}
+		}, engine.ErrDenied},
+		{"a scope the identity lacks is invalid_scope", func() engine.Request {
+			return engine.Request{SubjectToken: f.token(t, nil), Scopes: []string{"admin"}}
+		}, engine.ErrInvalidScope},
+		{"an audience the identity lacks is invalid_target", func() engine.Request {
+			return engine.Request{SubjectToken: f.token(t, nil), Audiences: []string{"https://evil.example.com"}}
+		}, engine.ErrInvalidTarget},
+		{"an unknown identity name is denied", func() engine.Request {
+			return engine.Request{SubjectToken: f.token(t, nil), Identity: "nobody"}
+		}, engine.ErrDenied},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tok, err := f.eng.Exchange(context.Background(), tc.req())
+			if tok != nil {
+				t.Fatalf("a token was issued: %+v", tok)
+			}
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("error %v, want %v", err, tc.want)
+			}
+			var e *engine.Error
+			if !errors.As(err, &e) || len(e.DecisionID) != 36 {
+				t.Fatalf("error %#v carries no decision id", err)
+			}
+		})
+	}
+}
+
+func TestTheCallerMayNameTheIdentityByEmail(t *testing.T) {
+	f := newFixture(t)
+	tok, err := f.eng.Exchange(context.Background(), engine.Request{SubjectToken: f.token(t, nil), Identity: "deploy@workload.example.com"})
+	if err != nil || tok.Identity != "deploy" {
+		t.Fatalf("token %+v, err %v", tok, err)
+	}
+}
+
+func TestTTLIsCappedByMaxTTL(t *testing.T) {
+	f := newFixture(t, func(c *engine.Config) { c.MaxTTL = 2 * time.Minute; c.DefaultTTL = time.Minute })
+	tok, err := f.eng.Exchange(context.Background(), engine.Request{SubjectToken: f.token(t, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.ExpiresIn != 2*time.Minute {
+		t.Fatalf("expires in %s, want the 2m cap", tok.ExpiresIn)
+	}
+}
+
+func TestNoPolicyMeansNoToken(t *testing.T) {
+	k, _ := mint.Generate(mint.ES256)
+	ring, _ := mint.NewKeyRing(k)
+	eng, err := engine.New(engine.Config{Issuer: stsIssuer, Verifier: verify.New(verify.Config{}), Keys: ring})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Ready(); !errors.Is(err, engine.ErrNoPolicy) {
+		t.Fatalf("Ready() = %v before any policy, want ErrNoPolicy", err)
+	}
+	if _, err := eng.Exchange(context.Background(), engine.Request{SubjectToken: "x.y.z"}); !errors.Is(err, engine.ErrNoPolicy) {
+		t.Fatalf("Exchange error %v, want ErrNoPolicy", err)
+	}
+}
+
+func TestRevokedTokensAreInactive(t *testing.T) {
+	f := newFixture(t)
+	tok, err := f.eng.Exchange(context.Background(), engine.Request{SubjectToken: f.token(t, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.eng.Revoke(context.Background(), tok.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.eng.Inspect(context.Background(), tok.AccessToken); !errors.Is(err, engine.ErrInactive) {
+		t.Fatalf("Inspect of a revoked token: %v, want ErrInactive", err)
+	}
+}
+
+func TestSubjectRateLimitAppliesPerSubject(t *testing.T) {
+	f := newFixture(t, func(c *engine.Config) { c.SubjectRate, c.SubjectBurst = 0.001, 2 })
+	ctx := context.Background()
+	for i := range 2 {
+		if _, err := f.eng.Exchange(ctx, engine.Request{SubjectToken: f.token(t, nil)}); err != nil {
+			t.Fatalf("exchange %d within the burst: %v", i, err)
+		}
+	}
+	_, err := f.eng.Exchange(ctx, engine.Request{SubjectToken: f.token(t, nil)})
+	var e *engine.Error
+	if !errors.Is(err, engine.ErrRateLimited) || !errors.As(err, &e) || e.RetryAfter <= 0 {
+		t.Fatalf("third exchange: %v, want ErrRateLimited with a RetryAfter", err)
+	}
+	other := f.token(t, map[string]any{"sub": "project_path:my-group/other:ref_type:branch:ref:main"})
+	if _, err := f.eng.Exchange(ctx, engine.Request{SubjectToken: other}); err != nil {
+		t.Fatalf("another subject was limited too: %v", err)
+	}
+}
+
+func TestTheDecisionLogHoldsOneRecordAndNoToken(t *testing.T) {
+	f := newFixture(t)
+	raw := f.token(t, map[string]any{"ref_protected": "false"})
+	_, err := f.eng.Exchange(context.Background(), engine.Request{SubjectToken: raw, ClientIP: "192.0.2.1"})
+	var e *engine.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("want a refusal, got %v", err)
+	}
+	records := f.logs.FilterMessage("decision").All()
+	if len(records) != 1 {
+		t.Fatalf("%d decision records, want 1", len(records))
+	}
+	fields := records[0].ContextMap()
+	if fields["decision_id"] != e.DecisionID || fields["result"] != "denied" || fields["allow"] != false ||
+		fields["source_iss"] != f.issuer.URL() || fields["client_ip"] != "192.0.2.1" {
+		t.Fatalf("record fields %v", fields)
+	}
+	for _, entry := range f.logs.All() {
+		for _, part := range strings.Split(raw, ".") {
+			if strings.Contains(entry.Message, part) {
+				t.Fatal("a log message holds part of the token")
+			}
+			for k, v := range entry.ContextMap() {
+				if s, ok := v.(string); ok && strings.Contains(s, part) {
+					t.Fatalf("log field %s holds part of the token", k)
+				}
+			}
+		}
+	}
+}
