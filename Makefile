@@ -66,5 +66,15 @@ fuzz:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./engine/... ./server/...
 
+## load: start the server on development defaults and drive POST /oauth2/token
+## over loopback at concurrency 1, 8 and 64 (LOADTIME each, default 10s).
+LOADTIME ?= 10s
+load: build
+	@set -e; \
+	$(TRUSTGATE) serve --log-level warn --decision-log .load-decisions.log 2>.load-server.log & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null' EXIT; \
+	for i in $$(seq 50); do curl -sf http://127.0.0.1:8080/readyz >/dev/null 2>&1 && break; sleep 0.2; done; \
+	for c in 1 8 64; do $(GO) run ./cmd/trustgate-load -c $$c -d $(LOADTIME); done
+
 clean:
-	rm -rf $(BIN) .demo-server.log
+	rm -rf $(BIN) .demo-server.log .load-server.log .load-decisions.log

@@ -77,6 +77,9 @@ type logConfig struct {
 	// DecisionLog is where decision records go: "stdout" (with the other
 	// logs) or a file path.
 	DecisionLog string `json:"decision_log"`
+	// DecisionLogURL, when set, also receives every decision in OPA's
+	// decision-log format, batched; a slow sink drops events, never slows exchanges.
+	DecisionLogURL string `json:"decision_log_url"`
 }
 
 // duration is a time.Duration written as a Go duration string ("15m").
@@ -281,6 +284,11 @@ func (c *config) validate() []string {
 	case "json", "console":
 	default:
 		add("log.format", "want json or console, not %q", c.Log.Format)
+	}
+	if c.Log.DecisionLogURL != "" {
+		if err := checkURL(c.Log.DecisionLogURL, c.AllowInsecureIssuers); err != nil {
+			add("log.decision_log_url", "%v", err)
+		}
 	}
 	if v := c.BundleVerification; v != nil && v.PublicKeyFile == "" {
 		add("bundle_verification.public_key_file", "is required")

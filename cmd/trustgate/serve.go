@@ -12,8 +12,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 
-	"github.com/trustgate/trustgate/cmd/trustgate/devissuer"
+	"github.com/trustgate/trustgate/engine/devissuer"
 	"github.com/trustgate/trustgate/engine"
+	"github.com/trustgate/trustgate/engine/decisionlog"
 	"github.com/trustgate/trustgate/engine/policy"
 	"github.com/trustgate/trustgate/engine/verify"
 	"github.com/trustgate/trustgate/server"
@@ -25,6 +26,8 @@ const devIssuerAddr = "127.0.0.1:8090"
 func runServe(ctx context.Context, args []string, io stdio) int {
 	fs := newFlags("serve", io)
 	path := fs.String("config", "", "path of trustgate.yaml (default: development defaults)")
+	level := fs.String("log-level", "", "override log.level")
+	decisions := fs.String("decision-log", "", "override log.decision_log: stdout or a file path")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -34,6 +37,12 @@ func runServe(ctx context.Context, args []string, io stdio) int {
 		if cfg, err = loadConfig(*path); err != nil {
 			return fail(io, "serve", fmt.Errorf("%s: %w", *path, err))
 		}
+	}
+	if *level != "" {
+		cfg.Log.Level = *level
+	}
+	if *decisions != "" {
+		cfg.Log.DecisionLog = *decisions
 	}
 	logs, err := newLogs(cfg.Log, io.stderr)
 	if err != nil {
@@ -64,6 +73,18 @@ func serve(ctx context.Context, cfg config, dev bool, logs *logs) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 4)
+	var sink engine.DecisionSink
+	if cfg.Log.DecisionLogURL != "" {
+		s, err := decisionlog.NewHTTPSink(decisionlog.Config{URL: cfg.Log.DecisionLogURL, Logger: log.Named("decision-sink")})
+		if err != nil {
+			return err
+		}
+		sink = s
+		go func() { errc <- s.Run(ctx) }()
+	}
 	eng, err := engine.New(engine.Config{
 		Issuer:     cfg.Issuer,
 		DefaultTTL: time.Duration(cfg.Tokens.DefaultTTL),
@@ -79,6 +100,7 @@ func serve(ctx context.Context, cfg config, dev bool, logs *logs) error {
 		SubjectBurst: cfg.Limits.SubjectBurst,
 		Logger:       log.Named("engine"),
 		DecisionLog:  logs.decisions,
+		DecisionSink: sink,
 		Metrics:      metrics,
 	})
 	if err != nil {
@@ -105,9 +127,6 @@ func serve(ctx context.Context, cfg config, dev bool, logs *logs) error {
 		return err
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, 4)
 	go func() { errc <- watchPolicy(ctx, cfg.Bundles, popts, eng, log) }()
 	go func() { errc <- keys.watch(ctx, eng) }()
 	if dev {
@@ -179,7 +198,10 @@ func listenAndServe(ctx context.Context, srv *server.Server, cfg config, log *za
 	case <-ctx.Done():
 		log.Info("stopping: draining in-flight requests", zap.Duration("grace", time.Duration(cfg.ShutdownGrace)))
 	case cause = <-errc:
-		if cause == nil || errors.Is(cause, context.Canceled) {
+		switch {
+		case ctx.Err() != nil:
+			cause = nil // stopping anyway: tasks end with the context
+		case cause == nil || errors.Is(cause, context.Canceled):
 			cause = errors.New("a background task stopped unexpectedly")
 		}
 	case err := <-served:
