@@ -27,7 +27,7 @@ demo: build
 	curl -sf http://127.0.0.1:8080/readyz >/dev/null || { echo "server did not become ready; see .demo-server.log"; exit 1; }; \
 	echo "1. minted a GitLab-shaped ID token at the dev issuer (http://127.0.0.1:8090/token)"; \
 	export CI_ID_TOKEN=$$(curl -sf http://127.0.0.1:8090/token); \
-	echo "2. exchanged it: trustgate exchange --url http://127.0.0.1:8080 --token-env CI_ID_TOKEN --format json"; \
+	echo "2. exchanged it: trustgate exchange --url http://127.0.0.1:8080 --token-env CI_ID_TOKEN"; \
 	$(TRUSTGATE) exchange --url http://127.0.0.1:8080 --token-env CI_ID_TOKEN --format env --env-name TG > .demo-token.env; \
 	. ./.demo-token.env; rm -f .demo-token.env; \
 	echo "3. the issued token, as /v1/whoami reads it:"; \

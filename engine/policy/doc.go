@@ -1,7 +1,15 @@
-// Package policy loads bundles (directories or .tar.gz, optionally signed),
-// validates their data against the data model, compiles them with the
-// embedded policy library under restricted capabilities, and evaluates
-// data.trustgate.decision as a prepared query. A Policy is immutable; the
-// Watcher builds a new one when a bundle changes and never hands out a
-// broken or empty one.
+// Package policy loads Trustgate's policy: OPA bundles (directories or
+// .tar.gz files) holding data.trustgate.{providers,identities} and custom
+// rules, compiled together with the embedded Rego library (package
+// trustgate) under restricted capabilities.
+//
+// A Policy is immutable once loaded: its providers and identities are
+// validated into typed values and indexed, and data.trustgate.decision and
+// data.trustgate.explain are prepared once. Evaluation runs under a deadline
+// and any result that is not exactly a Decision is an error, never an allow.
+//
+// Check reports every problem of a set of bundles at once (what
+// `trustgate check` prints); Load refuses bundles with any problem. A Watcher
+// reloads the bundles when they change and keeps the last good policy when a
+// reload fails.
 package policy

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigReportsEveryProblemWithItsKey(t *testing.T) {
+	_, err := parseConfig([]byte(`
+issuer: http://sts.example.com
+listen: nonsense
+bundles: [/does/not/exist]
+signing:
+  algorithm: HS256
+  key_fil: /x
+tokens:
+  default_ttl: 2h
+  max_ttl: 1h
+log:
+  level: loud
+colour: blue
+`))
+	if err == nil {
+		t.Fatal("a config full of problems was accepted")
+	}
+	// Unknown keys are reported first, all of them, before types and values.
+	for _, want := range []string{"signing.key_fil: unknown key", "colour: unknown key"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestConfigValuesAreValidatedTogether(t *testing.T) {
+	_, err := parseConfig([]byte(`
+issuer: http://sts.example.com
+listen: nonsense
+bundles: [/does/not/exist]
+signing:
+  algorithm: HS256
+tokens:
+  default_ttl: 2h
+  max_ttl: 1h
+log:
+  level: loud
+`))
+	if err == nil {
+		t.Fatal("a config full of problems was accepted")
+	}
+	for _, want := range []string{"issuer:", "listen:", "bundles[0]:", "signing.algorithm:", "tokens.default_ttl:", "log.level:"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestConfigRejectsWrongTypesAndBadDurations(t *testing.T) {
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"a duration that is not a duration string", "issuer: https://a\nbundles: [.]\ntokens: {max_ttl: 5}", "duration"},
+		{"a list where a string belongs", "issuer: [https://a]\nbundles: [.]", "issuer"},
+		{"a document that is not a mapping", "- a\n- b", "mapping"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseConfig([]byte(tc.yaml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestConfigFillsDefaults(t *testing.T) {
+	c, err := parseConfig([]byte("issuer: https://sts.example.com\nbundles: [.]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "0.0.0.0:8080" || c.Signing.Algorithm != "ES256" ||
+		time.Duration(c.Tokens.DefaultTTL) != 15*time.Minute || time.Duration(c.Tokens.MaxTTL) != time.Hour ||
+		c.Limits.MaxBodyBytes != 65536 || c.AllowInsecureIssuers || c.RevealReasons {
+		t.Fatalf("defaults not as DESIGN §8 says: %+v", c)
+	}
+}
+
+func TestHTTPIssuersNeedLoopbackAndTheInsecureSwitch(t *testing.T) {
+	for _, tc := range []struct {
+		url      string
+		insecure bool
+		ok       bool
+	}{
+		{"https://sts.example.com", false, true},
+		{"http://sts.example.com", false, false},
+		{"http://sts.example.com", true, false},
+		{"http://127.0.0.1:8080", false, false},
+		{"http://127.0.0.1:8080", true, true},
+		{"https://user:pw@sts.example.com", false, false},
+		{"https://sts.example.com?x=1", false, false},
+		{"ftp://sts.example.com", true, false},
+	} {
+		if err := checkURL(tc.url, tc.insecure); (err == nil) != tc.ok {
+			t.Errorf("checkURL(%q, insecure=%v) = %v, want ok=%v", tc.url, tc.insecure, err, tc.ok)
+		}
+	}
+}
