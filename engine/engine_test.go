@@ -55,7 +55,7 @@ func bundleData(issuer string) string {
 `
 }
 
-func newFixture(t *testing.T, mutate ...func(*engine.Config)) *fixture {
+func newFixture(t testing.TB, mutate ...func(*engine.Config)) *fixture {
 	t.Helper()
 	iss := enginetest.NewIssuer(t)
 	dir := t.TempDir()
@@ -92,7 +92,7 @@ func newFixture(t *testing.T, mutate ...func(*engine.Config)) *fixture {
 	return &fixture{eng: eng, issuer: iss, keys: ring, logs: logs, bundle: dir}
 }
 
-func (f *fixture) token(t *testing.T, override map[string]any) string {
+func (f *fixture) token(t testing.TB, override map[string]any) string {
 	t.Helper()
 	c := enginetest.GitLabClaims(f.issuer.URL(), stsIssuer)
 	c["namespace_path"] = "my-group"

@@ -1,0 +1,284 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trustgate/trustgate/engine/enginetest"
+)
+
+const testIssuerURLPlaceholder = "ISSUER"
+
+// testBundle writes a bundle trusting iss into a temp dir.
+func testBundle(t *testing.T, iss, aud string) string {
+	t.Helper()
+	dir := t.TempDir()
+	data := strings.NewReplacer(testIssuerURLPlaceholder, iss, "AUD", aud).Replace(`trustgate:
+  providers:
+    ci:
+      issuer: ISSUER
+      platform: gitlab
+      audiences: [AUD]
+  identities:
+    deploy:
+      email: deploy@workload.example.com
+      roles: [deployer]
+      scopes: [read, write]
+      audiences: [https://api.example.com]
+      federations:
+        - provider: ci
+          claims:
+            ref_protected: "true"
+          refs: ["branch:main"]
+`)
+	if err := os.WriteFile(filepath.Join(dir, "data.yaml"), []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startServe runs `trustgate serve --config` in-process until the test
+// ends, and returns its base URL and a function that stops it and returns
+// its exit code.
+func startServe(t *testing.T, bundle string) (string, func() int) {
+	t.Helper()
+	addr := freeAddr(t)
+	base := "http://" + addr
+	cfg := fmt.Sprintf("issuer: %s\nlisten: %s\nbundles: [%s]\nallow_insecure_issuers: true\nshutdown_grace: 5s\nlog: {level: error}\n", base, addr, bundle)
+	path := filepath.Join(t.TempDir(), "trustgate.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	code := make(chan int, 1)
+	var stderr bytes.Buffer
+	go func() {
+		code <- run(ctx, []string{"serve", "--config", path}, environ{lookup: func(string) (string, bool) { return "", false }},
+			strings.NewReader(""), &bytes.Buffer{}, &stderr)
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("server not ready: %s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stopped := false
+	stop := func() int {
+		if stopped {
+			return 0
+		}
+		stopped = true
+		cancel()
+		select {
+		case c := <-code:
+			return c
+		case <-time.After(10 * time.Second):
+			t.Fatal("serve did not stop within 10s of the stop signal")
+			return -1
+		}
+	}
+	t.Cleanup(func() { stop() })
+	return base, stop
+}
+
+func runCLI(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), args, environ{lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok }},
+		strings.NewReader(""), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestExchangeCommandWithAGitLabTokenVariable(t *testing.T) {
+	iss := enginetest.NewIssuer(t)
+	bundle := testBundle(t, iss.URL(), "https://sts.example.com")
+	url, _ := startServe(t, bundle)
+	// The provider's audience is the server's issuer URL by default.
+	claims := enginetest.GitLabClaims(iss.URL(), "https://sts.example.com")
+	good := iss.Mint(t, claims)
+
+	code, out, errOut := runCLI(t, map[string]string{"CI_ID": good}, "exchange", "--url", url, "--token-env", "CI_ID", "--format", "env")
+	if code != 0 || !strings.HasPrefix(out, "export TRUSTGATE_TOKEN=ey") || !strings.Contains(out, "TRUSTGATE_TOKEN_EXPIRES_IN=") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+
+	claims["ref_protected"] = "false"
+	bad := iss.Mint(t, claims)
+	code, out, errOut = runCLI(t, map[string]string{"CI_ID": bad}, "exchange", "--url", url, "--token-env", "CI_ID")
+	if code != 1 || out != "" || !strings.HasPrefix(errOut, "trustgate exchange: invalid_request: ") ||
+		!strings.Contains(errOut, "decision id") || strings.Count(errOut, "\n") != 1 {
+		t.Fatalf("a refusal: exit %d, stdout %q, stderr %q; want one line naming the OAuth error", code, out, errOut)
+	}
+	if strings.Contains(errOut, strings.Split(bad, ".")[1]) {
+		t.Fatal("the refusal echoes the token")
+	}
+}
+
+func TestExchangeCommandFetchesTheGitHubActionsToken(t *testing.T) {
+	iss := enginetest.NewIssuer(t)
+	bundle := testBundle(t, iss.URL(), "https://sts.example.com")
+	url, _ := startServe(t, bundle)
+	claims := enginetest.GitLabClaims(iss.URL(), "https://sts.example.com")
+	idToken := iss.Mint(t, claims)
+	var gotAudience, gotAuth string
+	actions := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotAudience, gotAuth = r.URL.Query().Get("audience"), r.Header.Get("Authorization")
+		_ = json.NewEncoder(w).Encode(map[string]string{"value": idToken})
+	}))
+	defer actions.Close()
+	env := map[string]string{
+		"ACTIONS_ID_TOKEN_REQUEST_URL":   actions.URL + "/token?api-version=2.0",
+		"ACTIONS_ID_TOKEN_REQUEST_TOKEN": "request-secret",
+	}
+	code, out, errOut := runCLI(t, env, "exchange", "--url", url, "--github-audience", "https://sts.example.com", "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var resp map[string]any
+	if err := json.Unmarshal([]byte(out), &resp); err != nil || resp["token_type"] != "Bearer" {
+		t.Fatalf("output %q is not the token response", out)
+	}
+	if gotAudience != "https://sts.example.com" || gotAuth != "bearer request-secret" {
+		t.Fatalf("GitHub request had audience %q and authorization %q", gotAudience, gotAuth)
+	}
+}
+
+func TestExchangeCommandRefusesBadUsage(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		code int
+	}{
+		{"no URL", []string{"exchange", "--token-env", "X"}, nil, exitUsage},
+		{"a plain http URL to another host", []string{"exchange", "--url", "http://sts.example.com", "--token-env", "X"}, nil, exitUsage},
+		{"an empty token variable", []string{"exchange", "--url", "https://sts.example.com", "--token-env", "X"}, nil, exitFail},
+		{"no token source at all", []string{"exchange", "--url", "https://sts.example.com"}, nil, exitFail},
+		{"an unknown format", []string{"exchange", "--url", "https://sts.example.com", "--format", "xml"}, nil, exitUsage},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if code, _, _ := runCLI(t, tc.env, tc.args...); code != tc.code {
+				t.Fatalf("exit %d, want %d", code, tc.code)
+			}
+		})
+	}
+}
+
+func TestServeStopsCleanlyOnTheStopSignal(t *testing.T) {
+	iss := enginetest.NewIssuer(t)
+	_, stop := startServe(t, testBundle(t, iss.URL(), "https://sts.example.com"))
+	if code := stop(); code != 0 {
+		t.Fatalf("serve exited %d after the stop signal, want 0", code)
+	}
+}
+
+func TestServeRefusesABadConfigWithEveryProblem(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.yaml")
+	_ = os.WriteFile(path, []byte("issuer: http://x.example.com\nbundles: []\nsigning: {algorithm: HS256}\n"), 0o600)
+	code, _, errOut := runCLI(t, nil, "serve", "--config", path)
+	if code != exitFail {
+		t.Fatalf("exit %d, want %d", code, exitFail)
+	}
+	for _, key := range []string{"issuer:", "bundles:", "signing.algorithm:"} {
+		if !strings.Contains(errOut, key) {
+			t.Errorf("stderr does not name %s:\n%s", key, errOut)
+		}
+	}
+}
+
+func TestKeysGenerateWritesAnOwnerOnlyKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "key.pem")
+	code, out, errOut := runCLI(t, nil, "keys", "generate", "--algorithm", "EdDSA", "--out", path)
+	if code != 0 || !strings.Contains(out, "EdDSA") {
+		t.Fatalf("exit %d: %s %s", code, out, errOut)
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode %v (err %v), want 0600", st.Mode().Perm(), err)
+	}
+	if code, _, _ := runCLI(t, nil, "keys", "generate", "--out", path); code == 0 {
+		t.Fatal("keys generate overwrote an existing key")
+	}
+}
+
+func TestExplainSaysWhyFederationByFederation(t *testing.T) {
+	claims := filepath.Join(t.TempDir(), "claims.json")
+	_ = os.WriteFile(claims, []byte(`{"iss": "https://gitlab.com", "sub": "project_path:my-group/app:ref_type:branch:ref:feature",
+		"namespace_path": "my-group", "project_path": "my-group/app", "ref": "feature", "ref_type": "branch", "ref_protected": "false"}`), 0o600)
+	code, out, errOut := runCLI(t, nil, "explain", "--bundle", "../../bundles/example", "--claims", claims,
+		"--identity", "gitlab-ci-deploy", "--now", "2026-11-23T10:00:00Z")
+	if code != explainDenied {
+		t.Fatalf("exit %d, want %d (denied): %s", code, explainDenied, errOut)
+	}
+	for _, want := range []string{"decision: DENIED", "ref `branch:feature` is not one of branch:main, tag:v*", "claim `ref_protected` is `false`, not true", "signature was not checked"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain output lacks %q:\n%s", want, out)
+		}
+	}
+	_ = os.WriteFile(claims, []byte(`{"iss": "https://gitlab.com", "sub": "project_path:my-group/app:ref_type:branch:ref:main",
+		"namespace_path": "my-group", "project_path": "my-group/app", "ref": "main", "ref_type": "branch", "ref_protected": "true"}`), 0o600)
+	if code, out, _ := runCLI(t, nil, "explain", "--bundle", "../../bundles/example", "--claims", claims, "--format", "json"); code != explainAllowed || !strings.Contains(out, `"allow": true`) {
+		t.Fatalf("exit %d, output %s; want allowed", code, out)
+	}
+}
+
+func TestCheckReportsBundleProblemsWithFileAndKey(t *testing.T) {
+	dir := t.TempDir()
+	_ = os.WriteFile(filepath.Join(dir, "data.yaml"), []byte(`trustgate:
+  providers:
+    gl: {issuer: https://gitlab.com, platform: gitlab, max_token_lifetime: forever}
+  identities:
+    a:
+      federations:
+        - provider: gitlb
+          claims: {project_path: "a/[b"}
+    b: {roles: [x]}
+`), 0o600)
+	code, out, _ := runCLI(t, nil, "check", dir)
+	if code != exitFail {
+		t.Fatalf("exit %d, want %d", code, exitFail)
+	}
+	for _, want := range []string{
+		"trustgate.providers.gl.max_token_lifetime",
+		`trustgate.identities.a.federations[0].provider: unknown provider "gitlb"`,
+		"trustgate.identities.a.federations[0].claims.project_path: invalid pattern",
+		"trustgate.identities.b.federations: an identity with no federations",
+		"data.yaml",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+	if code, out, _ := runCLI(t, nil, "check", "--allow-insecure-issuers", "../../bundles/example"); code != 0 {
+		t.Fatalf("the example bundle fails check: %s", out)
+	}
+}
