@@ -1,11 +1,16 @@
 package policy
 
 import (
+	"encoding/json"
 	"fmt"
+	"net"
+	"net/mail"
 	"net/url"
 	"slices"
 	"sort"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gobwas/glob"
 
@@ -15,91 +20,181 @@ import (
 // DefaultMaxTokenLifetime is a provider's max_token_lifetime when it has none.
 const DefaultMaxTokenLifetime = 24 * time.Hour
 
-// index is what the engine needs from bundle data, built once per load.
+// Values the data model accepts.
+var (
+	platforms     = []string{verify.PlatformGitLab, verify.PlatformGitHub, verify.PlatformGeneric}
+	algorithms    = []string{"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA"}
+	rootKeys      = []string{"providers", "identities"}
+	providerKeys  = []string{"issuer", "platform", "audiences", "jwks_url", "algorithms", "max_token_lifetime", "one_time_use"}
+	identityKeys  = []string{"email", "description", "roles", "scopes", "audiences", "ttl", "expires_at", "federations"}
+	federationKey = []string{"provider", "subject", "claims", "refs", "environments"}
+)
+
+// identity is one entry of data.trustgate.identities, validated.
+type identity struct {
+	name        string
+	email       string
+	description string
+	roles       []string
+	scopes      []string
+	audiences   []string
+	ttl         time.Duration // 0: the server's default
+	expiresAt   time.Time     // zero: never
+	federations []federation
+}
+
+// federation is one way an identity can be reached.
+type federation struct {
+	provider     string
+	subject      string              // glob on sub; empty: any
+	claims       map[string][]string // claim → globs, any of them
+	refs         []string
+	environments []string
+}
+
+// index is what the engine looks up in the data, built once per load.
 type index struct {
-	byIssuer map[string]*verify.Provider
-	byName   map[string]*verify.Provider
-	emails   map[string]string
+	providers  map[string]*verify.Provider // by name
+	byIssuer   map[string]*verify.Provider
+	identities map[string]*identity // by name
+	byEmail    map[string]string    // email → identity name
 }
 
 // validator checks data.trustgate against the data model (DESIGN §3) and
-// builds the index; it collects every problem instead of stopping.
+// builds the index, collecting every problem rather than stopping at one.
 type validator struct {
 	opts     Options
-	origin   func(key string) string // the file a key came from
+	m        *merged
 	problems []Problem
 }
 
-func (v *validator) add(key, format string, args ...any) {
-	v.problems = append(v.problems, Problem{File: v.origin(key), Key: key, Message: fmt.Sprintf(format, args...)})
+func (v *validator) add(file, key, format string, args ...any) {
+	v.problems = append(v.problems, Problem{File: file, Key: key, Message: fmt.Sprintf(format, args...)})
 }
 
-func (v *validator) validate(tg map[string]any) index {
-	idx := index{byIssuer: map[string]*verify.Provider{}, byName: map[string]*verify.Provider{}, emails: map[string]string{}}
-	providers, _ := v.object(tg["providers"], "trustgate.providers", false)
+// validate checks the merged data and returns the index of what is valid.
+func validate(m *merged, opts Options) (index, []Problem) {
+	v := &validator{opts: opts, m: m}
+	idx := index{
+		providers:  make(map[string]*verify.Provider),
+		byIssuer:   make(map[string]*verify.Provider),
+		identities: make(map[string]*identity),
+		byEmail:    make(map[string]string),
+	}
+	tg, ok := v.section(m.data["trustgate"], "trustgate")
+	if !ok {
+		return idx, v.problems
+	}
+	for _, k := range sortedKeys(tg) {
+		if !slices.Contains(rootKeys, k) && isNearly(k, rootKeys) {
+			v.add(m.owner("trustgate."+k), "trustgate."+k, "unknown key; did you mean one of %s?", strings.Join(rootKeys, ", "))
+		}
+	}
+	providers, _ := v.section(tg["providers"], "trustgate.providers")
 	for _, name := range sortedKeys(providers) {
 		p := v.provider(name, providers[name])
 		if p == nil {
 			continue
 		}
+		key := "trustgate.providers." + name
 		if other, dup := idx.byIssuer[p.Issuer]; dup {
-			v.add("trustgate.providers."+name+".issuer", "issuer %q is also provider %s's", p.Issuer, other.Name)
+			v.add(m.owner(key), key+".issuer", "issuer %q is also provider %s's (in %s): routing by issuer must be unambiguous",
+				p.Issuer, other.Name, m.owner("trustgate.providers."+other.Name))
 			continue
 		}
-		idx.byIssuer[p.Issuer], idx.byName[name] = p, p
+		idx.byIssuer[p.Issuer], idx.providers[name] = p, p
 	}
-	identities, _ := v.object(tg["identities"], "trustgate.identities", false)
+	identities, _ := v.section(tg["identities"], "trustgate.identities")
+	// Names first: an email may not be another identity's name, whichever
+	// comes first.
 	for _, name := range sortedKeys(identities) {
-		v.identity(name, identities[name], idx)
+		if id := v.identity(name, identities[name], providers, identities); id != nil {
+			idx.identities[name] = id
+		}
 	}
-	return idx
+	for _, name := range sortedKeys(identities) {
+		id := idx.identities[name]
+		if id == nil || id.email == "" {
+			continue
+		}
+		key := "trustgate.identities." + name + ".email"
+		if other, dup := idx.byEmail[id.email]; dup {
+			v.add(m.owner(key), key, "%q is also identity %s's email (in %s)", id.email, other, m.owner("trustgate.identities."+other))
+			continue
+		}
+		idx.byEmail[id.email] = name
+	}
+	if len(providers) == 0 {
+		v.add("", "trustgate.providers", "no provider is defined: no token could ever be verified")
+	}
+	if len(identities) == 0 {
+		v.add("", "trustgate.identities", "no identity is defined: nothing could ever be granted")
+	}
+	return idx, v.problems
 }
 
-var providerKeys = []string{"issuer", "platform", "audiences", "jwks_url", "algorithms", "max_token_lifetime", "one_time_use"}
+// section is a mapping that must be present.
+func (v *validator) section(raw any, key string) (map[string]any, bool) {
+	obj, ok := raw.(map[string]any)
+	if !ok {
+		if raw == nil {
+			v.add(v.m.owner(key), key, "is missing")
+		} else {
+			v.add(v.m.owner(key), key, "want a mapping, not %s", describe(raw))
+		}
+	}
+	return obj, ok
+}
 
+// provider validates one provider and fills its defaults; nil when it has
+// any problem.
 func (v *validator) provider(name string, raw any) *verify.Provider {
 	key := "trustgate.providers." + name
-	obj, ok := v.object(raw, key, true)
-	if !ok {
+	file := v.m.owner(key)
+	before := len(v.problems)
+	obj := v.entry(file, key, name, raw, providerKeys)
+	if obj == nil {
 		return nil
 	}
-	v.unknownKeys(obj, key, providerKeys)
-	before := len(v.problems)
-	p := &verify.Provider{Name: name, MaxTokenLifetime: DefaultMaxTokenLifetime, Algorithms: []string{"RS256"}}
-	p.Issuer = v.str(obj, key, "issuer", true)
+	p := &verify.Provider{
+		Name:             name,
+		Issuer:           v.str(file, key, obj, "issuer", true),
+		Platform:         v.str(file, key, obj, "platform", true),
+		JWKSURL:          v.str(file, key, obj, "jwks_url", false),
+		Audiences:        v.strs(file, key, obj, "audiences"),
+		Algorithms:       v.strs(file, key, obj, "algorithms"),
+		MaxTokenLifetime: DefaultMaxTokenLifetime,
+	}
 	if p.Issuer != "" {
-		if err := v.checkURL(p.Issuer); err != nil {
-			v.add(key+".issuer", "%v", err)
+		v.url(file, key+".issuer", p.Issuer)
+	}
+	if p.JWKSURL != "" {
+		v.url(file, key+".jwks_url", p.JWKSURL)
+	}
+	if p.Platform != "" && !slices.Contains(platforms, p.Platform) {
+		v.add(file, key+".platform", "want one of %s, not %q", strings.Join(platforms, ", "), p.Platform)
+	}
+	if p.Audiences == nil {
+		if v.opts.ServerIssuer == "" {
+			v.add(file, key+".audiences", "is required: the server's issuer URL, the default, is not configured")
 		}
-	}
-	p.Platform = v.str(obj, key, "platform", true)
-	if p.Platform != "" && !slices.Contains([]string{verify.PlatformGitLab, verify.PlatformGitHub, verify.PlatformGeneric}, p.Platform) {
-		v.add(key+".platform", "want gitlab, github or generic, not %q", p.Platform)
-	}
-	p.Audiences = v.strs(obj, key, "audiences")
-	if len(p.Audiences) == 0 {
 		p.Audiences = []string{v.opts.ServerIssuer}
 	}
-	if p.JWKSURL = v.str(obj, key, "jwks_url", false); p.JWKSURL != "" {
-		if err := v.checkURL(p.JWKSURL); err != nil {
-			v.add(key+".jwks_url", "%v", err)
+	if p.Algorithms == nil {
+		p.Algorithms = []string{"RS256"}
+	}
+	for i, a := range p.Algorithms {
+		if !slices.Contains(algorithms, a) {
+			v.add(file, fmt.Sprintf("%s.algorithms[%d]", key, i), "want one of %s, not %q", strings.Join(algorithms, ", "), a)
 		}
 	}
-	if algs := v.strs(obj, key, "algorithms"); len(algs) > 0 {
-		p.Algorithms = algs
-		for _, a := range algs {
-			if !slices.Contains([]string{"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA"}, a) {
-				v.add(key+".algorithms", "%q is not an asymmetric JWS algorithm", a)
-			}
-		}
-	}
-	if d, ok := v.duration(obj, key, "max_token_lifetime"); ok {
+	if d, ok := v.duration(file, key, obj, "max_token_lifetime"); ok {
 		p.MaxTokenLifetime = d
 	}
 	if raw, present := obj["one_time_use"]; present {
-		b, isBool := raw.(bool)
-		if !isBool {
-			v.add(key+".one_time_use", "want true or false")
+		b, ok := raw.(bool)
+		if !ok {
+			v.add(file, key+".one_time_use", "want true or false, not %s", describe(raw))
 		}
 		p.OneTimeUse = b
 	}
@@ -109,172 +204,257 @@ func (v *validator) provider(name string, raw any) *verify.Provider {
 	return p
 }
 
-func (v *validator) checkURL(raw string) error {
+// url checks an issuer or JWKS URL: absolute https, or http on a loopback
+// host when the server allows insecure issuers.
+func (v *validator) url(file, key, raw string) {
 	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("want an absolute https URL, not %q", raw)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		v.add(file, key, "want an absolute https:// URL, not %q", raw)
+		return
 	}
 	switch {
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		v.add(file, key, "%q must not carry user info, a query or a fragment", raw)
 	case u.Scheme == "https":
-		return nil
-	case u.Scheme == "http" && v.opts.AllowInsecureIssuers && verify.IsLoopback(u.Hostname()):
-		return nil
-	case u.Scheme == "http" && verify.IsLoopback(u.Hostname()):
-		return fmt.Errorf("http %q is allowed only when the server allows insecure issuers", raw)
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+		if !v.opts.AllowInsecureIssuers {
+			v.add(file, key, "http:// (%q) is accepted only by a server that allows insecure issuers (development)", raw)
+		}
+	case u.Scheme == "http":
+		v.add(file, key, "want https://, not %q: http:// is accepted only on a loopback host, in development", raw)
 	default:
-		return fmt.Errorf("want https, not %q", raw)
+		v.add(file, key, "want an https:// URL, not %q", raw)
 	}
 }
 
-var identityKeys = []string{"email", "description", "roles", "scopes", "audiences", "ttl", "expires_at", "federations"}
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
 
-var federationKeys = []string{"provider", "subject", "claims", "refs", "environments"}
-
-func (v *validator) identity(name string, raw any, idx index) {
+// identity validates one identity; nil when it has any problem.
+func (v *validator) identity(name string, raw any, providers, identities map[string]any) *identity {
 	key := "trustgate.identities." + name
-	obj, ok := v.object(raw, key, true)
-	if !ok {
-		return
+	file := v.m.owner(key)
+	before := len(v.problems)
+	obj := v.entry(file, key, name, raw, identityKeys)
+	if obj == nil {
+		return nil
 	}
-	v.unknownKeys(obj, key, identityKeys)
-	if email := v.str(obj, key, "email", false); email != "" {
-		if other, dup := idx.emails[email]; dup {
-			v.add(key+".email", "%q is also identity %s's email", email, other)
-		} else {
-			idx.emails[email] = name
+	id := &identity{
+		name:        name,
+		email:       v.str(file, key, obj, "email", false),
+		description: v.str(file, key, obj, "description", false),
+		roles:       v.strs(file, key, obj, "roles"),
+		scopes:      v.strs(file, key, obj, "scopes"),
+		audiences:   v.strs(file, key, obj, "audiences"),
+	}
+	if id.email != "" {
+		if a, err := mail.ParseAddress(id.email); err != nil || a.Address != id.email {
+			v.add(file, key+".email", "%q is not a plain email address", id.email)
+		} else if _, clash := identities[id.email]; clash && id.email != name {
+			v.add(file, key+".email", "%q is also the name of an identity: a caller naming it would be ambiguous", id.email)
 		}
 	}
-	v.str(obj, key, "description", false)
-	v.strs(obj, key, "roles")
-	v.strs(obj, key, "scopes")
-	v.strs(obj, key, "audiences")
-	v.duration(obj, key, "ttl")
-	if at := v.str(obj, key, "expires_at", false); at != "" {
-		if _, err := time.Parse(time.RFC3339, at); err != nil {
-			v.add(key+".expires_at", "want an RFC 3339 time such as 2027-06-30T00:00:00Z")
+	for i, s := range id.scopes {
+		if !isScopeToken(s) {
+			v.add(file, fmt.Sprintf("%s.scopes[%d]", key, i), "%q is not a scope (RFC 6749: printable ASCII without spaces, quotes or backslashes)", s)
 		}
 	}
-	feds, _ := obj["federations"].([]any)
-	if _, present := obj["federations"]; present && feds == nil {
-		v.add(key+".federations", "want a list")
+	if d, ok := v.duration(file, key, obj, "ttl"); ok {
+		if d%time.Second != 0 {
+			v.add(file, key+".ttl", "want whole seconds, not %s", d)
+		}
+		id.ttl = d
 	}
-	if len(feds) == 0 {
-		v.add(key+".federations", "an identity with no federations never matches; add one or remove the identity")
+	if at := v.str(file, key, obj, "expires_at", false); at != "" {
+		t, err := time.Parse(time.RFC3339, at)
+		if err != nil {
+			v.add(file, key+".expires_at", "want an RFC 3339 time such as \"2027-06-30T00:00:00Z\", not %q", at)
+		}
+		id.expiresAt = t
 	}
-	for i, f := range feds {
-		v.federation(fmt.Sprintf("%s.federations[%d]", key, i), f, idx)
+	feds, present := obj["federations"]
+	list, isList := feds.([]any)
+	switch {
+	case present && !isList:
+		v.add(file, key+".federations", "want a list, not %s", describe(feds))
+	case len(list) == 0:
+		v.add(file, key+".federations", "an identity with no federations never matches: add one, or remove the identity")
 	}
+	for i, f := range list {
+		if fed := v.federation(file, fmt.Sprintf("%s.federations[%d]", key, i), f, providers); fed != nil {
+			id.federations = append(id.federations, *fed)
+		}
+	}
+	if len(v.problems) > before {
+		return nil
+	}
+	return id
 }
 
-func (v *validator) federation(key string, raw any, idx index) {
-	obj, ok := v.object(raw, key, true)
+func (v *validator) federation(file, key string, raw any, providers map[string]any) *federation {
+	obj, ok := raw.(map[string]any)
 	if !ok {
-		return
+		v.add(file, key, "want a mapping, not %s", describe(raw))
+		return nil
 	}
-	v.unknownKeys(obj, key, federationKeys)
-	if p := v.str(obj, key, "provider", true); p != "" {
-		if _, known := idx.byName[p]; !known {
-			v.add(key+".provider", "unknown provider %q", p)
+	v.unknownKeys(file, key, obj, federationKey)
+	f := &federation{
+		provider: v.str(file, key, obj, "provider", true),
+		subject:  v.str(file, key, obj, "subject", false),
+	}
+	if f.provider != "" {
+		if _, known := providers[f.provider]; !known {
+			v.add(file, key+".provider", "unknown provider %q (known: %s)", f.provider, strings.Join(sortedKeys(providers), ", "))
 		}
 	}
-	if s := v.str(obj, key, "subject", false); s != "" {
-		v.glob(key+".subject", s)
+	if _, present := obj["subject"]; present {
+		v.glob(file, key+".subject", f.subject)
 	}
-	claims, _ := v.object(obj["claims"], key+".claims", false)
-	for _, c := range sortedKeys(claims) {
-		ck := key + ".claims." + c
-		switch p := claims[c].(type) {
+	if raw, present := obj["claims"]; present {
+		f.claims = v.claims(file, key+".claims", raw)
+	}
+	for _, name := range []string{"refs", "environments"} {
+		raw, present := obj[name]
+		if !present {
+			continue
+		}
+		list := v.strs(file, key, obj, name)
+		if _, isList := raw.([]any); isList && len(list) == 0 {
+			v.add(file, key+"."+name, "an empty list never matches: remove it to accept any")
+		}
+		for i, p := range list {
+			k := fmt.Sprintf("%s.%s[%d]", key, name, i)
+			v.glob(file, k, p)
+			if name == "refs" && !strings.Contains(p, ":") {
+				v.add(file, k, "%q never matches: a ref is type:name, such as branch:main or tag:v*", p)
+			}
+		}
+		if name == "refs" {
+			f.refs = list
+		} else {
+			f.environments = list
+		}
+	}
+	if f.subject == "" && len(f.claims) == 0 {
+		v.add(file, key, "matches every token of provider %s, whoever's pipeline it is: give a subject or claims naming the project (subject: \"**\" accepts them all on purpose)", f.provider)
+	}
+	return f
+}
+
+// claims validates a claims mapping: each claim a glob or a non-empty list
+// of globs.
+func (v *validator) claims(file, key string, raw any) map[string][]string {
+	obj, ok := raw.(map[string]any)
+	if !ok {
+		v.add(file, key, "want a mapping of claim to pattern, not %s", describe(raw))
+		return nil
+	}
+	out := make(map[string][]string, len(obj))
+	for _, c := range sortedKeys(obj) {
+		ck := key + "." + c
+		if c == "" {
+			v.add(file, ck, "a claim name must not be empty")
+			continue
+		}
+		switch p := obj[c].(type) {
 		case string:
-			v.glob(ck, p)
+			v.glob(file, ck, p)
+			out[c] = []string{p}
 		case []any:
 			if len(p) == 0 {
-				v.add(ck, "an empty list never matches")
+				v.add(file, ck, "an empty list never matches")
 			}
 			for i, x := range p {
 				s, ok := x.(string)
 				if !ok {
-					v.add(fmt.Sprintf("%s[%d]", ck, i), "want a string pattern (quote true, false and numbers)")
+					v.add(file, fmt.Sprintf("%s[%d]", ck, i), "want a string pattern, not %s (quote true, false and numbers: %q)", describe(x), jsonText(x))
 					continue
 				}
-				v.glob(fmt.Sprintf("%s[%d]", ck, i), s)
+				v.glob(file, fmt.Sprintf("%s[%d]", ck, i), s)
+				out[c] = append(out[c], s)
 			}
 		default:
-			v.add(ck, "want a string pattern or a list of them (quote true, false and numbers)")
+			v.add(file, ck, "want a string pattern or a list of them, not %s (quote true, false and numbers: %q)", describe(p), jsonText(p))
 		}
 	}
-	for _, list := range []string{"refs", "environments"} {
-		if _, present := obj[list]; !present {
-			continue
-		}
-		pats := v.strs(obj, key, list)
-		if len(pats) == 0 {
-			v.add(key+"."+list, "an empty list never matches; remove it to allow any")
-		}
-		for i, p := range pats {
-			v.glob(fmt.Sprintf("%s.%s[%d]", key, list, i), p)
-		}
-	}
+	return out
 }
 
-// glob checks p compiles as OPA's glob.match(p, ["/"], v) compiles it.
-func (v *validator) glob(key, p string) {
+// glob checks that p compiles as glob.match(p, ["/"], x) compiles it: OPA
+// uses the same library with the same separator.
+func (v *validator) glob(file, key, p string) {
+	if p == "" {
+		v.add(file, key, "an empty pattern matches only an empty value")
+		return
+	}
 	if _, err := glob.Compile(p, '/'); err != nil {
-		v.add(key, "bad glob %q: %v", p, err)
+		v.add(file, key, "invalid pattern %q: %v", p, err)
 	}
 }
 
-func (v *validator) object(raw any, key string, required bool) (map[string]any, bool) {
-	if raw == nil {
-		if required {
-			v.add(key, "want a mapping")
-		}
-		return nil, false
+// entry checks a provider's or identity's name and that its value is a
+// mapping with known keys only.
+func (v *validator) entry(file, key, name string, raw any, known []string) map[string]any {
+	if name == "" || strings.IndexFunc(name, unicode.IsSpace) >= 0 {
+		v.add(file, key, "a name must not be empty or contain spaces")
 	}
 	obj, ok := raw.(map[string]any)
 	if !ok {
-		v.add(key, "want a mapping")
+		v.add(file, key, "want a mapping, not %s", describe(raw))
+		return nil
 	}
-	return obj, ok
+	v.unknownKeys(file, key, obj, known)
+	return obj
 }
 
-func (v *validator) unknownKeys(obj map[string]any, key string, known []string) {
+func (v *validator) unknownKeys(file, key string, obj map[string]any, known []string) {
 	for _, k := range sortedKeys(obj) {
 		if !slices.Contains(known, k) {
-			v.add(key+"."+k, "unknown key (known: %v)", known)
+			v.add(file, key+"."+k, "unknown key (known: %s)", strings.Join(known, ", "))
 		}
 	}
 }
 
-func (v *validator) str(obj map[string]any, key, name string, required bool) string {
+// str reads an optional (or required) string field.
+func (v *validator) str(file, key string, obj map[string]any, name string, required bool) string {
 	raw, present := obj[name]
 	if !present {
 		if required {
-			v.add(key+"."+name, "is required")
+			v.add(file, key+"."+name, "is required")
 		}
 		return ""
 	}
 	s, ok := raw.(string)
-	if !ok || (required && s == "") {
-		v.add(key+"."+name, "want a non-empty string")
+	switch {
+	case !ok:
+		v.add(file, key+"."+name, "want a string, not %s", describe(raw))
+	case s == "" && required:
+		v.add(file, key+"."+name, "must not be empty")
 	}
 	return s
 }
 
-func (v *validator) strs(obj map[string]any, key, name string) []string {
+// strs reads an optional list of non-empty strings; nil when absent.
+func (v *validator) strs(file, key string, obj map[string]any, name string) []string {
 	raw, present := obj[name]
 	if !present {
 		return nil
 	}
 	list, ok := raw.([]any)
 	if !ok {
-		v.add(key+"."+name, "want a list of strings")
+		v.add(file, key+"."+name, "want a list of strings, not %s", describe(raw))
 		return nil
 	}
 	out := make([]string, 0, len(list))
 	for i, x := range list {
 		s, ok := x.(string)
 		if !ok || s == "" {
-			v.add(fmt.Sprintf("%s.%s[%d]", key, name, i), "want a non-empty string")
+			v.add(file, fmt.Sprintf("%s.%s[%d]", key, name, i), "want a non-empty string, not %s", describe(x))
 			continue
 		}
 		out = append(out, s)
@@ -282,20 +462,82 @@ func (v *validator) strs(obj map[string]any, key, name string) []string {
 	return out
 }
 
-func (v *validator) duration(obj map[string]any, key, name string) (time.Duration, bool) {
-	s := v.str(obj, key, name, false)
-	if s == "" {
+// duration reads an optional positive Go duration string such as "15m".
+func (v *validator) duration(file, key string, obj map[string]any, name string) (time.Duration, bool) {
+	raw, present := obj[name]
+	if !present {
+		return 0, false
+	}
+	s, ok := raw.(string)
+	if !ok {
+		v.add(file, key+"."+name, "want a duration such as \"15m\" or \"2h\", not %s", describe(raw))
 		return 0, false
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d <= 0 {
-		v.add(key+"."+name, "want a positive duration such as \"15m\", not %q", s)
+		v.add(file, key+"."+name, "want a positive duration such as \"15m\" or \"2h\", not %q", s)
 		return 0, false
 	}
 	return d, true
 }
 
-func sortedKeys(m map[string]any) []string {
+// isScopeToken reports whether s is an RFC 6749 scope-token:
+// 1*( %x21 / %x23-5B / %x5D-7E ).
+func isScopeToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// isNearly reports whether k is one of want in another case or in the
+// singular: the slips worth refusing under trustgate (other keys there are
+// custom rules' data and are left alone).
+func isNearly(k string, want []string) bool {
+	singular := map[string]string{"providers": "provider", "identities": "identity"}
+	for _, w := range want {
+		if strings.EqualFold(k, w) || strings.EqualFold(k, singular[w]) {
+			return true
+		}
+	}
+	return false
+}
+
+// describe names the JSON type of a decoded value for messages.
+func describe(x any) string {
+	switch x.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case json.Number:
+		return "a number"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "a mapping"
+	default:
+		return fmt.Sprintf("%T", x)
+	}
+}
+
+func jsonText(x any) string {
+	b, err := json.Marshal(x)
+	if err != nil {
+		return fmt.Sprint(x)
+	}
+	return string(b)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

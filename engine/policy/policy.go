@@ -2,182 +2,157 @@ package policy
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/trustgate/trustgate/engine/verify"
 )
 
-// Policy is compiled bundles and the library, ready to evaluate. It is
-// immutable and safe for concurrent use.
+// Policy is a set of bundles compiled with the library, its data validated
+// and indexed, its queries prepared. It is immutable and safe for
+// concurrent use; a reload builds a new one.
 type Policy struct {
 	decision    rego.PreparedEvalQuery
 	explain     rego.PreparedEvalQuery
 	evalTimeout time.Duration
 	index       index
 	revisions   []Revision
+	digest      string // of every bundle's content: equal digests, equal policies
 	loadedAt    time.Time
 }
 
-// ProviderByIssuer finds the provider whose issuer is exactly iss.
+// ProviderByIssuer returns the provider whose issuer is exactly iss; it
+// makes a Policy a verify.Providers. The provider must not be modified.
 func (p *Policy) ProviderByIssuer(iss string) (*verify.Provider, bool) {
 	v, ok := p.index.byIssuer[iss]
 	return v, ok
 }
 
-// ProviderByName finds a provider by its name in the bundle.
+// ProviderByName returns the provider a bundle names name. The provider
+// must not be modified.
 func (p *Policy) ProviderByName(name string) (*verify.Provider, bool) {
-	v, ok := p.index.byName[name]
+	v, ok := p.index.providers[name]
 	return v, ok
 }
 
-// IdentityByEmail finds the identity whose email is email.
-func (p *Policy) IdentityByEmail(email string) (string, bool) {
+// IdentityByEmail returns the name of the identity whose email is email.
+func (p *Policy) IdentityByEmail(email string) (name string, ok bool) {
 	if email == "" {
 		return "", false
 	}
-	name, ok := p.index.emails[email]
+	name, ok = p.index.byEmail[email]
 	return name, ok
 }
 
-// Revisions are the loaded bundles' revisions.
-func (p *Policy) Revisions() []Revision { return p.revisions }
+// Revisions returns the revision of each bundle, in the order given to Load.
+func (p *Policy) Revisions() []Revision { return slices.Clone(p.revisions) }
 
-// LoadedAt is when the policy was compiled.
+// LoadedAt is when the policy finished loading.
 func (p *Policy) LoadedAt() time.Time { return p.loadedAt }
 
-// Evaluate asks data.trustgate.decision about input under the evaluation
-// deadline. Anything but exactly one well-formed Decision is ErrEvaluation.
+// Evaluate evaluates data.trustgate.decision for input (DESIGN §4) under the
+// evaluation deadline. Anything but exactly one result that decodes
+// strictly into a Decision is ErrEvaluation, and so is an allow that grants
+// more than the identity's data holds: an unknown identity, another
+// subject, roles, scopes or audiences it does not have, a longer ttl.
 func (p *Policy) Evaluate(ctx context.Context, input ast.Value) (Decision, error) {
-	v, err := p.eval(ctx, p.decision, input)
+	v, err := p.eval(ctx, p.decision, decisionQuery, input)
 	if err != nil {
 		return Decision{}, err
 	}
 	d, err := decodeDecision(v)
+	if err == nil && d.Allow {
+		err = p.checkGrant(d)
+	}
 	if err != nil {
-		return Decision{}, fmt.Errorf("%w: %w", ErrEvaluation, err)
+		return Decision{}, fmt.Errorf("%w: %s: %w", ErrEvaluation, decisionQuery, err)
 	}
 	return d, nil
 }
 
-// Explain asks data.trustgate.explain about input.
+// Explain evaluates data.trustgate.explain for input: what matched and what
+// did not, identity by identity, federation by federation.
 func (p *Policy) Explain(ctx context.Context, input ast.Value) (Explanation, error) {
-	v, err := p.eval(ctx, p.explain, input)
+	v, err := p.eval(ctx, p.explain, explainQuery, input)
 	if err != nil {
 		return Explanation{}, err
 	}
-	b, err := json.Marshal(v)
+	ex, err := decodeExplanation(v)
 	if err != nil {
-		return Explanation{}, fmt.Errorf("%w: %w", ErrEvaluation, err)
-	}
-	var ex Explanation
-	if err := json.Unmarshal(b, &ex); err != nil {
-		return Explanation{}, fmt.Errorf("%w: explain: %w", ErrEvaluation, err)
+		return Explanation{}, fmt.Errorf("%w: %s: %w", ErrEvaluation, explainQuery, err)
 	}
 	return ex, nil
 }
 
-func (p *Policy) eval(ctx context.Context, q rego.PreparedEvalQuery, input ast.Value) (any, error) {
+// eval runs a prepared query under the deadline and returns its one value.
+func (p *Policy) eval(ctx context.Context, q rego.PreparedEvalQuery, query string, input ast.Value) (ast.Value, error) {
+	if _, ok := input.(ast.Object); !ok {
+		return nil, fmt.Errorf("%w: %s: the input is %s, not an object", ErrEvaluation, query, valueName(input))
+	}
 	ctx, cancel := context.WithTimeout(ctx, p.evalTimeout)
 	defer cancel()
 	rs, err := q.Eval(ctx, rego.EvalParsedInput(input))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrEvaluation, err)
-	}
-	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
-		return nil, fmt.Errorf("%w: the query is undefined or has %d results", ErrEvaluation, len(rs))
-	}
-	return rs[0].Expressions[0].Value, nil
-}
-
-// decodeDecision reads a decision strictly: an object with exactly the
-// known fields, each of its type; an allow must name an identity and a
-// subject.
-func decodeDecision(v any) (Decision, error) {
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return Decision{}, fmt.Errorf("decision is a %T, not an object", v)
-	}
-	var d Decision
-	var err error
-	for k, f := range obj {
-		switch k {
-		case "allow":
-			d.Allow, ok = f.(bool)
-			if !ok {
-				err = fmt.Errorf("allow is not a boolean")
-			}
-		case "identity":
-			d.Identity, err = asString(k, f)
-		case "subject":
-			d.Subject, err = asString(k, f)
-		case "error":
-			d.Error, err = asString(k, f)
-		case "roles":
-			d.Roles, err = asStrings(k, f)
-		case "scopes":
-			d.Scopes, err = asStrings(k, f)
-		case "audiences":
-			d.Audiences, err = asStrings(k, f)
-		case "reasons":
-			d.Reasons, err = asStrings(k, f)
-		case "ttl_seconds":
-			d.TTLSeconds, err = asInt(k, f)
-		default:
-			err = fmt.Errorf("unknown decision field %q", k)
+		if topdown.IsCancel(err) && ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: %s did not finish in time: %w", ErrEvaluation, query, ctx.Err())
 		}
-		if err != nil {
-			return Decision{}, err
+		return nil, fmt.Errorf("%w: %s: %w", ErrEvaluation, query, err)
+	}
+	switch {
+	case len(rs) == 0:
+		return nil, fmt.Errorf("%w: %s is undefined", ErrEvaluation, query)
+	case len(rs) > 1 || len(rs[0].Expressions) != 1:
+		return nil, fmt.Errorf("%w: %s has %d results, want exactly one", ErrEvaluation, query, len(rs))
+	}
+	v, ok := rs[0].Expressions[0].Value.(ast.Value)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s: unexpected result %T", ErrEvaluation, query, rs[0].Expressions[0].Value)
+	}
+	return v, nil
+}
+
+// checkGrant holds an allow to the identity's data, whatever the Rego says.
+func (p *Policy) checkGrant(d Decision) error {
+	id, ok := p.index.identities[d.Identity]
+	if !ok {
+		return fmt.Errorf("allows identity %q, which the bundles do not define", d.Identity)
+	}
+	subject := id.email
+	if subject == "" {
+		subject = id.name
+	}
+	switch {
+	case d.Subject != subject:
+		return fmt.Errorf("allows identity %s with subject %q, want %q", id.name, d.Subject, subject)
+	case !subset(d.Roles, id.roles):
+		return fmt.Errorf("grants identity %s roles %q beyond its %q", id.name, d.Roles, id.roles)
+	case !subset(d.Scopes, id.scopes):
+		return fmt.Errorf("grants identity %s scopes %q beyond its %q", id.name, d.Scopes, id.scopes)
+	case !subset(d.Audiences, id.audiences):
+		return fmt.Errorf("grants identity %s audiences %q beyond its %q", id.name, d.Audiences, id.audiences)
+	case d.TTLSeconds > int64(id.ttl/time.Second):
+		return fmt.Errorf("grants identity %s a ttl of %ds, longer than its %s", id.name, d.TTLSeconds, id.ttl)
+	}
+	return nil
+}
+
+func subset(xs, of []string) bool {
+	for _, x := range xs {
+		if !slices.Contains(of, x) {
+			return false
 		}
 	}
-	if _, has := obj["allow"]; !has {
-		return Decision{}, fmt.Errorf("decision has no allow")
-	}
-	if d.Allow && (d.Identity == "" || d.Subject == "") {
-		return Decision{}, fmt.Errorf("an allow without identity or subject")
-	}
-	if d.TTLSeconds < 0 {
-		return Decision{}, fmt.Errorf("ttl_seconds is negative")
-	}
-	return d, nil
+	return true
 }
 
-func asString(k string, v any) (string, error) {
-	s, ok := v.(string)
-	if !ok {
-		return "", fmt.Errorf("%s is not a string", k)
+func valueName(v ast.Value) string {
+	if v == nil {
+		return "missing"
 	}
-	return s, nil
-}
-
-func asStrings(k string, v any) ([]string, error) {
-	list, ok := v.([]any)
-	if !ok {
-		return nil, fmt.Errorf("%s is not a list", k)
-	}
-	out := make([]string, len(list))
-	for i, x := range list {
-		s, ok := x.(string)
-		if !ok {
-			return nil, fmt.Errorf("%s[%d] is not a string", k, i)
-		}
-		out[i] = s
-	}
-	return out, nil
-}
-
-func asInt(k string, v any) (int64, error) {
-	n, ok := v.(json.Number)
-	if !ok {
-		return 0, fmt.Errorf("%s is not a number", k)
-	}
-	i, err := n.Int64()
-	if err != nil {
-		return 0, fmt.Errorf("%s is not a whole number", k)
-	}
-	return i, nil
+	return ast.ValueName(v)
 }

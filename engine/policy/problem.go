@@ -6,21 +6,28 @@ import (
 	"strings"
 )
 
-// ErrLoad wraps every refusal to load bundles.
+// ErrLoad wraps every refusal to load bundles; the error is a
+// *ProblemsError.
 var ErrLoad = errors.New("bundles not loaded")
 
-// ErrEvaluation is any evaluation that did not produce a well-formed
-// result: an error, a deadline, an undefined or malformed decision. It is
-// never an allow.
+// ErrEvaluation is any evaluation that did not produce exactly one
+// well-formed result: an evaluation error (a conflict, a builtin error), the
+// deadline, an undefined or malformed decision. It is never an allow.
 var ErrEvaluation = errors.New("policy evaluation failed")
 
-// Problem is one thing wrong with a bundle, with the file and key it is at.
+// Problem is one thing wrong with a set of bundles: the file it is in (with
+// a line for Rego), the data key it is at, and what is wrong.
 type Problem struct {
-	File    string
-	Key     string
+	// File is the bundle file, e.g. bundles/example/data.yaml, or for Rego
+	// bundles/example/custom.rego:12. Empty when no one file is at fault.
+	File string
+	// Key is the data path, e.g. trustgate.identities.deploy.federations[0].provider.
+	Key string
+	// Message says what is wrong, in words a bundle author acts on.
 	Message string
 }
 
+// String is "file: key: message", leaving out what is empty.
 func (p Problem) String() string {
 	var b strings.Builder
 	if p.File != "" {
@@ -35,20 +42,22 @@ func (p Problem) String() string {
 	return b.String()
 }
 
-// ProblemsError is a load refused for one or more problems.
+// ProblemsError is a load refused for one or more problems, every one of
+// them listed.
 type ProblemsError struct {
 	Problems []Problem
 }
 
 func (e *ProblemsError) Error() string {
+	if len(e.Problems) == 1 {
+		return e.Problems[0].String()
+	}
 	lines := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
 		lines[i] = p.String()
 	}
-	if len(lines) == 1 {
-		return lines[0]
-	}
 	return fmt.Sprintf("%d problems:\n  %s", len(lines), strings.Join(lines, "\n  "))
 }
 
+// Unwrap makes errors.Is(err, ErrLoad) hold.
 func (e *ProblemsError) Unwrap() error { return ErrLoad }
