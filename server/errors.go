@@ -2,128 +2,236 @@ package server
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/trustgate/trustgate/engine"
 )
 
-// OAuth error codes (RFC 6749 §5.2, RFC 8693 §2.2.2, RFC 6750 §3.1).
+// Error codes. RFC 6749 §5.2 and RFC 8693 §2.2.2 for the token endpoints,
+// RFC 6750 §3.1 for bearer tokens; slow_down is the registered token
+// endpoint code for a client that calls too often (RFC 8628 §3.5);
+// not_found and method_not_allowed are plain HTTP, in the same shape.
 const (
 	codeInvalidRequest       = "invalid_request"
 	codeInvalidScope         = "invalid_scope"
 	codeInvalidTarget        = "invalid_target"
 	codeUnsupportedGrantType = "unsupported_grant_type"
-	codeServerError          = "server_error"
-	codeTemporarily          = "temporarily_unavailable"
 	codeInvalidToken         = "invalid_token"
+	codeSlowDown             = "slow_down"
+	codeServerError          = "server_error"
+	codeUnavailable          = "temporarily_unavailable"
 	codeNotFound             = "not_found"
 	codeMethodNotAllowed     = "method_not_allowed"
-	codeTooLarge             = "request_too_large"
-	codeRateLimited          = "rate_limited"
 )
 
-// Client-facing descriptions are constants: they never echo input and never
-// say which check failed.
+// Client-facing descriptions of the engine's refusals. They are constants:
+// they never echo the request, and a refused subject token reads the same
+// whatever check refused it (DESIGN §6); the decision id is appended so an
+// operator can find the decision log record.
 const (
-	descRefused     = "the request was refused"
-	descBadRequest  = "the request is malformed"
+	descRefused     = "request refused"
 	descScope       = "a requested scope is not granted"
 	descTarget      = "a requested audience is not allowed"
-	descGrant       = "only urn:ietf:params:oauth:grant-type:token-exchange is supported"
-	descServer      = "the server could not complete the request"
-	descUnavailable = "the issuer's keys are unavailable; retry later"
+	descRateLimited = "too many requests; retry after the number of seconds in Retry-After"
+	descUnavailable = "the subject token cannot be verified right now; retry after the number of seconds in Retry-After"
+	descServer      = "internal error"
+	descInactive    = "the access token is not active"
+	descNoToken     = "an access token is required in the Authorization header (Bearer scheme)"
 	descTooLarge    = "the request body is too large"
-	descRateLimited = "too many requests; retry after the time in Retry-After"
 	descNotFound    = "no such endpoint"
-	descMethod      = "method not allowed"
-	descToken       = "the access token is not active"
+	descMethod      = "method not allowed; see the Allow header"
 )
+
+// unavailableRetryAfter is the Retry-After of ErrUnavailable when the
+// engine gives none: the verifier refetches an issuer's keys at most every
+// 30 s, so retrying sooner finds the same failure.
+const unavailableRetryAfter = 30 * time.Second
+
+// maxDescription bounds error_description with revealed reasons.
+const maxDescription = 1024
 
 // apiError is an error response before it is written.
 type apiError struct {
-	status     int
-	code       string
+	status int
+	code   string
+	// desc is a constant; it never contains request data.
 	desc       string
 	decisionID string
+	// reasons are the policy's deny reasons, revealed only with
+	// Config.RevealReasons and only on 4xx.
 	reasons    []string
-	retryAfter int
-	cause      error
+	retryAfter time.Duration
+	// challenge is the WWW-Authenticate value of a 401 (RFC 6750 §3).
+	challenge string
+	// limit names the rate limit that refused the request: "client" (per
+	// IP, this package) or "subject" (per token subject, the engine).
+	limit string
 }
 
 func (e *apiError) Error() string { return e.code + ": " + e.desc }
 
-// badRequest is a malformed request: what is wrong goes to the log only.
-func badRequest(cause error) *apiError {
-	return &apiError{status: http.StatusBadRequest, code: codeInvalidRequest, desc: descBadRequest, cause: cause}
+// invalidRequest is a malformed request (RFC 6749 §5.2 invalid_request);
+// desc is a constant and names at most one of the API's own parameters.
+func invalidRequest(desc string) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: codeInvalidRequest, desc: desc}
 }
 
-// errTooLarge marks a body over the limit.
-var errTooLarge = errors.New("request body too large")
-
-// toAPIError is the one mapping of errors to HTTP (DESIGN §6).
+// toAPIError is the one place errors become HTTP (DESIGN §6 error mapping):
+//
+//	request errors of this package         → as they say (400, 401, 404, 405, 413, 429)
+//	body over Config.MaxBodyBytes         → 413 invalid_request
+//	engine.ErrNoPolicy, ErrInternal       → 500 server_error
+//	engine.ErrUnavailable                 → 503 temporarily_unavailable, Retry-After
+//	engine.ErrRateLimited                 → 429 slow_down, Retry-After
+//	engine.ErrInvalidScope                → 400 invalid_scope
+//	engine.ErrInvalidTarget               → 400 invalid_target
+//	engine.ErrInvalidToken, ErrDenied     → 400 invalid_request (the same words for both)
+//	engine.ErrInactive                    → 401 invalid_token with a Bearer challenge
+//	anything else                         → 500 server_error
+//
+// Server-side classes are tested first, so an error that is both is never
+// reported as the caller's fault; anything unknown fails closed as a 500.
 func toAPIError(err error) *apiError {
-	var ae *apiError
-	if errors.As(err, &ae) {
+	var (
+		ae  *apiError
+		cre *clientRateLimitError
+		mbe *http.MaxBytesError
+		ee  *engine.Error
+	)
+	switch {
+	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &cre):
+		return &apiError{status: http.StatusTooManyRequests, code: codeSlowDown, desc: descRateLimited,
+			retryAfter: cre.retryAfter, limit: "client"}
+	case errors.As(err, &mbe):
+		return &apiError{status: http.StatusRequestEntityTooLarge, code: codeInvalidRequest, desc: descTooLarge}
 	}
-	e := &apiError{status: http.StatusInternalServerError, code: codeServerError, desc: descServer, cause: err}
-	var ee *engine.Error
+	e := &apiError{status: http.StatusInternalServerError, code: codeServerError, desc: descServer}
 	if errors.As(err, &ee) {
-		e.decisionID, e.reasons = ee.DecisionID, ee.Reasons
+		e.decisionID, e.reasons, e.retryAfter = ee.DecisionID, ee.Reasons, ee.RetryAfter
 	}
 	switch {
-	case errors.Is(err, errTooLarge):
-		e.status, e.code, e.desc = http.StatusRequestEntityTooLarge, codeTooLarge, descTooLarge
+	case errors.Is(err, engine.ErrNoPolicy), errors.Is(err, engine.ErrInternal):
+		// 500 as set.
+	case errors.Is(err, engine.ErrUnavailable):
+		e.status, e.code, e.desc = http.StatusServiceUnavailable, codeUnavailable, descUnavailable
+		if e.retryAfter <= 0 {
+			e.retryAfter = unavailableRetryAfter
+		}
+	case errors.Is(err, engine.ErrRateLimited):
+		e.status, e.code, e.desc, e.limit = http.StatusTooManyRequests, codeSlowDown, descRateLimited, "subject"
 	case errors.Is(err, engine.ErrInvalidScope):
 		e.status, e.code, e.desc = http.StatusBadRequest, codeInvalidScope, descScope
 	case errors.Is(err, engine.ErrInvalidTarget):
 		e.status, e.code, e.desc = http.StatusBadRequest, codeInvalidTarget, descTarget
 	case errors.Is(err, engine.ErrInvalidToken), errors.Is(err, engine.ErrDenied):
 		e.status, e.code, e.desc = http.StatusBadRequest, codeInvalidRequest, descRefused
-	case errors.Is(err, engine.ErrRateLimited):
-		e.status, e.code, e.desc = http.StatusTooManyRequests, codeRateLimited, descRateLimited
-		e.retryAfter = 1
-		if ee != nil && ee.RetryAfter > 0 {
-			e.retryAfter = int(math.Ceil(ee.RetryAfter.Seconds()))
-		}
-	case errors.Is(err, engine.ErrUnavailable):
-		e.status, e.code, e.desc = http.StatusServiceUnavailable, codeTemporarily, descUnavailable
-		e.retryAfter = 5
+	case errors.Is(err, engine.ErrInactive):
+		e.status, e.code, e.desc = http.StatusUnauthorized, codeInvalidToken, descInactive
+		e.challenge = `Bearer error="invalid_token"`
+	}
+	if e.status == http.StatusTooManyRequests && e.retryAfter <= 0 {
+		e.retryAfter = time.Second
 	}
 	return e
 }
 
-// writeError writes err as an OAuth error response and logs it: 4xx at
-// Warn, 5xx at Error, with the decision id and never a token.
+// errorBody is the RFC 6749 §5.2 error response.
+type errorBody struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+}
+
+// writeError writes err as an error response and logs it: 4xx at Warn, 5xx
+// at Error, with the endpoint, the client IP and the decision id; never a
+// token, a parameter value or the URL path.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := toAPIError(err)
-	desc := e.desc
-	if e.decisionID != "" {
-		desc = fmt.Sprintf("%s; decision id %s", desc, e.decisionID)
-	}
-	if s.cfg.RevealReasons && len(e.reasons) > 0 {
-		desc += ": " + strings.Join(e.reasons, "; ")
-	}
+	endpoint := s.endpointLabel(r)
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
 	if e.retryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))
+		h.Set("Retry-After", strconv.FormatInt(retryAfterSeconds(e.retryAfter), 10))
 	}
+	if e.challenge != "" {
+		h.Set("WWW-Authenticate", e.challenge)
+	}
+	if e.limit != "" {
+		s.metrics.rateLimited.WithLabelValues(endpoint, e.limit).Inc()
+	}
+	s.logError(r, endpoint, e, err)
+	_ = writeJSON(w, e.status, errorBody{Error: e.code, Description: s.description(e)})
+}
+
+// description is e's constant description, its decision id, and with
+// RevealReasons the deny reasons of a 4xx, restricted to the characters
+// RFC 6749 §5.2 allows in error_description.
+func (s *Server) description(e *apiError) string {
+	d := e.desc
+	if e.decisionID != "" {
+		d += "; decision id " + e.decisionID
+	}
+	if s.reveal && e.status < http.StatusInternalServerError && len(e.reasons) > 0 {
+		d += "; reasons: " + strings.Join(e.reasons, "; ")
+		d = strings.Map(descriptionRune, d)
+		if len(d) > maxDescription {
+			d = d[:maxDescription]
+		}
+	}
+	return d
+}
+
+// descriptionRune keeps the characters of RFC 6749 §5.2's error_description
+// grammar (%x20-21 / %x23-5B / %x5D-7E) and replaces the others.
+func descriptionRune(r rune) rune {
+	switch {
+	case r == '"':
+		return '\''
+	case r == '\\':
+		return '/'
+	case r < 0x20 || r > 0x7e:
+		return '?'
+	}
+	return r
+}
+
+func (s *Server) logError(r *http.Request, endpoint string, e *apiError, err error) {
 	fields := []zap.Field{
-		zap.String("path", r.URL.Path), zap.Int("status", e.status), zap.String("error", e.code),
-		zap.String("decision_id", e.decisionID), zap.String("client_ip", clientIP(r)),
+		zap.String("endpoint", endpoint),
+		zap.String("method", r.Method),
+		zap.Int("status", e.status),
+		zap.String("error", e.code),
+		zap.String("client_ip", clientIP(r)),
 	}
-	if e.cause != nil {
-		fields = append(fields, zap.NamedError("cause", e.cause))
+	if e.decisionID != "" {
+		fields = append(fields, zap.String("decision_id", e.decisionID))
 	}
-	if e.status >= 500 {
-		s.log.Error("request failed", fields...)
-	} else {
+	var ee *engine.Error
+	switch {
+	case e.status < http.StatusInternalServerError:
+		fields = append(fields, zap.String("description", e.desc))
 		s.log.Warn("request refused", fields...)
+	case r.Context().Err() != nil:
+		s.log.Warn("request ended by the client", fields...)
+	case errors.As(err, &ee):
+		// The decision log record under decision_id has the cause.
+		s.log.Error("request failed", fields...)
+	default:
+		// Server-side causes (revocation store, encoding) carry no request data.
+		s.log.Error("request failed", append(fields, zap.Error(err))...)
 	}
-	writeJSON(w, e.status, map[string]string{"error": e.code, "error_description": desc})
+}
+
+// retryAfterSeconds is a Retry-After value (RFC 9110 §10.2.3): whole
+// seconds, rounded up, at least 1.
+func retryAfterSeconds(d time.Duration) int64 {
+	return max(1, int64(math.Ceil(d.Seconds())))
 }

@@ -2,10 +2,11 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"net"
+	"fmt"
+	"math"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -19,84 +20,148 @@ import (
 	"github.com/trustgate/trustgate/engine/ratelimit"
 )
 
-// Engine is what the server needs of engine.Engine.
+// DefaultMaxBodyBytes is Config.MaxBodyBytes when it is zero.
+const DefaultMaxBodyBytes = 64 << 10
+
+// Engine is what the server needs of *engine.Engine.
 type Engine interface {
+	// Exchange turns a subject token into an access token; refusals are
+	// *engine.Error values wrapping the engine's sentinels.
 	Exchange(ctx context.Context, req engine.Request) (*engine.Token, error)
+	// Inspect returns the claims of a live token this server issued;
+	// anything else is engine.ErrInactive.
 	Inspect(ctx context.Context, raw string) (*engine.Introspection, error)
+	// Revoke makes a live token inactive; a token that is not live is not
+	// an error.
 	Revoke(ctx context.Context, raw string) error
+	// JWKS is the public keys that verify issued tokens.
 	JWKS() jose.JSONWebKeySet
+	// Ready is nil when a policy is loaded and signing keys are present.
 	Ready() error
+	// PolicyStatus describes the active policy and the last refused reload.
 	PolicyStatus() engine.PolicyStatus
+	// Issuer is the server's public URL, `iss` of issued tokens.
 	Issuer() string
 }
 
-// Config configures a Server.
+// Config configures a Server. Zero values get the defaults named here.
 type Config struct {
-	// Engine exchanges and inspects tokens. Required.
+	// Engine exchanges, inspects and revokes tokens. Required.
 	Engine Engine
-	// Logger receives request logs (never a token). Nil: none.
+	// Logger receives one line per refused or failed request (4xx at Warn,
+	// 5xx at Error) and, at Debug, one per successful request. It never
+	// receives a token, a parameter value or a URL path. Nil: no logs.
 	Logger *zap.Logger
-	// MaxBodyBytes caps request bodies (default 65536); more is 413.
+	// MaxBodyBytes caps request bodies; a larger body is refused with 413.
+	// Zero: DefaultMaxBodyBytes.
 	MaxBodyBytes int64
-	// RevealReasons appends deny reasons to error_description. Only for
-	// trusted networks: reasons tell a prober what to change.
+	// RevealReasons appends the policy's deny reasons to error_description.
+	// Reasons tell a caller what to change, and a prober too: turn it on on
+	// trusted networks only.
 	RevealReasons bool
-	// ClientRate and ClientBurst limit requests to the token endpoints per
-	// client IP (0: no limit).
-	ClientRate  float64
+	// ClientRate limits exchanges (POST /oauth2/token and
+	// /v1/auth:exchangeToken) per client IP address, in requests per
+	// second; IPv6 clients are grouped by /64. Zero: no limit. The client
+	// IP is the connection's peer address: proxy headers are not trusted.
+	ClientRate float64
+	// ClientBurst is how many exchanges a client may make at once. Zero with
+	// a ClientRate: the rate rounded up.
 	ClientBurst int
-	// Registerer takes the HTTP metrics; Gatherer is served on /metrics.
-	// Nil: a new registry of the server's own.
+	// Registerer receives the server's metrics (trustgate_http_*). Nil: a
+	// registry of the server's own, which is then also the Gatherer.
 	Registerer prometheus.Registerer
-	Gatherer   prometheus.Gatherer
+	// Gatherer is what GET /metrics serves. Nil: the Registerer when it is
+	// also a Gatherer (a *prometheus.Registry is); otherwise /metrics is not
+	// served.
+	Gatherer prometheus.Gatherer
 }
 
-// Server is the HTTP API of DESIGN §6.
+// Server is the HTTP API of DESIGN §6. It is safe for concurrent use.
 type Server struct {
-	cfg      Config
 	eng      Engine
 	log      *zap.Logger
+	maxBody  int64
+	reveal   bool
 	limiter  *ratelimit.Keyed
-	metrics  *httpMetrics
+	metrics  *metrics
+	gatherer prometheus.Gatherer
+	routes   []route
+	known    map[string]*route // by path
 	draining atomic.Bool
 	handler  http.Handler
 }
 
-// New checks cfg and builds the routes.
+// New checks cfg, fills its defaults, registers the metrics and builds the
+// routes.
 func New(cfg Config) (*Server, error) {
+	var errs []error
 	if cfg.Engine == nil {
-		return nil, errors.New("server: Engine is required")
+		errs = append(errs, errors.New("server: Engine is required"))
 	}
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = 64 << 10
+	if cfg.MaxBodyBytes < 0 {
+		errs = append(errs, fmt.Errorf("server: MaxBodyBytes %d is negative", cfg.MaxBodyBytes))
+	}
+	if cfg.ClientRate < 0 || math.IsNaN(cfg.ClientRate) || math.IsInf(cfg.ClientRate, 0) {
+		errs = append(errs, fmt.Errorf("server: ClientRate %v is not a finite rate", cfg.ClientRate))
+	}
+	if cfg.ClientBurst < 0 {
+		errs = append(errs, fmt.Errorf("server: ClientBurst %d is negative", cfg.ClientBurst))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.ClientRate > 0 && cfg.ClientBurst == 0 {
+		cfg.ClientBurst = int(math.Ceil(cfg.ClientRate))
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
 	if cfg.Registerer == nil {
 		reg := prometheus.NewRegistry()
-		cfg.Registerer, cfg.Gatherer = reg, reg
+		cfg.Registerer = reg
+		if cfg.Gatherer == nil {
+			cfg.Gatherer = reg
+		}
 	}
-	m, err := newHTTPMetrics(cfg.Registerer)
+	if g, ok := cfg.Registerer.(prometheus.Gatherer); ok && cfg.Gatherer == nil {
+		cfg.Gatherer = g
+	}
+	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{
-		cfg:     cfg,
-		eng:     cfg.Engine,
-		log:     cfg.Logger,
-		limiter: ratelimit.New(cfg.ClientRate, cfg.ClientBurst, nil),
-		metrics: m,
+		eng:      cfg.Engine,
+		log:      cfg.Logger,
+		maxBody:  cfg.MaxBodyBytes,
+		reveal:   cfg.RevealReasons,
+		limiter:  ratelimit.New(cfg.ClientRate, cfg.ClientBurst, nil),
+		metrics:  m,
+		gatherer: cfg.Gatherer,
 	}
-	s.handler = s.routes()
+	s.routes = s.routeTable()
+	s.known = make(map[string]*route, len(s.routes))
+	for i := range s.routes {
+		s.known[s.routes[i].path] = &s.routes[i]
+	}
+	s.handler = s.instrument(s.router())
 	return s, nil
 }
 
-// Handler is the server's http.Handler.
+// Handler is the server's http.Handler: every route of DESIGN §6 behind
+// the middleware (metrics, recovery, no-store, body cap).
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// HTTPServer is an *http.Server for s with timeouts against slow clients.
+// HTTPServer returns an *http.Server serving Handler on addr, with
+// timeouts against slow clients and its own errors logged at Warn.
 func (s *Server) HTTPServer(addr string) *http.Server {
+	errorLog, err := zap.NewStdLogAt(s.log.Named("net/http"), zap.WarnLevel)
+	if err != nil {
+		errorLog = zap.NewStdLog(s.log.Named("net/http"))
+	}
 	return &http.Server{
 		Addr:              addr,
 		Handler:           s.handler,
@@ -105,113 +170,112 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 		WriteTimeout:      15 * time.Second,
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          zap.NewStdLog(s.log.Named("net/http")),
+		ErrorLog:          errorLog,
 	}
 }
 
-// Drain makes /readyz fail, so load balancers stop sending requests before
-// the process stops.
+// Drain makes /readyz fail from now on, so that load balancers stop sending
+// requests while in-flight ones finish (call it before http.Server.Shutdown).
+// Every other endpoint keeps serving.
 func (s *Server) Drain() { s.draining.Store(true) }
 
-// endpoint is one route: its path, method and handler.
-type endpoint struct {
+// handlerFunc is an endpoint: it writes a response, or returns the error
+// that writeError turns into one.
+type handlerFunc func(http.ResponseWriter, *http.Request) error
+
+// route is one path of the API.
+type route struct {
 	path    string
-	method  string
-	name    string
-	limited bool // per-client rate limit
-	handle  func(http.ResponseWriter, *http.Request) error
+	methods []string // GET routes also answer HEAD
+	limited bool     // per-client rate limit
+	handle  handlerFunc
 }
 
-func (s *Server) endpoints() []endpoint {
-	return []endpoint{
-		{"/oauth2/token", http.MethodPost, "token", true, s.token},
-		{"/v1/auth:exchangeToken", http.MethodPost, "exchange_json", true, s.exchangeJSON},
-		{"/v1/whoami", http.MethodGet, "whoami", true, s.whoami},
-		{"/oauth2/introspect", http.MethodPost, "introspect", true, s.introspect},
-		{"/oauth2/revoke", http.MethodPost, "revoke", true, s.revoke},
-		{"/.well-known/openid-configuration", http.MethodGet, "discovery", false, s.discovery},
-		{"/.well-known/oauth-authorization-server", http.MethodGet, "discovery", false, s.discovery},
-		{"/.well-known/jwks.json", http.MethodGet, "jwks", false, s.jwks},
-		{"/healthz", http.MethodGet, "healthz", false, s.healthz},
-		{"/readyz", http.MethodGet, "readyz", false, s.readyz},
-		{"/v1/policy", http.MethodGet, "policy", false, s.policy},
+// Paths of the API (DESIGN §6).
+const (
+	pathToken         = "/oauth2/token"
+	pathExchangeJSON  = "/v1/auth:exchangeToken"
+	pathWhoami        = "/v1/whoami"
+	pathIntrospect    = "/oauth2/introspect"
+	pathRevoke        = "/oauth2/revoke"
+	pathOpenIDConfig  = "/.well-known/openid-configuration"
+	pathOAuthMetadata = "/.well-known/oauth-authorization-server"
+	pathJWKS          = "/.well-known/jwks.json"
+	pathHealthz       = "/healthz"
+	pathReadyz        = "/readyz"
+	pathMetrics       = "/metrics"
+	pathPolicy        = "/v1/policy"
+	// endpointUnknown labels requests to any other path in metrics and logs:
+	// a path may carry anything, even a token.
+	endpointUnknown = "unknown"
+)
+
+func (s *Server) routeTable() []route {
+	get := []string{http.MethodGet, http.MethodHead}
+	post := []string{http.MethodPost}
+	routes := []route{
+		{path: pathToken, methods: post, limited: true, handle: s.token},
+		{path: pathExchangeJSON, methods: post, limited: true, handle: s.exchangeJSON},
+		{path: pathWhoami, methods: get, handle: s.whoami},
+		{path: pathIntrospect, methods: post, handle: s.introspect},
+		{path: pathRevoke, methods: post, handle: s.revoke},
+		{path: pathOpenIDConfig, methods: get, handle: s.openIDConfiguration},
+		{path: pathOAuthMetadata, methods: get, handle: s.authorizationServerMetadata},
+		{path: pathJWKS, methods: get, handle: s.jwks},
+		{path: pathHealthz, methods: get, handle: s.healthz},
+		{path: pathReadyz, methods: get, handle: s.readyz},
+		{path: pathPolicy, methods: get, handle: s.policy},
 	}
+	if s.gatherer != nil {
+		routes = append(routes, route{path: pathMetrics, methods: get, handle: s.prometheus()})
+	}
+	return routes
 }
 
-func (s *Server) routes() http.Handler {
-	r := mux.NewRouter()
-	r.UseEncodedPath()
-	for _, ep := range s.endpoints() {
-		r.Handle(ep.path, s.wrap(ep)).Methods(ep.method)
-		r.Handle(ep.path, s.wrap(endpoint{name: ep.name, handle: methodNotAllowed(ep.method)}))
+// router routes exact paths: no cleaning, no redirects, no trailing-slash
+// variants. A known path with another method is 405 with Allow; any other
+// path is 404.
+func (s *Server) router() *mux.Router {
+	r := mux.NewRouter().SkipClean(true)
+	for i := range s.routes {
+		rt := &s.routes[i]
+		r.Handle(rt.path, s.endpoint(rt)).Methods(rt.methods...)
 	}
-	metrics := promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{})
-	r.Handle("/metrics", metrics).Methods(http.MethodGet)
-	r.NotFoundHandler = s.wrap(endpoint{name: "not_found", handle: func(http.ResponseWriter, *http.Request) error {
-		return &apiError{status: http.StatusNotFound, code: codeNotFound, desc: descNotFound}
-	}})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rt, ok := s.known[r.URL.Path]; ok {
+			w.Header().Set("Allow", strings.Join(rt.methods, ", "))
+		}
+		s.writeError(w, r, &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed, desc: descMethod})
+	})
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, &apiError{status: http.StatusNotFound, code: codeNotFound, desc: descNotFound})
+	})
 	return r
 }
 
-func methodNotAllowed(allowed string) func(http.ResponseWriter, *http.Request) error {
-	return func(w http.ResponseWriter, _ *http.Request) error {
-		w.Header().Set("Allow", allowed)
-		return &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed, desc: descMethod}
-	}
-}
-
-// wrap adds what every endpoint gets: no-store, body cap, client rate
-// limit, metrics, and one place that writes errors.
-func (s *Server) wrap(ep endpoint) http.Handler {
+// endpoint runs one route: the per-client rate limit where it applies, then
+// the handler, then writeError for whatever error it returned.
+func (s *Server) endpoint(rt *route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		rec.Header().Set("Cache-Control", "no-store")
-		rec.Header().Set("Pragma", "no-cache")
-		r.Body = http.MaxBytesReader(rec, r.Body, s.cfg.MaxBodyBytes)
 		var err error
-		if wait, ok := s.allow(ep, r); !ok {
-			s.metrics.rateLimited.Inc()
-			err = &apiError{status: http.StatusTooManyRequests, code: codeRateLimited, desc: descRateLimited,
-				retryAfter: max(1, int(wait.Seconds()+0.999))}
+		if wait, ok := s.allowClient(rt, r); !ok {
+			err = &clientRateLimitError{retryAfter: wait}
 		} else {
-			err = ep.handle(rec, r)
+			err = rt.handle(w, r)
 		}
 		if err != nil {
-			s.writeError(rec, r, err)
+			s.writeError(w, r, err)
 		}
-		s.metrics.observe(ep.name, rec.status, time.Since(start))
 	})
 }
 
-func (s *Server) allow(ep endpoint, r *http.Request) (time.Duration, bool) {
-	if !ep.limited {
-		return 0, true
+func (s *Server) prometheus() handlerFunc {
+	h := promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{
+		ErrorLog:      zap.NewStdLog(s.log.Named("metrics")),
+		ErrorHandling: promhttp.ContinueOnError,
+	})
+	return func(w http.ResponseWriter, r *http.Request) error {
+		h.ServeHTTP(w, r)
+		return nil
 	}
-	return s.limiter.Allow(clientIP(r))
-}
-
-// clientIP is the peer address; proxies' headers are not trusted.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

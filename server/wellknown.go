@@ -1,81 +1,170 @@
 package server
 
 import (
+	"errors"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"go.uber.org/zap"
+
+	"github.com/trustgate/trustgate/engine"
 )
 
-// discovery is RFC 8414 authorization server metadata, also served as
-// /.well-known/openid-configuration for clients that only look there.
-func (s *Server) discovery(w http.ResponseWriter, _ *http.Request) error {
+// cacheableFor lets a document be cached: the metadata and the JWKS change
+// only on a restart or a key rotation, and the rotation runbook waits out
+// relying parties' caches (docs/operations.md).
+const cacheableFor = "public, max-age=300"
+
+// metadata is RFC 8414 §2 authorization server metadata. There is no
+// authorization endpoint, so authorization_endpoint is absent and
+// response_types_supported, which RFC 8414 requires, is empty. Clients do
+// not authenticate (the subject token is the credential): "none".
+type metadata struct {
+	Issuer                                 string   `json:"issuer"`
+	TokenEndpoint                          string   `json:"token_endpoint"`
+	IntrospectionEndpoint                  string   `json:"introspection_endpoint"`
+	RevocationEndpoint                     string   `json:"revocation_endpoint"`
+	JWKSURI                                string   `json:"jwks_uri"`
+	GrantTypesSupported                    []string `json:"grant_types_supported"`
+	ResponseTypesSupported                 []string `json:"response_types_supported"`
+	TokenEndpointAuthMethodsSupported      []string `json:"token_endpoint_auth_methods_supported"`
+	IntrospectionEndpointAuthMethods       []string `json:"introspection_endpoint_auth_methods_supported"`
+	RevocationEndpointAuthMethodsSupported []string `json:"revocation_endpoint_auth_methods_supported"`
+	// OpenID Connect Discovery 1.0 §3 fields, in openid-configuration only,
+	// so that JWT libraries that discover keys the OIDC way find them.
+	SubjectTypesSupported            []string `json:"subject_types_supported,omitempty"`
+	IDTokenSigningAlgValuesSupported []string `json:"id_token_signing_alg_values_supported,omitempty"`
+}
+
+func (s *Server) metadata() metadata {
 	iss := s.eng.Issuer()
-	algs := []string{}
-	for _, k := range s.eng.JWKS().Keys {
-		algs = append(algs, k.Algorithm)
+	base := strings.TrimSuffix(iss, "/")
+	none := []string{"none"}
+	return metadata{
+		Issuer:                                 iss,
+		TokenEndpoint:                          base + pathToken,
+		IntrospectionEndpoint:                  base + pathIntrospect,
+		RevocationEndpoint:                     base + pathRevoke,
+		JWKSURI:                                base + pathJWKS,
+		GrantTypesSupported:                    []string{grantTokenExchange},
+		ResponseTypesSupported:                 []string{},
+		TokenEndpointAuthMethodsSupported:      none,
+		IntrospectionEndpointAuthMethods:       none,
+		RevocationEndpointAuthMethodsSupported: none,
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"issuer":                                iss,
-		"token_endpoint":                        iss + "/oauth2/token",
-		"introspection_endpoint":                iss + "/oauth2/introspect",
-		"revocation_endpoint":                   iss + "/oauth2/revoke",
-		"jwks_uri":                              iss + "/.well-known/jwks.json",
-		"grant_types_supported":                 []string{grantTokenExchange},
-		"response_types_supported":              []string{},
-		"token_endpoint_auth_methods_supported": []string{"none"},
-		"introspection_endpoint_auth_methods_supported": []string{"none"},
-		"revocation_endpoint_auth_methods_supported":    []string{"none"},
-		"subject_types_supported":                       []string{"public"},
-		"id_token_signing_alg_values_supported":         algs,
-	})
-	return nil
 }
 
-// jwks is the public signing keys.
+// authorizationServerMetadata is GET /.well-known/oauth-authorization-server
+// (RFC 8414 §3).
+func (s *Server) authorizationServerMetadata(w http.ResponseWriter, _ *http.Request) error {
+	cacheable(w)
+	return writeJSON(w, http.StatusOK, s.metadata())
+}
+
+// openIDConfiguration is GET /.well-known/openid-configuration: the same
+// metadata plus the OIDC Discovery fields naming the signing algorithms.
+func (s *Server) openIDConfiguration(w http.ResponseWriter, _ *http.Request) error {
+	m := s.metadata()
+	m.SubjectTypesSupported = []string{"public"}
+	m.IDTokenSigningAlgValuesSupported = []string{}
+	for _, k := range s.publicKeys().Keys {
+		if !slices.Contains(m.IDTokenSigningAlgValuesSupported, k.Algorithm) {
+			m.IDTokenSigningAlgValuesSupported = append(m.IDTokenSigningAlgValuesSupported, k.Algorithm)
+		}
+	}
+	cacheable(w)
+	return writeJSON(w, http.StatusOK, m)
+}
+
+// jwks is GET /.well-known/jwks.json (RFC 7517 §5).
 func (s *Server) jwks(w http.ResponseWriter, _ *http.Request) error {
-	w.Header().Set("Cache-Control", "public, max-age=300")
-	writeJSON(w, http.StatusOK, s.eng.JWKS())
-	return nil
+	cacheable(w)
+	return writeJSON(w, http.StatusOK, s.publicKeys())
 }
 
+// publicKeys is the engine's JWKS with only public keys: a private or
+// symmetric key there is a bug upstream, and is dropped, not served.
+func (s *Server) publicKeys() jose.JSONWebKeySet {
+	set := s.eng.JWKS()
+	out := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(set.Keys))}
+	for _, k := range set.Keys {
+		pub := k.Public()
+		if !pub.Valid() || !pub.IsPublic() {
+			s.log.Error("JWKS key without a public part not served", zap.String("kid", k.KeyID))
+			continue
+		}
+		out.Keys = append(out.Keys, pub)
+	}
+	return out
+}
+
+func cacheable(w http.ResponseWriter) {
+	w.Header().Set("Cache-Control", cacheableFor)
+	w.Header().Del("Pragma")
+}
+
+// health is the body of /healthz and /readyz.
+type health struct {
+	Status string `json:"status"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// healthz is GET /healthz: the process serves HTTP.
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) error {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	return nil
+	return writeJSON(w, http.StatusOK, health{Status: "ok"})
 }
 
-// readyz: a policy is loaded, keys are ready, and the server is not draining.
+// readyz is GET /readyz: 200 while a policy is loaded, signing keys are
+// present and the server is not draining; 503 otherwise.
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) error {
 	if s.draining.Load() {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
-		return nil
+		return writeJSON(w, http.StatusServiceUnavailable, health{Status: "not ready", Reason: "draining"})
 	}
 	if err := s.eng.Ready(); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
-		return nil
+		reason := "engine not ready"
+		if errors.Is(err, engine.ErrNoPolicy) {
+			reason = "no policy loaded"
+		}
+		return writeJSON(w, http.StatusServiceUnavailable, health{Status: "not ready", Reason: reason})
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	return nil
+	return writeJSON(w, http.StatusOK, health{Status: "ready"})
 }
 
-// policyStatus is GET /v1/policy.
+// policyStatus is the body of GET /v1/policy.
 type policyStatus struct {
-	Loaded      bool       `json:"loaded"`
-	LoadedAt    *time.Time `json:"loaded_at,omitempty"`
-	Bundles     any        `json:"bundles"`
-	LastError   string     `json:"last_error,omitempty"`
-	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
+	Loaded      bool             `json:"loaded"`
+	LoadedAt    *time.Time       `json:"loaded_at,omitempty"`
+	Bundles     []bundleRevision `json:"bundles"`
+	LastError   string           `json:"last_error,omitempty"`
+	LastErrorAt *time.Time       `json:"last_error_at,omitempty"`
 }
 
+type bundleRevision struct {
+	Bundle   string `json:"bundle"`
+	Revision string `json:"revision"`
+}
+
+// policy is GET /v1/policy: the active bundles' revisions, when they were
+// loaded, and the last refused reload (the last good policy keeps serving).
 func (s *Server) policy(w http.ResponseWriter, _ *http.Request) error {
 	st := s.eng.PolicyStatus()
-	out := policyStatus{Loaded: st.Loaded, Bundles: st.Revisions, LastError: st.LastError}
+	out := policyStatus{Loaded: st.Loaded, Bundles: []bundleRevision{}, LastError: st.LastError}
 	if st.Loaded {
-		t := st.LoadedAt.UTC()
-		out.LoadedAt = &t
+		out.LoadedAt = utc(st.LoadedAt)
+	}
+	for _, r := range st.Revisions {
+		out.Bundles = append(out.Bundles, bundleRevision{Bundle: r.Path, Revision: r.Revision})
 	}
 	if !st.LastErrorAt.IsZero() {
-		t := st.LastErrorAt.UTC()
-		out.LastErrorAt = &t
+		out.LastErrorAt = utc(st.LastErrorAt)
 	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func utc(t time.Time) *time.Time {
+	t = t.UTC()
+	return &t
 }
