@@ -135,7 +135,15 @@ func (v *Verifier) Verify(ctx context.Context, raw string, ps Providers) (*Verif
 	if !slices.Contains(p.Algorithms, h.Alg) {
 		return nil, fmt.Errorf("%w: alg %s is not allowed for provider %s", ErrSignature, h.Alg, p.Name)
 	}
-	// 3. Signature, with go-oidc over the provider's keys.
+	// 3. Claims: issuer, subject, audience, times, lifetime. They are
+	// checked before the signature so that a malformed claim is refused for
+	// what it is (go-oidc's lenient decoding would call it a bad
+	// signature); nothing is trusted until step 4 passes.
+	out, err := v.checkClaims(p, claims)
+	if err != nil {
+		return nil, err
+	}
+	// 4. Signature, with go-oidc over the provider's keys.
 	ks := v.keySet(p)
 	if _, err := ks.current(ctx); err != nil {
 		return nil, err
@@ -143,8 +151,11 @@ func (v *Verifier) Verify(ctx context.Context, raw string, ps Providers) (*Verif
 	if err := v.verifySignature(ctx, raw, payload, p, ks); err != nil {
 		return nil, err
 	}
-	// 4. Claims: issuer, audience, times, lifetime, replay.
-	return v.checkClaims(ctx, p, claims)
+	// 5. Replay, only for verified tokens: a forgery cannot burn a jti.
+	if err := v.checkReplay(ctx, p, out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func parsePayload(raw string) ([]byte, map[string]any, error) {
@@ -206,7 +217,7 @@ func (ks *keySet) unavailable() bool {
 	return ks.keys == nil
 }
 
-func (v *Verifier) checkClaims(ctx context.Context, p *Provider, c map[string]any) (*Verified, error) {
+func (v *Verifier) checkClaims(p *Provider, c map[string]any) (*Verified, error) {
 	out := &Verified{Provider: p, Claims: c, Issuer: p.Issuer}
 	if iss, _ := c["iss"].(string); iss != p.Issuer {
 		return nil, fmt.Errorf("%w: iss does not match", ErrClaims)
@@ -229,19 +240,25 @@ func (v *Verifier) checkClaims(ctx context.Context, p *Provider, c map[string]an
 		}
 		out.JTI = s
 	}
-	if p.OneTimeUse {
-		if out.JTI == "" {
-			return nil, fmt.Errorf("%w: jti is required by provider %s", ErrClaims, p.Name)
-		}
-		fresh, err := v.cfg.Replay.Use(ctx, p.Issuer+"\x00"+out.JTI, out.Expiry.Add(v.cfg.Skew))
-		if err != nil {
-			return nil, fmt.Errorf("replay store: %w", err)
-		}
-		if !fresh {
-			return nil, ErrReplay
-		}
+	if p.OneTimeUse && out.JTI == "" {
+		return nil, fmt.Errorf("%w: jti is required by provider %s", ErrClaims, p.Name)
 	}
 	return out, nil
+}
+
+// checkReplay refuses a second use of (iss, jti) for one-time-use providers.
+func (v *Verifier) checkReplay(ctx context.Context, p *Provider, out *Verified) error {
+	if !p.OneTimeUse {
+		return nil
+	}
+	fresh, err := v.cfg.Replay.Use(ctx, p.Issuer+"\x00"+out.JTI, out.Expiry.Add(v.cfg.Skew))
+	if err != nil {
+		return fmt.Errorf("replay store: %w", err)
+	}
+	if !fresh {
+		return ErrReplay
+	}
+	return nil
 }
 
 // checkAudience: aud (a string or an array of strings) must name one of the
