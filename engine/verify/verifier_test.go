@@ -268,7 +268,10 @@ func TestAStormOfUnknownKidsFetchesAtMostOncePerInterval(t *testing.T) {
 }
 
 func TestKeysRemovedAtTheIssuerStopVerifyingAfterTheMaxKeyAge(t *testing.T) {
-	h := newHarness(t, func(c *verify.Config, _ *verify.Provider) { c.MaxKeyAge = time.Minute; c.MinRefreshInterval = time.Second })
+	h := newHarness(t, func(c *verify.Config, _ *verify.Provider) {
+		c.MaxKeyAge = time.Minute
+		c.MinRefreshInterval = time.Second
+	})
 	raw := h.iss.Mint(t, h.claims(nil))
 	if _, err := h.verify(raw); err != nil {
 		t.Fatal(err)
