@@ -7,7 +7,7 @@ OPA         := $(BIN)/opa
 TRUSTGATE   := $(BIN)/trustgate
 REGO_DIRS   := policies bundles/example
 
-.PHONY: build run demo test test-go test-rego lint fuzz bench load clean
+.PHONY: build run demo test test-go test-rego lint fuzz bench load mutate clean
 
 build:
 	$(GO) build -o $(TRUSTGATE) ./cmd/trustgate
@@ -52,6 +52,12 @@ lint: $(OPA)
 
 test-rego: $(OPA)
 	$(OPA) test $(REGO_DIRS) testdata/fixtures
+	$(GO) run ./cmd/trustgate test $(REGO_DIRS) testdata/fixtures
+
+## mutate: delete each condition of the policy library in turn; every
+## mutant must fail a test (see policies/mutation-test.sh).
+mutate: $(OPA) build
+	OPA=$(OPA) TRUSTGATE=$(TRUSTGATE) policies/mutation-test.sh
 
 test-go:
 	$(GO) test -race -count=1 ./...

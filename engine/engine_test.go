@@ -266,3 +266,21 @@ func TestTheDecisionLogHoldsOneRecordAndNoToken(t *testing.T) {
 		}
 	}
 }
+
+// The library guards glob.match against non-string claims: evaluation runs
+// with strict builtin errors, where a glob over a boolean would be an error
+// (a 500) instead of a comparison of its JSON text.
+func TestANonStringClaimIsComparedAsItsJSONTextNotAnError(t *testing.T) {
+	f := newFixture(t)
+	tok, err := f.eng.Exchange(context.Background(), engine.Request{SubjectToken: f.token(t, map[string]any{"ref_protected": true})})
+	if err != nil {
+		t.Fatalf("a boolean true against pattern \"true\": %v, want a token", err)
+	}
+	if tok.Identity != "deploy" {
+		t.Fatalf("identity %q", tok.Identity)
+	}
+	_, err = f.eng.Exchange(context.Background(), engine.Request{SubjectToken: f.token(t, map[string]any{"ref_protected": false, "namespace_path": 7})})
+	if !errors.Is(err, engine.ErrDenied) {
+		t.Fatalf("non-string claims that do not match: %v, want ErrDenied (not an internal error)", err)
+	}
+}

@@ -10,7 +10,6 @@ requested := input.request.identity
 
 # named_identity is the identity the caller asked for, by name or by email.
 named_identity := requested if {
-	requested != ""
 	known_identities[requested]
 } else := name if {
 	requested != ""
@@ -31,7 +30,6 @@ identity_matched(id) if {
 
 # matching is every identity that accepts the token, when none is named.
 matching contains name if {
-	requested == ""
 	some name, id in known_identities
 	identity_matched(id)
 }
@@ -121,9 +119,7 @@ granted_audiences := input.request.audiences if {
 	count(object.get(selected_identity, "audiences", [])) > 0
 } else := []
 
-ttl_seconds := round(time.parse_duration_ns(selected_identity.ttl) / 1000000000) if {
-	selected_identity.ttl
-} else := 0
+ttl_seconds := round(time.parse_duration_ns(object.get(selected_identity, "ttl", "0s")) / 1000000000)
 
 subject := selected_identity.email if {
 	selected_identity.email != ""
@@ -140,11 +136,12 @@ grant := {
 	"reasons": [],
 }
 
+# deny_error classifies a deny that is only about scopes or audiences.
 deny_error := "invalid_scope" if {
-	count(identity_reasons | custom_reasons) == 0
+	count(custom_reasons) == 0
 	count(scope_reasons) > 0
 } else := "invalid_target" if {
-	count(identity_reasons | custom_reasons) == 0
+	count(custom_reasons) == 0
 	count(audience_reasons) > 0
 } else := ""
 
@@ -156,20 +153,15 @@ denied := {
 	"scopes": [],
 	"audiences": [],
 	"ttl_seconds": 0,
-	"reasons": deny_reason_list,
+	"reasons": sort(deny_reasons),
 	"error": deny_error,
 }
 
-selected_name := selected if {
-	selected
-} else := ""
+default selected_name := ""
 
-deny_reason_list := sort(deny_reasons) if {
-	count(deny_reasons) > 0
-} else := ["no identity was selected"]
+selected_name := selected
 
 # decision is always one object: the grant when nothing denies, else the denial.
 decision := grant if {
 	count(deny_reasons) == 0
-	selected
 } else := denied

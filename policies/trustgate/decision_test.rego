@@ -301,3 +301,133 @@ test_explain_names_each_federation if {
 	ex.identities.deploy.matched == false
 	ex.identities.deploy.expired == false
 }
+
+test_a_denied_decision_names_no_identity if {
+	decide(with_claims(main, {"ref_protected": "false"}), gitlab, "deploy", {"deploy": deploy}).identity == ""
+	decide(main, gitlab, "nobody", {"deploy": deploy}).identity == ""
+
+	# Named but not matching, while exactly one other identity matches.
+	other := object.union(deploy, {"email": "o@x", "federations": [{"provider": "gitlab"}]})
+	d := decide(with_claims(main, {"ref_protected": "false"}), gitlab, "deploy", {"deploy": deploy, "other": other})
+	d.allow == false
+	d.identity == ""
+}
+
+test_a_named_identity_is_used_even_when_others_match_too if {
+	d := decide(main, gitlab, "a", {"a": deploy, "b": object.union(deploy, {"email": "b@x"})})
+	d.allow == true
+	d.identity == "a"
+}
+
+test_an_empty_name_or_email_is_not_a_name if {
+	ids := {"x": object.union(deploy, {"email": ""})}
+	d := decide(main, gitlab, "", ids)
+	d.allow == true
+	d.identity == "x"
+	d.subject == "x"
+}
+
+test_an_expired_identity_is_not_chosen_when_none_is_named if {
+	ids := {"old": object.union(deploy, {"expires_at": "2026-01-01T00:00:00Z"})}
+	d := decide(main, gitlab, "", ids)
+	d.allow == false
+	d.reasons == ["no identity accepts this token from provider gitlab"]
+}
+
+test_an_expired_identity_lists_no_federation_failures if {
+	ids := {"x": object.union(deploy, {"expires_at": "2026-01-01T00:00:00Z"})}
+	d := decide(fixtures.gitlab_feature_branch, gitlab, "x", ids)
+	d.reasons == ["identity x expired at 2026-01-01T00:00:00Z"]
+}
+
+test_ambiguity_is_not_explained_with_other_identities_failures if {
+	ids := {"a": deploy, "b": object.union(deploy, {"email": "b@x"}), "c": object.union(deploy, {"email": "c@x", "federations": [{"provider": "gitlab", "claims": {"project_path": "nope"}}]})}
+	d := decide(main, gitlab, "", ids)
+	d.reasons == ["ambiguous: identities a, b all accept this token; name one"]
+}
+
+test_unnamed_denials_explain_only_live_identities_of_this_provider if {
+	ids := {
+		"deploy": deploy,
+		"gh": {"federations": [{"provider": "github", "claims": {"repository": "acme/service"}}]},
+		"old": object.union(deploy, {"email": "old@x", "expires_at": "2026-01-01T00:00:00Z"}),
+	}
+	d := decide(fixtures.gitlab_feature_branch, gitlab, "", ids)
+	d.allow == false
+	every r in d.reasons {
+		not startswith(r, "identity gh,")
+		not startswith(r, "identity old,")
+	}
+	"identity deploy, federation 0 (provider gitlab): claim `ref_protected` is `false`, not true" in d.reasons
+}
+
+test_a_custom_deny_is_not_classified_as_scope_or_target if {
+	d := trustgate.decision with input as {"token": main, "provider": gitlab, "request": request("deploy", ["admin"], ["https://evil.example.com"]), "now": "2026-11-23T10:00:00Z"}
+		with data.trustgate.identities as {"deploy": deploy}
+		with data.trustgate.custom.deny as {"blocked"}
+	d.allow == false
+	d.error == ""
+}
+
+test_a_scope_error_wins_over_an_audience_error if {
+	d := decide_req(main, request("deploy", ["admin"], ["https://evil.example.com"]), {"deploy": deploy})
+	d.error == "invalid_scope"
+}
+
+test_a_gitlab_ref_is_never_read_as_a_github_ref if {
+	ids := one_fed({"provider": "gitlab", "refs": ["branch:main"]})
+	d := decide(with_claims(main, {"ref": "refs/heads/main"}), gitlab, "x", ids)
+	d.allow == false
+	"identity x, federation 0 (provider gitlab): ref `branch:refs/heads/main` is not one of branch:main" in d.reasons
+}
+
+test_a_quoted_pattern_does_not_match_a_string_claim if {
+	ids := one_fed({"provider": "gitlab", "claims": {"ref": "\"main\""}})
+	decide(main, gitlab, "x", ids).allow == false
+}
+
+test_a_non_string_claim_is_shown_as_its_json_text if {
+	ids := one_fed({"provider": "gitlab", "claims": {"groups_direct": "other"}})
+	d := decide(main, gitlab, "x", ids)
+	"identity x, federation 0 (provider gitlab): claim `groups_direct` is `[\"my-group\"]`, not other" in d.reasons
+}
+
+test_a_non_string_sub_matches_only_its_json_text if {
+	ids := one_fed({"provider": "gitlab", "subject": "4*"})
+	decide(with_claims(main, {"sub": 42}), gitlab, "x", ids).allow == false
+	ids2 := one_fed({"provider": "gitlab", "subject": "42"})
+	decide(with_claims(main, {"sub": 42}), gitlab, "x", ids2).allow == true
+	d := decide(object.remove(main, ["sub"]), gitlab, "x", ids2)
+	"identity x, federation 0 (provider gitlab): the token has no sub" in d.reasons
+}
+
+test_explain_reports_a_custom_deny_as_not_granted if {
+	ex := trustgate.explain with input as {"token": main, "provider": gitlab, "request": request("deploy", [], []), "now": "2026-11-23T10:00:00Z"}
+		with data.trustgate.identities as {"deploy": deploy}
+		with data.trustgate.custom.deny as {"blocked"}
+	ex.identities.deploy.matched == false
+	ex.identities.deploy.federations[0].matched == true
+}
+
+test_an_empty_email_never_names_an_identity if {
+	ids := {
+		"x": object.union(deploy, {"email": "", "federations": [{"provider": "github"}]}),
+		"y": deploy,
+	}
+	d := decide(main, gitlab, "", ids)
+	d.allow == true
+	d.identity == "y"
+}
+
+test_a_false_sub_is_shown_as_its_json_text if {
+	ids := one_fed({"provider": "gitlab", "subject": "project_path:*"})
+	d := decide(with_claims(main, {"sub": false}), gitlab, "x", ids)
+	"identity x, federation 0 (provider gitlab): sub `false` does not match project_path:*" in d.reasons
+}
+
+test_gitlab_tags_and_pull_refs_are_never_read_as_github_refs if {
+	tag_ids := one_fed({"provider": "gitlab", "refs": ["tag:v1"]})
+	decide(with_claims(main, {"ref": "refs/tags/v1", "ref_type": "tag"}), gitlab, "x", tag_ids).allow == false
+	pull_ids := one_fed({"provider": "gitlab", "refs": ["pull:1/merge"]})
+	decide(with_claims(main, {"ref": "refs/pull/1/merge", "ref_type": "branch"}), gitlab, "x", pull_ids).allow == false
+}
