@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -64,7 +65,18 @@ func startServe(t *testing.T, bundle string) (string, func() int) {
 	t.Helper()
 	addr := freeAddr(t)
 	base := "http://" + addr
-	cfg := fmt.Sprintf("issuer: %s\nlisten: %s\nbundles: [%s]\nallow_insecure_issuers: true\nshutdown_grace: 5s\nlog: {level: error}\n", base, addr, bundle)
+	return startServeConfig(t, fmt.Sprintf("issuer: %s\nlisten: %s\nbundles: [%s]\nallow_insecure_issuers: true\nshutdown_grace: 5s\nlog: {level: error}\n", base, addr, bundle))
+}
+
+// startServeConfig runs serve with the config text cfg, whose issuer is
+// http://listen.
+func startServeConfig(t *testing.T, cfg string) (string, func() int) {
+	t.Helper()
+	c, err := parseConfig([]byte(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := c.Issuer
 	path := filepath.Join(t.TempDir(), "trustgate.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -109,6 +121,8 @@ func startServe(t *testing.T, bundle string) (string, func() int) {
 	t.Cleanup(func() { stop() })
 	return base, stop
 }
+
+func base64RawURL(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
 
 func runCLI(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()

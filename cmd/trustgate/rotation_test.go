@@ -1,0 +1,144 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/trustgate/trustgate/engine/enginetest"
+	"github.com/trustgate/trustgate/engine/mint"
+)
+
+func writeKey(t *testing.T, path string, k mint.Key) {
+	t.Helper()
+	pem, err := mint.EncodeKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, pem, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil { // as a Secret update or an operator's mv does
+		t.Fatal(err)
+	}
+}
+
+func jwksKids(t *testing.T, base string) map[string]bool {
+	t.Helper()
+	resp, err := http.Get(base + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var set struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+		} `json:"keys"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
+		t.Fatal(err)
+	}
+	kids := map[string]bool{}
+	for _, k := range set.Keys {
+		kids[k.Kid] = true
+	}
+	return kids
+}
+
+func TestSigningKeysRotateWithoutARestart(t *testing.T) {
+	iss := enginetest.NewIssuer(t)
+	bundle := testBundle(t, iss.URL(), "https://sts.example.com")
+	keys := t.TempDir()
+	gen := func() mint.Key {
+		k, err := mint.Generate(mint.ES256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	oldest, a, b := gen(), gen(), gen()
+	cur, prev := filepath.Join(keys, "current.pem"), filepath.Join(keys, "previous.pem")
+	writeKey(t, cur, a)
+	writeKey(t, prev, oldest)
+
+	addr := freeAddr(t)
+	base := "http://" + addr
+	cfg := fmt.Sprintf("issuer: %s\nlisten: %s\nbundles: [%s]\nallow_insecure_issuers: true\nlog: {level: error}\n"+
+		"signing: {algorithm: ES256, key_file: %s, previous_key_files: [%s]}\n", base, addr, bundle, cur, prev)
+	url, _ := startServeConfig(t, cfg)
+
+	if kids := jwksKids(t, url); !kids[a.ID] || !kids[oldest.ID] || len(kids) != 2 {
+		t.Fatalf("JWKS kids %v, want the current and previous keys", kids)
+	}
+	good := iss.Mint(t, enginetest.GitLabClaims(iss.URL(), "https://sts.example.com"))
+	code, before, errOut := runCLI(t, map[string]string{"T": good}, "exchange", "--url", url, "--token-env", "T")
+	if code != 0 {
+		t.Fatalf("exchange before rotation: %s", errOut)
+	}
+
+	// Rotate: a becomes previous, b current.
+	writeKey(t, prev, a)
+	writeKey(t, cur, b)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		kids := jwksKids(t, url)
+		if kids[b.ID] && kids[a.ID] && !kids[oldest.ID] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after rotation the JWKS has %v, want %s and %s only", kids, b.ID, a.ID)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	code, after, _ := runCLI(t, map[string]string{"T": good}, "exchange", "--url", url, "--token-env", "T", "--format", "json")
+	if code != 0 {
+		t.Fatal("exchange after rotation failed")
+	}
+	var resp struct {
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.Unmarshal([]byte(after), &resp)
+	if kid := headerKid(t, resp.AccessToken); kid != b.ID {
+		t.Fatalf("new tokens carry kid %s, want the new key %s", kid, b.ID)
+	}
+	// A token signed before the rotation still works until it expires.
+	req, _ := http.NewRequest(http.MethodGet, url+"/v1/whoami", nil)
+	req.Header.Set("Authorization", "Bearer "+trimNL(before))
+	r, err := http.DefaultClient.Do(req)
+	if err != nil || r.StatusCode != http.StatusOK {
+		t.Fatalf("a token of the previous key: %v %v", r.Status, err)
+	}
+	r.Body.Close()
+}
+
+func trimNL(s string) string {
+	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == '\r') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func headerKid(t *testing.T, raw string) string {
+	t.Helper()
+	var h struct {
+		Kid string `json:"kid"`
+	}
+	seg := raw[:len(raw)]
+	for i := range seg {
+		if seg[i] == '.' {
+			seg = seg[:i]
+			break
+		}
+	}
+	b, err := base64RawURL(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = json.Unmarshal(b, &h)
+	return h.Kid
+}
