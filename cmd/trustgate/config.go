@@ -69,6 +69,9 @@ type limitsConfig struct {
 	SubjectBurst int     `json:"subject_burst"`
 	// ClockSkew is the leeway on exp, nbf and iat of subject tokens.
 	ClockSkew duration `json:"clock_skew"`
+	// EvalTimeout bounds one policy evaluation (default 500ms): a runaway
+	// policy fails its request with a 500, it cannot hold the server.
+	EvalTimeout duration `json:"eval_timeout"`
 }
 
 type logConfig struct {
@@ -214,6 +217,9 @@ func (c *config) fillDefaults() {
 	if c.Limits.MaxBodyBytes == 0 {
 		c.Limits.MaxBodyBytes = 64 << 10
 	}
+	if c.Limits.EvalTimeout == 0 {
+		c.Limits.EvalTimeout = duration(500 * time.Millisecond)
+	}
 	if c.Limits.ClockSkew == 0 {
 		c.Limits.ClockSkew = duration(30 * time.Second)
 	}
@@ -271,6 +277,9 @@ func (c *config) validate() []string {
 	}
 	if c.Limits.ClientRate < 0 || c.Limits.SubjectRate < 0 || c.Limits.ClientBurst < 0 || c.Limits.SubjectBurst < 0 {
 		add("limits", "rates and bursts must not be negative")
+	}
+	if c.Limits.EvalTimeout < duration(time.Millisecond) || c.Limits.EvalTimeout > duration(10*time.Second) {
+		add("limits.eval_timeout", "must be between 1ms and 10s")
 	}
 	if c.Limits.ClockSkew < 0 || c.Limits.ClockSkew > duration(5*time.Minute) {
 		add("limits.clock_skew", "must be between 0 and 5m")

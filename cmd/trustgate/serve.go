@@ -140,6 +140,7 @@ func policyOptions(cfg config, log *zap.Logger) (policy.Options, error) {
 		ServerIssuer:         cfg.Issuer,
 		AllowInsecureIssuers: cfg.AllowInsecureIssuers,
 		Logger:               log.Named("policy"),
+		EvalTimeout:          time.Duration(cfg.Limits.EvalTimeout),
 	}
 	if v := cfg.BundleVerification; v != nil {
 		key, err := policy.LoadVerificationKey(v.PublicKeyFile, v.KeyID, v.Algorithm)

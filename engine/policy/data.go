@@ -30,26 +30,16 @@ var (
 	federationKey = []string{"provider", "subject", "claims", "refs", "environments"}
 )
 
-// identity is one entry of data.trustgate.identities, validated.
+// identity is what the engine holds of one validated entry of
+// data.trustgate.identities: enough to index it and to hold a decision to
+// it (see Policy.checkGrant). The Rego reads the data itself.
 type identity struct {
-	name        string
-	email       string
-	description string
-	roles       []string
-	scopes      []string
-	audiences   []string
-	ttl         time.Duration // 0: the server's default
-	expiresAt   time.Time     // zero: never
-	federations []federation
-}
-
-// federation is one way an identity can be reached.
-type federation struct {
-	provider     string
-	subject      string              // glob on sub; empty: any
-	claims       map[string][]string // claim → globs, any of them
-	refs         []string
-	environments []string
+	name      string
+	email     string
+	roles     []string
+	scopes    []string
+	audiences []string
+	ttl       time.Duration // 0: the server's default
 }
 
 // index is what the engine looks up in the data, built once per load.
@@ -66,6 +56,7 @@ type validator struct {
 	opts     Options
 	m        *merged
 	problems []Problem
+	globs    map[string]error // patterns compiled so far: refs and claims repeat
 }
 
 func (v *validator) add(file, key, format string, args ...any) {
@@ -74,14 +65,15 @@ func (v *validator) add(file, key, format string, args ...any) {
 
 // validate checks the merged data and returns the index of what is valid.
 func validate(m *merged, opts Options) (index, []Problem) {
-	v := &validator{opts: opts, m: m}
+	v := &validator{opts: opts, m: m, globs: make(map[string]error)}
+	tg, ok := v.section(m.data["trustgate"], "trustgate")
+	ids, _ := tg["identities"].(map[string]any)
 	idx := index{
 		providers:  make(map[string]*verify.Provider),
 		byIssuer:   make(map[string]*verify.Provider),
-		identities: make(map[string]*identity),
-		byEmail:    make(map[string]string),
+		identities: make(map[string]*identity, len(ids)),
+		byEmail:    make(map[string]string, len(ids)),
 	}
-	tg, ok := v.section(m.data["trustgate"], "trustgate")
 	if !ok {
 		return idx, v.problems
 	}
@@ -90,7 +82,7 @@ func validate(m *merged, opts Options) (index, []Problem) {
 			v.add(m.owner("trustgate."+k), "trustgate."+k, "unknown key; did you mean one of %s?", strings.Join(rootKeys, ", "))
 		}
 	}
-	providers, _ := v.section(tg["providers"], "trustgate.providers")
+	providers, hasProviders := v.section(tg["providers"], "trustgate.providers")
 	for _, name := range sortedKeys(providers) {
 		p := v.provider(name, providers[name])
 		if p == nil {
@@ -104,9 +96,7 @@ func validate(m *merged, opts Options) (index, []Problem) {
 		}
 		idx.byIssuer[p.Issuer], idx.providers[name] = p, p
 	}
-	identities, _ := v.section(tg["identities"], "trustgate.identities")
-	// Names first: an email may not be another identity's name, whichever
-	// comes first.
+	identities, hasIdentities := v.section(tg["identities"], "trustgate.identities")
 	for _, name := range sortedKeys(identities) {
 		if id := v.identity(name, identities[name], providers, identities); id != nil {
 			idx.identities[name] = id
@@ -124,11 +114,11 @@ func validate(m *merged, opts Options) (index, []Problem) {
 		}
 		idx.byEmail[id.email] = name
 	}
-	if len(providers) == 0 {
-		v.add("", "trustgate.providers", "no provider is defined: no token could ever be verified")
+	if hasProviders && len(providers) == 0 {
+		v.add(m.owner("trustgate.providers"), "trustgate.providers", "no provider is defined: no token could ever be verified")
 	}
-	if len(identities) == 0 {
-		v.add("", "trustgate.identities", "no identity is defined: nothing could ever be granted")
+	if hasIdentities && len(identities) == 0 {
+		v.add(m.owner("trustgate.identities"), "trustgate.identities", "no identity is defined: nothing could ever be granted")
 	}
 	return idx, v.problems
 }
@@ -235,7 +225,8 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// identity validates one identity; nil when it has any problem.
+// identity validates one identity; nil when it has any problem. Keys of
+// problems are built only when there is one: this runs once per identity.
 func (v *validator) identity(name string, raw any, providers, identities map[string]any) *identity {
 	key := "trustgate.identities." + name
 	file := v.m.owner(key)
@@ -245,13 +236,13 @@ func (v *validator) identity(name string, raw any, providers, identities map[str
 		return nil
 	}
 	id := &identity{
-		name:        name,
-		email:       v.str(file, key, obj, "email", false),
-		description: v.str(file, key, obj, "description", false),
-		roles:       v.strs(file, key, obj, "roles"),
-		scopes:      v.strs(file, key, obj, "scopes"),
-		audiences:   v.strs(file, key, obj, "audiences"),
+		name:      name,
+		email:     v.str(file, key, obj, "email", false),
+		roles:     v.strs(file, key, obj, "roles"),
+		scopes:    v.strs(file, key, obj, "scopes"),
+		audiences: v.strs(file, key, obj, "audiences"),
 	}
+	v.str(file, key, obj, "description", false)
 	if id.email != "" {
 		if a, err := mail.ParseAddress(id.email); err != nil || a.Address != id.email {
 			v.add(file, key+".email", "%q is not a plain email address", id.email)
@@ -271,11 +262,9 @@ func (v *validator) identity(name string, raw any, providers, identities map[str
 		id.ttl = d
 	}
 	if at := v.str(file, key, obj, "expires_at", false); at != "" {
-		t, err := time.Parse(time.RFC3339, at)
-		if err != nil {
+		if _, err := time.Parse(time.RFC3339, at); err != nil {
 			v.add(file, key+".expires_at", "want an RFC 3339 time such as \"2027-06-30T00:00:00Z\", not %q", at)
 		}
-		id.expiresAt = t
 	}
 	feds, present := obj["federations"]
 	list, isList := feds.([]any)
@@ -286,9 +275,7 @@ func (v *validator) identity(name string, raw any, providers, identities map[str
 		v.add(file, key+".federations", "an identity with no federations never matches: add one, or remove the identity")
 	}
 	for i, f := range list {
-		if fed := v.federation(file, fmt.Sprintf("%s.federations[%d]", key, i), f, providers); fed != nil {
-			id.federations = append(id.federations, *fed)
-		}
+		v.federation(file, fedKey{identity: key, index: i}, f, providers)
 	}
 	if len(v.problems) > before {
 		return nil
@@ -296,104 +283,143 @@ func (v *validator) identity(name string, raw any, providers, identities map[str
 	return id
 }
 
-func (v *validator) federation(file, key string, raw any, providers map[string]any) *federation {
+// fedKey names a federation; its String is built only for a problem.
+type fedKey struct {
+	identity string
+	index    int
+}
+
+func (k fedKey) String() string { return fmt.Sprintf("%s.federations[%d]", k.identity, k.index) }
+
+func (k fedKey) field(name string) string { return k.String() + "." + name }
+
+func (v *validator) federation(file string, k fedKey, raw any, providers map[string]any) {
 	obj, ok := raw.(map[string]any)
 	if !ok {
-		v.add(file, key, "want a mapping, not %s", describe(raw))
-		return nil
+		v.add(file, k.String(), "want a mapping, not %s", describe(raw))
+		return
 	}
-	v.unknownKeys(file, key, obj, federationKey)
-	f := &federation{
-		provider: v.str(file, key, obj, "provider", true),
-		subject:  v.str(file, key, obj, "subject", false),
-	}
-	if f.provider != "" {
-		if _, known := providers[f.provider]; !known {
-			v.add(file, key+".provider", "unknown provider %q (known: %s)", f.provider, strings.Join(sortedKeys(providers), ", "))
+	if hasUnknownKey(obj, federationKey) {
+		for _, name := range sortedKeys(obj) {
+			if !slices.Contains(federationKey, name) {
+				v.add(file, k.field(name), "unknown key (known: %s)", strings.Join(federationKey, ", "))
+			}
 		}
 	}
-	if _, present := obj["subject"]; present {
-		v.glob(file, key+".subject", f.subject)
+	provider, hasProvider := obj["provider"].(string)
+	switch {
+	case obj["provider"] == nil:
+		v.add(file, k.field("provider"), "is required")
+	case !hasProvider || provider == "":
+		v.add(file, k.field("provider"), "want a provider name, not %s", describe(obj["provider"]))
+	default:
+		if _, known := providers[provider]; !known {
+			v.add(file, k.field("provider"), "unknown provider %q (known: %s)", provider, strings.Join(sortedKeys(providers), ", "))
+		}
 	}
-	if raw, present := obj["claims"]; present {
-		f.claims = v.claims(file, key+".claims", raw)
+	subject, hasSubject := obj["subject"]
+	if hasSubject {
+		if s, ok := subject.(string); ok {
+			v.glob(file, k.field, "subject", s)
+		} else {
+			v.add(file, k.field("subject"), "want a string pattern, not %s", describe(subject))
+		}
+	}
+	claims, hasClaims := obj["claims"]
+	if hasClaims {
+		v.claims(file, k, claims)
 	}
 	for _, name := range []string{"refs", "environments"} {
 		raw, present := obj[name]
 		if !present {
 			continue
 		}
-		list := v.strs(file, key, obj, name)
-		if _, isList := raw.([]any); isList && len(list) == 0 {
-			v.add(file, key+"."+name, "an empty list never matches: remove it to accept any")
+		list, ok := raw.([]any)
+		if !ok {
+			v.add(file, k.field(name), "want a list of patterns, not %s", describe(raw))
+			continue
 		}
-		for i, p := range list {
-			k := fmt.Sprintf("%s.%s[%d]", key, name, i)
-			v.glob(file, k, p)
+		if len(list) == 0 {
+			v.add(file, k.field(name), "an empty list never matches: remove it to accept any")
+		}
+		for i, x := range list {
+			elem := func(string) string { return fmt.Sprintf("%s[%d]", k.field(name), i) }
+			p, ok := x.(string)
+			if !ok {
+				v.add(file, elem(""), "want a string pattern, not %s", describe(x))
+				continue
+			}
+			v.glob(file, elem, "", p)
 			if name == "refs" && !strings.Contains(p, ":") {
-				v.add(file, k, "%q never matches: a ref is type:name, such as branch:main or tag:v*", p)
+				v.add(file, elem(""), "%q never matches: a ref is type:name, such as branch:main or tag:v*", p)
 			}
 		}
-		if name == "refs" {
-			f.refs = list
-		} else {
-			f.environments = list
-		}
 	}
-	if f.subject == "" && len(f.claims) == 0 {
-		v.add(file, key, "matches every token of provider %s, whoever's pipeline it is: give a subject or claims naming the project (subject: \"**\" accepts them all on purpose)", f.provider)
+	if !hasSubject && (!hasClaims || isEmptyMapping(claims)) {
+		v.add(file, k.String(), "matches every token of provider %s, whoever's pipeline it is: give a subject or claims naming the project (subject: \"**\" accepts them all on purpose)", provider)
 	}
-	return f
+}
+
+func isEmptyMapping(x any) bool {
+	m, ok := x.(map[string]any)
+	return ok && len(m) == 0
 }
 
 // claims validates a claims mapping: each claim a glob or a non-empty list
 // of globs.
-func (v *validator) claims(file, key string, raw any) map[string][]string {
+func (v *validator) claims(file string, k fedKey, raw any) {
 	obj, ok := raw.(map[string]any)
 	if !ok {
-		v.add(file, key, "want a mapping of claim to pattern, not %s", describe(raw))
-		return nil
-	}
-	out := make(map[string][]string, len(obj))
-	for _, c := range sortedKeys(obj) {
-		ck := key + "." + c
-		if c == "" {
-			v.add(file, ck, "a claim name must not be empty")
-			continue
-		}
-		switch p := obj[c].(type) {
-		case string:
-			v.glob(file, ck, p)
-			out[c] = []string{p}
-		case []any:
-			if len(p) == 0 {
-				v.add(file, ck, "an empty list never matches")
-			}
-			for i, x := range p {
-				s, ok := x.(string)
-				if !ok {
-					v.add(file, fmt.Sprintf("%s[%d]", ck, i), "want a string pattern, not %s (quote true, false and numbers: %q)", describe(x), jsonText(x))
-					continue
-				}
-				v.glob(file, fmt.Sprintf("%s[%d]", ck, i), s)
-				out[c] = append(out[c], s)
-			}
-		default:
-			v.add(file, ck, "want a string pattern or a list of them, not %s (quote true, false and numbers: %q)", describe(p), jsonText(p))
-		}
-	}
-	return out
-}
-
-// glob checks that p compiles as glob.match(p, ["/"], x) compiles it: OPA
-// uses the same library with the same separator.
-func (v *validator) glob(file, key, p string) {
-	if p == "" {
-		v.add(file, key, "an empty pattern matches only an empty value")
+		v.add(file, k.field("claims"), "want a mapping of claim to pattern, not %s", describe(raw))
 		return
 	}
-	if _, err := glob.Compile(p, '/'); err != nil {
-		v.add(file, key, "invalid pattern %q: %v", p, err)
+	for _, c := range sortedKeys(obj) {
+		x := obj[c]
+		claim := func(string) string { return k.field("claims") + "." + c }
+		if c == "" {
+			v.add(file, claim(""), "a claim name must not be empty")
+			continue
+		}
+		switch p := x.(type) {
+		case string:
+			v.glob(file, claim, "", p)
+		case []any:
+			if len(p) == 0 {
+				v.add(file, claim(""), "an empty list never matches")
+			}
+			for i, x := range p {
+				elem := func(string) string { return fmt.Sprintf("%s[%d]", claim(""), i) }
+				s, ok := x.(string)
+				if !ok {
+					v.add(file, elem(""), "want a string pattern, not %s (quote true, false and numbers: %q)", describe(x), jsonText(x))
+					continue
+				}
+				v.glob(file, elem, "", s)
+			}
+		default:
+			v.add(file, claim(""), "want a string pattern or a list of them, not %s (quote true, false and numbers: %q)", describe(p), jsonText(p))
+		}
+	}
+}
+
+// glob checks that p compiles as glob.match(p, ["/"], x) compiles it (OPA
+// uses the same library with the same separator); key(field) names it, and
+// is called only for a problem.
+func (v *validator) glob(file string, key func(string) string, field, p string) {
+	if p == "" {
+		v.add(file, key(field), "an empty pattern matches only an empty value")
+		return
+	}
+	if !strings.ContainsAny(p, `*?[]{}\,`) {
+		return // a literal: nothing to compile
+	}
+	err, seen := v.globs[p]
+	if !seen {
+		_, err = glob.Compile(p, '/')
+		v.globs[p] = err
+	}
+	if err != nil {
+		v.add(file, key(field), "invalid pattern %q: %v", p, err)
 	}
 }
 
@@ -413,11 +439,23 @@ func (v *validator) entry(file, key, name string, raw any, known []string) map[s
 }
 
 func (v *validator) unknownKeys(file, key string, obj map[string]any, known []string) {
+	if !hasUnknownKey(obj, known) {
+		return
+	}
 	for _, k := range sortedKeys(obj) {
 		if !slices.Contains(known, k) {
 			v.add(file, key+"."+k, "unknown key (known: %s)", strings.Join(known, ", "))
 		}
 	}
+}
+
+func hasUnknownKey(obj map[string]any, known []string) bool {
+	for k := range obj {
+		if !slices.Contains(known, k) {
+			return true
+		}
+	}
+	return false
 }
 
 // str reads an optional (or required) string field.

@@ -25,11 +25,6 @@ const (
 	explainQuery  = "data.trustgate.explain"
 )
 
-// customPackage is where bundles' Rego goes: rules there can only veto
-// (data.trustgate.custom.deny). Anywhere else under data.trustgate a rule
-// could add to what the library grants.
-var customPackage = ast.MustParseRef("data.trustgate.custom")
-
 // Revision is the revision of one loaded bundle: its manifest's, or
 // "sha256:" and 16 hex digits of its content's digest when it has none.
 type Revision struct {
@@ -107,6 +102,9 @@ func build(ctx context.Context, paths []string, opts Options) (*Policy, []Proble
 		// only report what is missing because of it.
 		return nil, problems
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, []Problem{{Message: fmt.Sprintf("loading stopped: %v", err)}}
+	}
 
 	m, ps := mergeData(sources)
 	problems = append(problems, ps...)
@@ -121,6 +119,10 @@ func build(ctx context.Context, paths []string, opts Options) (*Policy, []Proble
 	for name, mod := range library {
 		modules[name] = mod
 	}
+	// Bundles' Rego goes under data.trustgate.custom, where rules can only
+	// veto (data.trustgate.custom.deny); anywhere else under data.trustgate
+	// a rule could add to what the library grants.
+	libraryPackage, customPackage := ast.MustParseRef("data.trustgate"), ast.MustParseRef("data.trustgate.custom")
 	removed := removedBuiltinSet(caps)
 	var forbidden []Problem
 	for _, mod := range library {
@@ -129,13 +131,17 @@ func build(ctx context.Context, paths []string, opts Options) (*Policy, []Proble
 	for _, src := range sources {
 		for _, name := range sortedKeys(src.modules) {
 			mod := src.modules[name]
-			if !mod.Package.Path.HasPrefix(customPackage) && mod.Package.Path.HasPrefix(ast.MustParseRef("data.trustgate")) {
+			if !mod.Package.Path.HasPrefix(customPackage) && mod.Package.Path.HasPrefix(libraryPackage) {
 				problems = append(problems, Problem{
 					File:    locationString(mod.Package.Location),
 					Message: fmt.Sprintf("%s: bundles may add rules only under package trustgate.custom (rules elsewhere in trustgate could widen what the library grants)", mod.Package),
 				})
 			}
 			forbidden = append(forbidden, forbiddenCalls(mod, removed)...)
+			if _, dup := modules[name]; dup {
+				problems = append(problems, Problem{File: name, Message: "a module of this name is already loaded (the library's, or another bundle's): rename the bundle path"})
+				continue
+			}
 			modules[name] = mod
 		}
 	}

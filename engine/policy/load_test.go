@@ -231,12 +231,15 @@ func TestLoadRefuses(t *testing.T) {
 		files map[string]string // nil: no bundle directory at all
 		want  []string          // what one problem says
 	}{
-		{name: "A bundle that does not exist is refused.", files: nil, want: []string{"no such file or directory"}},
+		{name: "A bundle that does not exist is refused.", files: nil, want: []string{"bundle: does not exist"}},
 		{name: "An empty directory is refused, not served as an empty policy.", files: map[string]string{}, want: []string{"the bundle has no data and no Rego"}},
 		{name: "A directory of other files only is refused.", files: map[string]string{"README.md": "# bundle"}, want: []string{"the bundle has no data and no Rego"}},
 		{name: "A directory of tests only is refused.", files: map[string]string{"x_test.rego": "package trustgate.custom_test\n\ntest_x if true\n"}, want: []string{"the bundle has no data and no Rego"}},
 		{name: "YAML that does not parse is refused with its file.", files: map[string]string{"data.yaml": "trustgate: [unclosed"}, want: []string{"data.yaml: cannot parse"}},
 		{name: "A data file that is not a mapping is refused.", files: map[string]string{"data.yaml": "- a\n- b\n"}, want: []string{"data.yaml: the file must hold a mapping"}},
+		{name: "Data outside the manifest's roots is refused.", files: with(map[string]string{".manifest": `{"roots": ["trustgate/identities", "trustgate/custom", "trustgate/custom_test"]}`}), want: []string{"data.yaml: trustgate.providers: outside the manifest's roots [\"trustgate/identities\" \"trustgate/custom\" \"trustgate/custom_test\"]"}},
+		{name: "Data with no provider and no identity is refused, not served as an empty policy.", files: map[string]string{"data.yaml": "trustgate: {providers: {}, identities: {}}\n"}, want: []string{"trustgate.identities: no identity is defined"}},
+		{name: "A trustgate key that is not a mapping is refused.", files: map[string]string{"data.yaml": "trustgate: [providers, identities]\n"}, want: []string{"data.yaml: trustgate: want a mapping, not a list"}},
 		{name: "Data without providers and identities is refused.", files: map[string]string{"data.json": `{"trustgate": {"freeze": []}}`}, want: []string{"trustgate.providers: is missing"}},
 		{name: "A misspelt top-level key is refused.", files: with(map[string]string{"trustgate/data.yaml": "identity: {}\n"}), want: []string{"trustgate.identity: unknown key; did you mean one of providers, identities?"}},
 		{name: "Rego outside package trustgate.custom that could widen a grant is refused.", files: with(map[string]string{"widen.rego": "package trustgate\n\nmatching contains \"deploy\"\n"}), want: []string{"widen.rego:1: package trustgate: bundles may add rules only under package trustgate.custom"}},
@@ -352,7 +355,9 @@ func TestProvidersGetTheirDefaults(t *testing.T) {
 		},
 		{
 			name: "A provider keeps what its bundle says.",
-			get:  func() (*verify.Provider, bool) { return p.ProviderByIssuer("https://token.actions.githubusercontent.com") },
+			get: func() (*verify.Provider, bool) {
+				return p.ProviderByIssuer("https://token.actions.githubusercontent.com")
+			},
 			want: verify.Provider{Name: "github", Issuer: "https://token.actions.githubusercontent.com", Platform: "github",
 				Audiences: []string{stsIssuer}, Algorithms: []string{"RS256", "ES256"}, MaxTokenLifetime: 2 * time.Hour, OneTimeUse: true},
 		},

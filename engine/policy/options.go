@@ -17,7 +17,7 @@ import (
 )
 
 // DefaultEvalTimeout bounds one evaluation when Options.EvalTimeout is zero.
-const DefaultEvalTimeout = 100 * time.Millisecond
+const DefaultEvalTimeout = 500 * time.Millisecond
 
 // Options configure Load, Check and NewWatcher.
 type Options struct {

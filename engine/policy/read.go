@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -108,6 +109,7 @@ func readBundle(path string, opts Options, caps *ast.Capabilities) (*source, []P
 			problems = append(problems, Problem{File: df.file, Message: err.Error()})
 			continue
 		}
+		problems = append(problems, outsideRoots(df, *b.Manifest.Roots)...)
 		src.data = append(src.data, df)
 	}
 	if len(problems) == 0 && len(src.modules) == 0 && len(src.data) == 0 {
@@ -124,6 +126,9 @@ func readBundle(path string, opts Options, caps *ast.Capabilities) (*source, []P
 // bundleLoader opens path as OPA's directory or tarball loader.
 func bundleLoader(path string) (bundle.DirectoryLoader, error) {
 	st, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, errors.New("does not exist")
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -208,6 +213,34 @@ func parseDataFile(bundlePath string, raw bundle.Raw) (dataFile, error) {
 		return df, fmt.Errorf("the file must hold a mapping (trustgate: ...), not %s", describe(df.value))
 	}
 	return df, nil
+}
+
+// outsideRoots reports data of df that lies outside the manifest's roots.
+// OPA's reader checks this only for data it parses itself; here the data
+// is parsed by parseDataFile.
+func outsideRoots(df dataFile, roots []string) []Problem {
+	if slices.Contains(roots, "") {
+		return nil // the default root: everything
+	}
+	var problems []Problem
+	var walk func(path []string, v any)
+	walk = func(path []string, v any) {
+		p := strings.Join(path, "/")
+		if len(path) > 0 && bundle.RootPathsContain(roots, p) {
+			return
+		}
+		obj, isMap := v.(map[string]any)
+		if isMap && slices.ContainsFunc(roots, func(r string) bool { return len(path) == 0 || bundle.RootPathsContain([]string{p}, r) }) {
+			for _, k := range sortedKeys(obj) {
+				walk(append(slices.Clip(path), k), obj[k])
+			}
+			return
+		}
+		problems = append(problems, Problem{File: df.file, Key: strings.Join(path, "."),
+			Message: fmt.Sprintf("outside the manifest's roots %q", roots)})
+	}
+	walk(df.prefix, df.value)
+	return problems
 }
 
 // reparse parses a module again under its bundle-qualified name, so that

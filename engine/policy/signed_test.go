@@ -324,8 +324,17 @@ func TestBundlesSignedByTheOPACommandLoad(t *testing.T) {
 	run(parent, "build", "--bundle", "team", "--signing-key", filepath.Join(keys, "private.pem"),
 		"--verification-key", filepath.Join(keys, "public.pem"), "--output", tgz)
 
+	// A tarball built and signed in one step from an unsigned directory,
+	// as docs/policy-guide.md shows.
+	plain := filepath.Join(t.TempDir(), "plain")
+	if err := os.CopyFS(plain, os.DirFS(teamBundle)); err != nil {
+		t.Fatal(err)
+	}
+	oneStep := filepath.Join(t.TempDir(), "one-step.tar.gz")
+	run(filepath.Dir(plain), "build", "-b", "plain/", "--signing-key", filepath.Join(keys, "private.pem"), "--signing-alg", "RS256", "-o", oneStep)
+
 	opts := k.options(t)
-	for _, path := range []string{dir, tgz} {
+	for _, path := range []string{dir, tgz, oneStep} {
 		if _, err := policy.Load(context.Background(), []string{path}, opts); err != nil {
 			t.Errorf("%s: %v", path, err)
 		}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -103,37 +104,62 @@ func (w *Watcher) watchTrees() {
 	}
 }
 
+// watchTree watches root and the directories under it. A symlinked root
+// is walked where it points, and watched under its own name, so that event
+// names stay under the configured path.
 func (w *Watcher) watchTree(root string) {
-	_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+	resolved, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return // gone meanwhile: the next event says so
+	}
+	_ = filepath.WalkDir(resolved, func(path string, d fs.DirEntry, err error) error {
 		switch {
 		case err != nil:
-			return nil // gone meanwhile: the next event says so
+			return nil
 		case !d.IsDir():
 			return nil
-		case path != root && strings.HasPrefix(d.Name(), "."):
+		case path != resolved && strings.HasPrefix(d.Name(), "."):
 			return filepath.SkipDir
 		}
-		if err := w.fsw.Add(path); err != nil {
-			w.log.Warn("cannot watch a bundle directory; its changes will be missed", zap.String("dir", path), zap.Error(err))
+		rel, err := filepath.Rel(resolved, path)
+		if err != nil {
+			return nil
+		}
+		dir := filepath.Join(root, rel)
+		if err := w.fsw.Add(dir); err != nil {
+			w.log.Warn("cannot watch a bundle directory; its changes will be missed", zap.String("dir", dir), zap.Error(err))
 		}
 		return nil
 	})
 }
 
-// relevant reports whether an event can change a bundle: anything inside a
-// bundle directory, or in a bundle's parent directory the bundle's own
-// name or a ConfigMap's ..data.
+// relevant reports whether an event can change a bundle: in a bundle's
+// parent directory, the bundle's own name or a ConfigMap's ..data; inside a
+// bundle directory, a file Load reads (Rego, data, manifest, signatures), a
+// directory, ..data, or anything removed or renamed away that is not an
+// editor's swap or backup file. Swap files written as one types do not
+// cost a reload each.
 func (w *Watcher) relevant(ev fsnotify.Event) bool {
 	if ev.Op == fsnotify.Chmod {
 		return false
 	}
 	name := filepath.Clean(ev.Name)
+	base := filepath.Base(name)
 	for _, p := range w.abs {
 		switch {
-		case name == p, strings.HasPrefix(name, p+string(filepath.Separator)):
+		case name == p:
 			return true
-		case filepath.Dir(name) == filepath.Dir(p) && filepath.Base(name) == configMapData:
+		case filepath.Dir(name) == filepath.Dir(p) && base == configMapData:
 			return true
+		case !strings.HasPrefix(name, p+string(filepath.Separator)):
+			continue
+		case base == configMapData || strings.HasSuffix(base, ".rego") || slices.Contains(bundleFiles, base):
+			return true
+		case ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename):
+			return !strings.HasPrefix(base, ".") && !strings.HasSuffix(base, "~")
+		default:
+			st, err := os.Lstat(name)
+			return err == nil && st.IsDir()
 		}
 	}
 	return false

@@ -220,29 +220,33 @@ func TestWatcherFollowsAConfigMapSwap(t *testing.T) {
 func TestWatcherKeepsTheLastGoodPolicy(t *testing.T) {
 	tests := []struct {
 		name  string
-		break_ func(t *testing.T, dir string)
+		spoil func(t *testing.T, dir string)
 		want  string
 	}{
 		{
-			name:   "Data that does not parse is refused.",
-			break_: func(t *testing.T, dir string) { writeFiles(t, dir, map[string]string{"data.yaml": "trustgate: [unclosed"}) },
-			want:   "cannot parse",
+			name: "Data that does not parse is refused.",
+			spoil: func(t *testing.T, dir string) {
+				writeFiles(t, dir, map[string]string{"data.yaml": "trustgate: [unclosed"})
+			},
+			want: "cannot parse",
 		},
 		{
 			name: "Data with a problem is refused.",
-			break_: func(t *testing.T, dir string) {
+			spoil: func(t *testing.T, dir string) {
 				writeFiles(t, dir, map[string]string{"data.yaml": strings.Replace(withOps(t), "provider: gitlab, claims", "provider: gitlb, claims", 1)})
 			},
 			want: `unknown provider "gitlb"`,
 		},
 		{
-			name:   "Rego that does not compile is refused.",
-			break_: func(t *testing.T, dir string) { writeFiles(t, dir, map[string]string{"custom.rego": "package trustgate.custom\n\ndeny contains x\n"}) },
-			want:   "rego_unsafe_var_error",
+			name: "Rego that does not compile is refused.",
+			spoil: func(t *testing.T, dir string) {
+				writeFiles(t, dir, map[string]string{"custom.rego": "package trustgate.custom\n\ndeny contains x\n"})
+			},
+			want: "rego_unsafe_var_error",
 		},
 		{
 			name: "An emptied bundle directory is refused, not served as an empty policy.",
-			break_: func(t *testing.T, dir string) {
+			spoil: func(t *testing.T, dir string) {
 				for _, name := range []string{"data.yaml", "custom.rego", "custom_test.rego"} {
 					if err := os.Remove(filepath.Join(dir, name)); err != nil {
 						t.Fatal(err)
@@ -253,12 +257,12 @@ func TestWatcherKeepsTheLastGoodPolicy(t *testing.T) {
 		},
 		{
 			name: "A deleted bundle directory is refused.",
-			break_: func(t *testing.T, dir string) {
+			spoil: func(t *testing.T, dir string) {
 				if err := os.RemoveAll(dir); err != nil {
 					t.Fatal(err)
 				}
 			},
-			want: "no such file or directory",
+			want: "does not exist",
 		},
 	}
 	for _, tt := range tests {
@@ -268,7 +272,7 @@ func TestWatcherKeepsTheLastGoodPolicy(t *testing.T) {
 				t.Fatal(err)
 			}
 			w := watch(t, []string{dir})
-			tt.break_(t, dir)
+			tt.spoil(t, dir)
 			if err := w.failure(t); !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("refused with %v, want %q", err, tt.want)
 			}
@@ -364,5 +368,38 @@ func TestNewWatcherRefusesWhatCannotBeWatched(t *testing.T) {
 				t.Fatal("NewWatcher accepted it")
 			}
 		})
+	}
+}
+
+func TestWatcherFollowsASymlinkedBundleDirectory(t *testing.T) {
+	parent := t.TempDir()
+	first, second := filepath.Join(parent, "v1"), filepath.Join(parent, "v2")
+	for _, dir := range []string{first, second} {
+		if err := os.CopyFS(dir, os.DirFS(teamBundle)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := filepath.Join(parent, "current")
+	if err := os.Symlink("v1", link); err != nil {
+		t.Fatal(err)
+	}
+	w := watch(t, []string{link})
+
+	// Swapped to another directory, as `ln -sfn` and deploy tools do.
+	writeFiles(t, second, map[string]string{"data.yaml": withOps(t)})
+	if err := os.Symlink("v2", link+".tmp"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(link+".tmp", link); err != nil {
+		t.Fatal(err)
+	}
+	if p := w.load(t); !hasOps(p) {
+		t.Fatal("the swapped-to directory was not read")
+	}
+
+	// A change in the directory it now points to reloads.
+	writeFiles(t, second, map[string]string{"data.yaml": readFiles(t, teamBundle)["data.yaml"]})
+	if p := w.load(t); hasOps(p) {
+		t.Fatal("the change in the new directory was not read")
 	}
 }

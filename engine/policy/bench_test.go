@@ -1,0 +1,115 @@
+package policy_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/trustgate/trustgate/engine/policy"
+)
+
+// manyIdentities writes a bundle of n GitLab identities, each with one
+// federation of the shape DESIGN §3 shows, and returns its directory.
+func manyIdentities(b *testing.B, n int) string {
+	b.Helper()
+	ids := make(map[string]any, n)
+	for i := range n {
+		group := fmt.Sprintf("group-%d", i)
+		ids[fmt.Sprintf("id-%d", i)] = map[string]any{
+			"email":       fmt.Sprintf("id-%d@workload.example.com", i),
+			"description": "benchmark identity",
+			"roles":       []string{"deployer"},
+			"scopes":      []string{"read", "write"},
+			"audiences":   []string{"https://api.example.com"},
+			"ttl":         "15m",
+			"federations": []any{map[string]any{
+				"provider": "gitlab",
+				"subject":  "project_path:" + group + "/*:ref_type:branch:ref:main",
+				"claims":   map[string]any{"namespace_path": group, "ref_protected": "true"},
+				"refs":     []string{"branch:main", "tag:v*"},
+			}},
+		}
+	}
+	data := map[string]any{"trustgate": map[string]any{
+		"providers":  map[string]any{"gitlab": map[string]any{"issuer": "https://gitlab.com", "platform": "gitlab"}},
+		"identities": ids,
+	}}
+	raw, err := json.Marshal(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "data.json"), raw, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
+
+// BenchmarkEvaluate evaluates a named identity's grant with the embedded
+// library: the cost must not grow with the number of identities.
+func BenchmarkEvaluate(b *testing.B) {
+	for _, n := range []int{10, 1000, 100000} {
+		b.Run(fmt.Sprintf("identities=%d", n), func(b *testing.B) {
+			dir := manyIdentities(b, n)
+			p, err := policy.Load(context.Background(), []string{dir}, options())
+			if err != nil {
+				b.Fatal(err)
+			}
+			name := fmt.Sprintf("id-%d", n/2)
+			group := fmt.Sprintf("group-%d", n/2)
+			in := gitlabInput(b, request{identity: name, scopes: []string{"read"}}, map[string]any{
+				"namespace_path": group,
+				"project_path":   group + "/app",
+				"sub":            "project_path:" + group + "/app:ref_type:branch:ref:main",
+			})
+			ctx := context.Background()
+			d, err := p.Evaluate(ctx, in)
+			if err != nil || !d.Allow {
+				b.Fatalf("decision %+v, %v", d, err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := p.Evaluate(ctx, in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkLoad loads, validates and compiles a bundle of 100000 identities.
+func BenchmarkLoad(b *testing.B) {
+	dir := manyIdentities(b, 100000)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := policy.Load(ctx, []string{dir}, options()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEvaluateOverhead is Evaluate with a library whose decision is a
+// constant: the cost of the deadline, the prepared query, the strict
+// decoding and the grant check, without the library's matching.
+func BenchmarkEvaluateOverhead(b *testing.B) {
+	opts := options()
+	opts.Library = library(decision(allowFields))
+	p, err := policy.Load(context.Background(), []string{teamBundle}, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := gitlabInput(b, request{identity: "deploy"}, nil)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.Evaluate(ctx, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
