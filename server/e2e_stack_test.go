@@ -292,7 +292,10 @@ func TestAReloadUnderConcurrentExchangesFailsNoRequest(t *testing.T) {
 	token := s.gitlabToken(t, nil)
 	var ok, failed atomic.Int64
 	stop := make(chan struct{})
+	var stopOnce sync.Once
 	var wg sync.WaitGroup
+	halt := func() { stopOnce.Do(func() { close(stop) }); wg.Wait() }
+	defer halt() // also when a reload check below fails
 	for range 4 {
 		wg.Add(1)
 		go func() {
@@ -303,10 +306,11 @@ func TestAReloadUnderConcurrentExchangesFailsNoRequest(t *testing.T) {
 					return
 				default:
 				}
-				if status, _ := s.exchange(t, token, url.Values{"identity": {"deploy"}}); status == 200 {
+				if status, body := s.exchange(t, token, url.Values{"identity": {"deploy"}}); status == 200 {
 					ok.Add(1)
 				} else {
 					failed.Add(1)
+					t.Errorf("exchange during reload: %d %v", status, body)
 				}
 			}
 		}()
@@ -326,8 +330,12 @@ func TestAReloadUnderConcurrentExchangesFailsNoRequest(t *testing.T) {
 			t.Fatalf("reload %d not seen within 5s", i)
 		}
 	}
-	close(stop)
-	wg.Wait()
+	halt()
+	for _, e := range s.logs.FilterMessage("decision").All() {
+		if e.ContextMap()["result"] == "error" {
+			t.Logf("failed decision: %v", e.ContextMap()["reasons"])
+		}
+	}
 	if failed.Load() != 0 || ok.Load() == 0 {
 		t.Fatalf("%d exchanges failed and %d succeeded during 5 reloads; want 0 failed", failed.Load(), ok.Load())
 	}

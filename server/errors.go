@@ -84,16 +84,17 @@ func invalidRequest(desc string) *apiError {
 
 // toAPIError is the one place errors become HTTP (DESIGN §6 error mapping):
 //
-//	request errors of this package         → as they say (400, 401, 404, 405, 413, 429)
-//	body over Config.MaxBodyBytes         → 413 invalid_request
-//	engine.ErrNoPolicy, ErrInternal       → 500 server_error
-//	engine.ErrUnavailable                 → 503 temporarily_unavailable, Retry-After
-//	engine.ErrRateLimited                 → 429 slow_down, Retry-After
-//	engine.ErrInvalidScope                → 400 invalid_scope
-//	engine.ErrInvalidTarget               → 400 invalid_target
-//	engine.ErrInvalidToken, ErrDenied     → 400 invalid_request (the same words for both)
-//	engine.ErrInactive                    → 401 invalid_token with a Bearer challenge
-//	anything else                         → 500 server_error
+//	a refusal of this package (*apiError)  → as it says (400, 401, 404, 405)
+//	the per-client rate limit              → 429 slow_down, Retry-After
+//	a body over Config.MaxBodyBytes        → 413 invalid_request
+//	engine.ErrNoPolicy, ErrInternal        → 500 server_error
+//	engine.ErrUnavailable                  → 503 temporarily_unavailable, Retry-After
+//	engine.ErrRateLimited                  → 429 slow_down, Retry-After
+//	engine.ErrInvalidScope                 → 400 invalid_scope
+//	engine.ErrInvalidTarget                → 400 invalid_target
+//	engine.ErrInvalidToken, ErrDenied      → 400 invalid_request, the same words for both
+//	engine.ErrInactive                     → 401 invalid_token with a Bearer challenge
+//	anything else                          → 500 server_error
 //
 // Server-side classes are tested first, so an error that is both is never
 // reported as the caller's fault; anything unknown fails closed as a 500.
@@ -109,24 +110,27 @@ func toAPIError(err error) *apiError {
 		return ae
 	case errors.As(err, &cre):
 		return &apiError{status: http.StatusTooManyRequests, code: codeSlowDown, desc: descRateLimited,
-			retryAfter: cre.retryAfter, limit: "client"}
+			retryAfter: max(cre.retryAfter, time.Second), limit: "client"}
 	case errors.As(err, &mbe):
 		return &apiError{status: http.StatusRequestEntityTooLarge, code: codeInvalidRequest, desc: descTooLarge}
 	}
 	e := &apiError{status: http.StatusInternalServerError, code: codeServerError, desc: descServer}
+	var wait time.Duration
 	if errors.As(err, &ee) {
-		e.decisionID, e.reasons, e.retryAfter = ee.DecisionID, ee.Reasons, ee.RetryAfter
+		e.decisionID, e.reasons, wait = ee.DecisionID, ee.Reasons, ee.RetryAfter
 	}
 	switch {
 	case errors.Is(err, engine.ErrNoPolicy), errors.Is(err, engine.ErrInternal):
 		// 500 as set.
 	case errors.Is(err, engine.ErrUnavailable):
 		e.status, e.code, e.desc = http.StatusServiceUnavailable, codeUnavailable, descUnavailable
+		e.retryAfter = wait
 		if e.retryAfter <= 0 {
 			e.retryAfter = unavailableRetryAfter
 		}
 	case errors.Is(err, engine.ErrRateLimited):
 		e.status, e.code, e.desc, e.limit = http.StatusTooManyRequests, codeSlowDown, descRateLimited, "subject"
+		e.retryAfter = max(wait, time.Second)
 	case errors.Is(err, engine.ErrInvalidScope):
 		e.status, e.code, e.desc = http.StatusBadRequest, codeInvalidScope, descScope
 	case errors.Is(err, engine.ErrInvalidTarget):
@@ -136,9 +140,6 @@ func toAPIError(err error) *apiError {
 	case errors.Is(err, engine.ErrInactive):
 		e.status, e.code, e.desc = http.StatusUnauthorized, codeInvalidToken, descInactive
 		e.challenge = `Bearer error="invalid_token"`
-	}
-	if e.status == http.StatusTooManyRequests && e.retryAfter <= 0 {
-		e.retryAfter = time.Second
 	}
 	return e
 }
@@ -208,7 +209,7 @@ func (s *Server) logError(r *http.Request, endpoint string, e *apiError, err err
 		zap.String("endpoint", endpoint),
 		zap.String("method", r.Method),
 		zap.Int("status", e.status),
-		zap.String("error", e.code),
+		zap.String("error_code", e.code),
 		zap.String("client_ip", clientIP(r)),
 	}
 	if e.decisionID != "" {

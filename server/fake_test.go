@@ -123,6 +123,12 @@ type request struct {
 
 func (h *harness) do(t *testing.T, req request) *httptest.ResponseRecorder {
 	t.Helper()
+	rec := httptest.NewRecorder()
+	h.srv.Handler().ServeHTTP(rec, newRequest(req))
+	return rec
+}
+
+func newRequest(req request) *http.Request {
 	r := httptest.NewRequest(req.method, req.target, strings.NewReader(req.body))
 	if req.contentType != "" {
 		r.Header.Set("Content-Type", req.contentType)
@@ -132,9 +138,7 @@ func (h *harness) do(t *testing.T, req request) *httptest.ResponseRecorder {
 			r.Header.Add(k, v)
 		}
 	}
-	rec := httptest.NewRecorder()
-	h.srv.Handler().ServeHTTP(rec, r)
-	return rec
+	return r
 }
 
 // decodeError reads an RFC 6749 §5.2 error body, failing on any other shape.

@@ -143,6 +143,9 @@ func parseScope(scope string) ([]string, error) {
 // checkScopes checks each scope is an RFC 6749 §3.3 scope-token
 // (1*( %x21 / %x23-5B / %x5D-7E )) and drops duplicates.
 func checkScopes(scopes []string) ([]string, error) {
+	if len(scopes) == 0 {
+		return nil, nil
+	}
 	if len(scopes) > maxListItems {
 		return nil, &apiError{status: http.StatusBadRequest, code: codeInvalidScope, desc: descTooManyItems}
 	}

@@ -44,6 +44,9 @@ type Engine interface {
 	Issuer() string
 }
 
+// *engine.Engine is the Engine cmd/trustgate wires in.
+var _ Engine = (*engine.Engine)(nil)
+
 // Config configures a Server. Zero values get the defaults named here.
 type Config struct {
 	// Engine exchanges, inspects and revokes tokens. Required.
@@ -68,7 +71,7 @@ type Config struct {
 	// a ClientRate: the rate rounded up.
 	ClientBurst int
 	// Registerer receives the server's metrics (trustgate_http_*). Nil: a
-	// registry of the server's own, which is then also the Gatherer.
+	// registry of the server's own.
 	Registerer prometheus.Registerer
 	// Gatherer is what GET /metrics serves. Nil: the Registerer when it is
 	// also a Gatherer (a *prometheus.Registry is); otherwise /metrics is not
@@ -114,17 +117,13 @@ func New(cfg Config) (*Server, error) {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	if cfg.ClientRate > 0 && cfg.ClientBurst == 0 {
-		cfg.ClientBurst = int(math.Ceil(cfg.ClientRate))
+		cfg.ClientBurst = int(min(math.Ceil(cfg.ClientRate), 1e6))
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
 	if cfg.Registerer == nil {
-		reg := prometheus.NewRegistry()
-		cfg.Registerer = reg
-		if cfg.Gatherer == nil {
-			cfg.Gatherer = reg
-		}
+		cfg.Registerer = prometheus.NewRegistry()
 	}
 	if g, ok := cfg.Registerer.(prometheus.Gatherer); ok && cfg.Gatherer == nil {
 		cfg.Gatherer = g

@@ -246,7 +246,7 @@ func TestTokenEndpointRefusesMalformedRequestsWithoutCallingTheEngine(t *testing
 			formPost(exchangeForm("identity", strings.Repeat("x", DefaultMaxBodyBytes))), http.StatusRequestEntityTooLarge, codeInvalidRequest},
 	}
 	for _, name := range []string{"grant_type", "subject_token", "subject_token_type", "requested_token_type", "scope", "identity"} {
-		body := exchangeForm() + "&" + url.Values{name: {"repeated"}}.Encode()
+		body := exchangeForm(name, "repeated", name, "again")
 		tests = append(tests, refusal{
 			name:       "a repeated " + name + " is invalid_request (RFC 6749 §3.2)",
 			req:        formPost(body),
@@ -272,7 +272,7 @@ func TestTokenEndpointRefusesMalformedRequestsWithoutCallingTheEngine(t *testing
 				t.Fatalf("the engine was called with a malformed request")
 			}
 			assertNotLogged(t, h.logs, subjectToken)
-			if n := h.logs.FilterMessage("request refused").FilterField(zap.String("error", tc.wantCode)).Len(); n != 1 {
+			if n := h.logs.FilterMessage("request refused").FilterField(zap.String("error_code", tc.wantCode)).Len(); n != 1 {
 				t.Fatalf("%d Warn lines for the refusal, want 1: %v", n, h.logs.All())
 			}
 		})
