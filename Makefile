@@ -67,6 +67,9 @@ FUZZTIME ?= 5m
 fuzz:
 	$(GO) test ./engine/verify -run='^$$' -fuzz='^FuzzPrecheck$$' -fuzztime=$(FUZZTIME)
 	$(GO) test ./engine/verify -run='^$$' -fuzz='^FuzzParseClaims$$' -fuzztime=$(FUZZTIME)
+	$(GO) test ./server -run='^$$' -fuzz='^FuzzReadForm$$' -fuzztime=$(FUZZTIME)
+	$(GO) test ./server -run='^$$' -fuzz='^FuzzDecodeExchangeRequest$$' -fuzztime=$(FUZZTIME)
+	$(GO) test ./engine/policy -run='^$$' -fuzz='^FuzzBundleData$$' -fuzztime=$(FUZZTIME)
 
 ## bench: Go benchmarks of each stage and a whole exchange.
 bench:
