@@ -1,0 +1,62 @@
+package engine_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/trustgate/trustgate/engine"
+	"github.com/trustgate/trustgate/engine/policy"
+)
+
+// The claim fixtures the Rego tests use (testdata/fixtures/claims.json) run
+// here through the Go path: strict claim values, engine.Input, the example
+// bundle compiled with the embedded library.
+func TestClaimFixturesDecideTheSameInGo(t *testing.T) {
+	raw, err := os.ReadFile("../testdata/fixtures/claims.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var doc struct {
+		Fixtures map[string]map[string]any `json:"fixtures"`
+	}
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	pol, err := policy.Load(context.Background(), []string{"../bundles/example"}, policy.Options{ServerIssuer: "https://sts.example.com", AllowInsecureIssuers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		fixture, identity string
+		allow             bool
+	}{
+		{"gitlab_main_protected", "gitlab-ci-deploy", true},
+		{"gitlab_release_tag", "gitlab-ci-deploy", true},
+		{"gitlab_feature_branch", "gitlab-ci-deploy", false},
+		{"gitlab_production_deploy", "production-deployer", true},
+		{"github_push_main", "github-release", true},
+		{"github_pull_request", "github-release", false},
+	} {
+		t.Run(tc.fixture, func(t *testing.T) {
+			claims := doc.Fixtures[tc.fixture]
+			prov, ok := pol.ProviderByIssuer(claims["iss"].(string))
+			if !ok {
+				t.Fatalf("no provider for %v", claims["iss"])
+			}
+			d, err := pol.Evaluate(context.Background(), engine.Input(prov, claims, engine.Request{Identity: tc.identity}, now))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Allow != tc.allow {
+				t.Fatalf("allow = %v (reasons %v), want %v", d.Allow, d.Reasons, tc.allow)
+			}
+		})
+	}
+}
