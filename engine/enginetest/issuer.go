@@ -1,7 +1,9 @@
 // Package enginetest provides a real OIDC issuer on httptest for tests:
-// discovery and a JWKS served over HTTP, RSA and EC keys, GitLab- and
-// GitHub-shaped tokens, key rotation and removal, a fetch counter, and a
-// switch that makes the JWKS endpoint hang. It is for tests only.
+// discovery and a JWKS served over HTTP, RSA-2048 and P-256 keys generated
+// per issuer, GitLab- and GitHub-shaped tokens, key rotation and removal,
+// request counters, a switch that makes the JWKS endpoint hang, and one that
+// makes discovery name another issuer. It is for tests only: no production
+// package imports it.
 package enginetest
 
 import (
@@ -15,7 +17,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,30 +37,46 @@ type Key struct {
 
 // Issuer is a running test issuer.
 type Issuer struct {
-	srv     *httptest.Server
-	fetches atomic.Int64
-	hang    chan struct{} // closed when not hanging
+	srv  *httptest.Server
+	path string // the issuer URL's path, "" for the server root
 
-	mu        sync.Mutex
-	keys      []Key // published
-	rsa, ec   Key
-	discIss   string // issuer named in discovery; default the URL
-	hanging   bool
-	jwksExtra []byte // when set, served instead of the JWKS
+	requests, discoveries, fetches atomic.Int64
+
+	mu      sync.Mutex
+	keys    []Key // published, in order
+	rsa, ec Key   // the keys it started with
+	discIss string
+	hanging bool
+	hang    chan struct{} // closed when hanging stops
+	jwks    []byte        // when set, served instead of the JWKS
 }
 
-// NewIssuer starts an issuer with one RSA-2048 and one P-256 key; it is
-// closed when the test ends.
-func NewIssuer(t testing.TB) *Issuer {
+// IssuerOption changes how NewIssuer sets up an issuer.
+type IssuerOption func(*Issuer)
+
+// WithPath serves the issuer under a path (as a self-managed GitLab on a
+// subpath is): its URL, and so its `iss`, is the server URL plus path.
+func WithPath(path string) IssuerOption { return func(i *Issuer) { i.path = path } }
+
+// NewIssuer starts an issuer with a fresh RSA-2048 and a fresh P-256 key,
+// both published; it is closed when the test ends.
+func NewIssuer(t testing.TB, opts ...IssuerOption) *Issuer {
 	t.Helper()
 	i := &Issuer{hang: make(chan struct{})}
+	close(i.hang)
+	for _, opt := range opts {
+		opt(i)
+	}
 	i.rsa = NewKey(t, jose.RS256)
 	i.ec = NewKey(t, jose.ES256)
 	i.keys = []Key{i.rsa, i.ec}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /.well-known/openid-configuration", i.discovery)
-	mux.HandleFunc("GET /jwks", i.jwks)
-	i.srv = httptest.NewServer(mux)
+	mux.HandleFunc("GET "+i.path+"/.well-known/openid-configuration", i.discovery)
+	mux.HandleFunc("GET "+i.path+"/jwks", i.serveJWKS)
+	i.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i.requests.Add(1)
+		mux.ServeHTTP(w, r)
+	}))
 	t.Cleanup(func() {
 		i.Hang(false)
 		i.srv.Close()
@@ -66,7 +84,8 @@ func NewIssuer(t testing.TB) *Issuer {
 	return i
 }
 
-// NewKey generates an RS256 (RSA-2048) or ES256 (P-256) key.
+// NewKey generates an RS256 or PS256 (RSA-2048) or ES256 (P-256) key whose
+// kid is its RFC 7638 thumbprint.
 func NewKey(t testing.TB, alg jose.SignatureAlgorithm) Key {
 	t.Helper()
 	var (
@@ -92,40 +111,68 @@ func NewKey(t testing.TB, alg jose.SignatureAlgorithm) Key {
 }
 
 // URL is the issuer URL (`iss`).
-func (i *Issuer) URL() string { return i.srv.URL }
+func (i *Issuer) URL() string { return i.srv.URL + i.path }
 
 // JWKSURL is where the JWKS is served.
-func (i *Issuer) JWKSURL() string { return i.srv.URL + "/jwks" }
+func (i *Issuer) JWKSURL() string { return i.URL() + "/jwks" }
 
 // JWKSFetches counts JWKS requests so far.
 func (i *Issuer) JWKSFetches() int { return int(i.fetches.Load()) }
 
+// DiscoveryFetches counts discovery requests so far.
+func (i *Issuer) DiscoveryFetches() int { return int(i.discoveries.Load()) }
+
+// Requests counts every request the issuer's server received.
+func (i *Issuer) Requests() int { return int(i.requests.Load()) }
+
 // RSAKey and ECKey are the keys the issuer starts with.
 func (i *Issuer) RSAKey() Key { return i.rsa }
-func (i *Issuer) ECKey() Key  { return i.ec }
+
+// ECKey is the P-256 key the issuer starts with.
+func (i *Issuer) ECKey() Key { return i.ec }
 
 // Publish replaces the published keys.
 func (i *Issuer) Publish(keys ...Key) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	i.keys = keys
+	i.keys = slices.Clone(keys)
+}
+
+// Rotate generates a key for alg and publishes it next to the current ones,
+// as issuers do ahead of signing with a new key.
+func (i *Issuer) Rotate(t testing.TB, alg jose.SignatureAlgorithm) Key {
+	t.Helper()
+	k := NewKey(t, alg)
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.keys = append(slices.Clone(i.keys), k)
+	return k
+}
+
+// Remove withdraws the key with this kid from the JWKS.
+func (i *Issuer) Remove(kid string) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.keys = slices.DeleteFunc(slices.Clone(i.keys), func(k Key) bool { return k.ID == kid })
 }
 
 // ServeJWKS serves body verbatim instead of the JWKS (nil: the real one).
 func (i *Issuer) ServeJWKS(body []byte) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	i.jwksExtra = body
+	i.jwks = body
 }
 
-// SetDiscoveryIssuer makes discovery name another issuer.
+// SetDiscoveryIssuer makes discovery name another issuer ("" restores the
+// real one).
 func (i *Issuer) SetDiscoveryIssuer(iss string) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	i.discIss = iss
 }
 
-// Hang makes the JWKS endpoint block until Hang(false) or the test ends.
+// Hang makes the JWKS endpoint block until Hang(false), the client gives
+// up, or the test ends.
 func (i *Issuer) Hang(on bool) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
@@ -141,142 +188,73 @@ func (i *Issuer) Hang(on bool) {
 }
 
 func (i *Issuer) discovery(w http.ResponseWriter, _ *http.Request) {
+	i.discoveries.Add(1)
 	i.mu.Lock()
 	iss := i.discIss
 	i.mu.Unlock()
 	if iss == "" {
-		iss = i.srv.URL
+		iss = i.URL()
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"issuer": iss, "jwks_uri": i.JWKSURL(),
-		"response_types_supported": []string{"id_token"}, "subject_types_supported": []string{"public"},
+	writeJSON(w, map[string]any{
+		"issuer":                                iss,
+		"jwks_uri":                              i.JWKSURL(),
+		"authorization_endpoint":                i.URL() + "/oauth/authorize",
+		"response_types_supported":              []string{"id_token"},
+		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{"RS256", "ES256"},
+		"claims_supported":                      []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti"},
 	})
 }
 
-func (i *Issuer) jwks(w http.ResponseWriter, r *http.Request) {
+func (i *Issuer) serveJWKS(w http.ResponseWriter, r *http.Request) {
 	i.fetches.Add(1)
 	i.mu.Lock()
-	hang, hanging, extra := i.hang, i.hanging, i.jwksExtra
+	hang, body := i.hang, i.jwks
 	set := jose.JSONWebKeySet{}
 	for _, k := range i.keys {
 		set.Keys = append(set.Keys, jose.JSONWebKey{Key: k.Signer.Public(), KeyID: k.ID, Algorithm: string(k.Algorithm), Use: "sig"})
 	}
 	i.mu.Unlock()
-	if hanging {
-		select {
-		case <-hang:
-		case <-r.Context().Done():
-			return
-		}
-	}
-	w.Header().Set("Content-Type", "application/json")
-	if extra != nil {
-		_, _ = w.Write(extra)
+	select {
+	case <-hang:
+	case <-r.Context().Done():
 		return
 	}
-	_ = json.NewEncoder(w).Encode(set)
+	if body != nil {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+		return
+	}
+	writeJSON(w, set)
 }
 
-// MintOption changes how Mint signs.
-type MintOption func(*mintOptions)
-
-type mintOptions struct {
-	key     *Key
-	headers map[jose.HeaderKey]any
-	noKID   bool
-	kid     string
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
 }
 
-// WithKey signs with k (default: the RSA key).
-func WithKey(k Key) MintOption { return func(o *mintOptions) { o.key = &k } }
-
-// WithHeader adds a protected header field.
-func WithHeader(name string, v any) MintOption {
-	return func(o *mintOptions) { o.headers[jose.HeaderKey(name)] = v }
-}
-
-// WithKID sets the kid header ("" removes it).
-func WithKID(kid string) MintOption {
-	return func(o *mintOptions) { o.kid, o.noKID = kid, kid == "" }
-}
-
-// Mint signs claims (RS256 with the RSA key unless an option says otherwise).
-func (i *Issuer) Mint(t testing.TB, claims map[string]any, opts ...MintOption) string {
-	t.Helper()
-	o := mintOptions{headers: map[jose.HeaderKey]any{}}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	k := i.rsa
-	if o.key != nil {
-		k = *o.key
-	}
-	return sign(t, k, claims, o)
-}
-
-// sign signs claims with k.
-func sign(t testing.TB, k Key, claims map[string]any, o mintOptions) string {
-	t.Helper()
-	so := (&jose.SignerOptions{}).WithType("JWT")
-	for name, v := range o.headers {
-		so = so.WithHeader(name, v)
-	}
-	jwk := jose.JSONWebKey{Key: k.Signer, KeyID: k.ID}
-	if o.kid != "" {
-		jwk.KeyID = o.kid
-	}
-	if o.noKID {
-		jwk.KeyID = ""
-	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: k.Algorithm, Key: jwk}, so)
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	obj, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := obj.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
-}
-
-// SignRaw signs the exact header and payload bytes given with k (RS256 or
-// ES256), for tokens no library would produce.
-func SignRaw(t testing.TB, k Key, header, payload []byte) string {
-	t.Helper()
-	signingInput := base64.RawURLEncoding.EncodeToString(header) + "." + base64.RawURLEncoding.EncodeToString(payload)
-	sig := rawSignature(t, k, []byte(signingInput))
-	return signingInput + "." + base64.RawURLEncoding.EncodeToString(sig)
-}
-
-// GitLabClaims are a GitLab CI id_token's claims for a job on the protected
-// main branch, with iss and aud as given and fresh times.
+// GitLabClaims are a GitLab CI id_token's claims (GitLab 17, `id_tokens:`
+// in .gitlab-ci.yml) for a deployment job on the protected main branch,
+// with iss and aud as given, a fresh jti and a five-minute lifetime from
+// now.
 func GitLabClaims(iss, aud string) map[string]any {
 	c := devissuer.GitLabClaims(iss, aud)
-	addTimes(c)
+	addTimes(c, time.Now())
 	return c
 }
 
-// GitHubClaims are a GitHub Actions OIDC token's claims for a push to main.
+// GitHubClaims are a GitHub Actions OIDC token's claims for a push to
+// main, with iss and aud as given, a fresh jti and a five-minute lifetime
+// from now.
 func GitHubClaims(iss, aud string) map[string]any {
 	c := devissuer.GitHubClaims(iss, aud)
-	addTimes(c)
+	addTimes(c, time.Now())
 	return c
 }
 
-var jtiCounter atomic.Int64
-
-func addTimes(c map[string]any) {
-	now := time.Now().Unix()
-	c["iat"], c["nbf"], c["exp"] = now, now-5, now+300
-	c["jti"] = "jti-" + strconv.FormatInt(now, 36) + "-" + strconv.FormatInt(jtiCounter.Add(1), 10)
+// addTimes sets iat, nbf, exp and a random jti as the platforms do.
+func addTimes(c map[string]any, now time.Time) {
+	sec := now.Unix()
+	c["iat"], c["nbf"], c["exp"] = sec, sec-5, sec+300
+	c["jti"] = rand.Text()
 }

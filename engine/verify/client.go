@@ -12,27 +12,36 @@ import (
 // DefaultHTTPTimeout bounds every discovery and JWKS fetch.
 const DefaultHTTPTimeout = 5 * time.Second
 
-// maxResponseBytes caps discovery documents and JWKS.
-const maxResponseBytes = 1 << 20
+// MaxResponseBytes caps discovery documents and JWKS.
+const MaxResponseBytes = 1 << 20
 
-// errTooLarge is returned when reading a response past maxResponseBytes.
-var errTooLarge = errors.New("response larger than 1 MiB")
+// maxRedirects is how many same-host redirects a fetch follows.
+const maxRedirects = 3
+
+// ErrResponseTooLarge is returned when reading a response body past
+// MaxResponseBytes: the body is refused, never silently truncated.
+var ErrResponseTooLarge = errors.New("response body larger than 1 MiB")
 
 // NewHTTPClient returns the client used for discovery and JWKS: bounded in
-// time at every step, following at most 3 redirects and only to the same
-// host, and failing (not truncating) on a body larger than 1 MiB.
+// time at every step (dial, TLS handshake, response headers, and the whole
+// exchange, each within timeout; timeout <= 0 means DefaultHTTPTimeout),
+// following at most 3 redirects and only to the same scheme and host, and
+// failing (not truncating) on a body larger than MaxResponseBytes, whether
+// announced by Content-Length or found while reading.
 func NewHTTPClient(timeout time.Duration) *http.Client {
 	if timeout <= 0 {
 		timeout = DefaultHTTPTimeout
 	}
 	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   timeout,
-		ResponseHeaderTimeout: timeout,
-		MaxIdleConnsPerHost:   4,
-		IdleConnTimeout:       90 * time.Second,
-		ForceAttemptHTTP2:     true,
+		Proxy:                  http.ProxyFromEnvironment,
+		DialContext:            (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:    timeout,
+		ResponseHeaderTimeout:  timeout,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: 64 << 10,
+		MaxIdleConnsPerHost:    4,
+		IdleConnTimeout:        90 * time.Second,
+		ForceAttemptHTTP2:      true,
 	}
 	return &http.Client{
 		Timeout:       timeout,
@@ -41,12 +50,16 @@ func NewHTTPClient(timeout time.Duration) *http.Client {
 	}
 }
 
+// sameHostRedirects follows at most maxRedirects redirects, each to the
+// scheme and host (port included) of the original request: a JWKS
+// location must not hand Trustgate's key fetches to another server, nor
+// downgrade https to http.
 func sameHostRedirects(req *http.Request, via []*http.Request) error {
-	if len(via) >= 3 {
-		return errors.New("too many redirects")
+	if len(via) > maxRedirects {
+		return fmt.Errorf("more than %d redirects", maxRedirects)
 	}
 	if req.URL.Host != via[0].URL.Host || req.URL.Scheme != via[0].URL.Scheme {
-		return fmt.Errorf("redirect to another host refused")
+		return errors.New("redirect to another host or scheme refused")
 	}
 	return nil
 }
@@ -59,23 +72,37 @@ func (c cappedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp.Body = &cappedBody{rc: resp.Body, left: maxResponseBytes}
+	if resp.ContentLength > MaxResponseBytes {
+		resp.Body.Close()
+		return nil, ErrResponseTooLarge
+	}
+	resp.Body = &cappedBody{rc: resp.Body, left: MaxResponseBytes}
 	return resp, nil
 }
 
+// cappedBody reads at most left bytes, then fails with ErrResponseTooLarge
+// if the body holds any more.
 type cappedBody struct {
 	rc   io.ReadCloser
 	left int64
 }
 
 func (b *cappedBody) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
 	if b.left <= 0 {
-		// One byte more than the cap means the body is too large.
+		// At the cap: one more byte means the body is too large.
 		var one [1]byte
-		if n, _ := b.rc.Read(one[:]); n > 0 {
-			return 0, errTooLarge
+		for {
+			n, err := b.rc.Read(one[:])
+			switch {
+			case n > 0:
+				return 0, ErrResponseTooLarge
+			case err != nil:
+				return 0, err // io.EOF: exactly at the cap, which is fine
+			}
 		}
-		return 0, io.EOF
 	}
 	if int64(len(p)) > b.left {
 		p = p[:b.left]

@@ -2,6 +2,10 @@ package verify
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,46 +17,62 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"go.uber.org/zap"
 )
 
-// allAlgorithms parses tokens for the key set; go-oidc has already held the
-// token's alg to the provider's allowlist.
-var allAlgorithms = []jose.SignatureAlgorithm{
-	jose.RS256, jose.RS384, jose.RS512, jose.ES256, jose.ES384, jose.ES512, jose.PS256, jose.PS384, jose.PS512, jose.EdDSA,
-}
+// Key fetch outcomes told to the Observer.
+const (
+	FetchSuccess = "success"
+	FetchFailure = "failure"
+)
 
-// keySet is the cached JWKS of one (issuer, jwks_url). It implements
-// oidc.KeySet. Fetches are shared by concurrent callers, happen at most once
-// per MinRefreshInterval, and never hold a lock during I/O.
+// staleLimit: when refetching keys keeps failing, the last keys fetched
+// are used for at most this many MaxKeyAge periods after that fetch (one
+// hour with the defaults), so a short outage at the issuer does not stop
+// every pipeline; after that the provider fails closed.
+const staleLimit = 12
+
+// minRSABits is the smallest RSA key accepted (RFC 7518 §3.3).
+const minRSABits = 2048
+
+// keySet is the cached JWKS of one (issuer, JWKS URL). Fetches are shared
+// by concurrent callers, happen at most once per MinRefreshInterval, are
+// bounded by the fetch timeout, and never hold a lock during I/O, so a
+// hanging issuer stalls only its own callers.
 type keySet struct {
 	issuer  string
 	jwksURL string // empty: discover
 	v       *Verifier
 
 	mu        sync.Mutex
-	provider  string // name for metrics and logs, the latest seen
+	provider  string // name for the Observer, the latest seen
 	keys      []jose.JSONWebKey
-	fetchedAt time.Time
-	attempted time.Time
-	inflight  chan struct{}
+	fetchedAt time.Time     // of keys
+	attempted time.Time     // of the latest fetch, successful or not
+	inflight  chan struct{} // closed when the running fetch ends
 	lastErr   error
 }
 
-// current returns the cached keys, fetching them first when there are none
-// or they are older than MaxKeyAge. Failing that, it returns
-// ErrKeysUnavailable.
-func (ks *keySet) current(ctx context.Context) ([]jose.JSONWebKey, error) {
-	return ks.get(ctx, false)
+func (ks *keySet) setProvider(name string) {
+	ks.mu.Lock()
+	ks.provider = name
+	ks.mu.Unlock()
 }
 
-// get returns keys; force asks for a refetch (an unknown kid), which the
-// per-interval limit may turn down.
-func (ks *keySet) get(ctx context.Context, force bool) ([]jose.JSONWebKey, error) {
+// get returns the keys to verify with. It fetches them when there are none
+// yet or they are older than MaxKeyAge, and also when refresh is set (a kid
+// the cache does not know): either way at most once per MinRefreshInterval,
+// sharing a running fetch, and giving up when ctx ends. Keys that cannot be
+// had give ErrKeysUnavailable.
+func (ks *keySet) get(ctx context.Context, refresh bool) ([]jose.JSONWebKey, error) {
 	for {
 		ks.mu.Lock()
-		now := ks.v.now()
-		fresh := ks.keys != nil && now.Sub(ks.fetchedAt) < ks.v.cfg.MaxKeyAge
-		if fresh && !force {
+		now := ks.v.cfg.Now()
+		age := now.Sub(ks.fetchedAt)
+		if ks.keys != nil && age >= staleLimit*ks.v.cfg.MaxKeyAge {
+			ks.keys = nil // too old to trust, whatever happens to refetches
+		}
+		if ks.keys != nil && age < ks.v.cfg.MaxKeyAge && !refresh {
 			keys := ks.keys
 			ks.mu.Unlock()
 			return keys, nil
@@ -61,7 +81,7 @@ func (ks *keySet) get(ctx context.Context, force bool) ([]jose.JSONWebKey, error
 			ks.mu.Unlock()
 			select {
 			case <-ch:
-				force = false // a fetch just finished; use what it got
+				refresh = false // a fetch just ended: use what it got
 				continue
 			case <-ctx.Done():
 				return nil, fmt.Errorf("%w: %s: %w", ErrKeysUnavailable, ks.issuer, ctx.Err())
@@ -83,37 +103,36 @@ func (ks *keySet) get(ctx context.Context, force bool) ([]jose.JSONWebKey, error
 	}
 }
 
-// fetch downloads the keys under the client's own timeout, so a caller that
-// gives up does not cancel the fetch others wait for.
+// fetch downloads the keys under the verifier's fetch timeout rather than a
+// caller's context, so a caller that gives up does not fail the fetch that
+// others wait for.
 func (ks *keySet) fetch(done chan struct{}) {
-	keys, err := ks.download(context.Background())
-	outcome := "success"
+	ctx, cancel := context.WithTimeout(context.Background(), ks.v.fetchTimeout)
+	defer cancel()
+	keys, err := ks.download(ctx)
+	outcome := FetchSuccess
 	ks.mu.Lock()
 	if err == nil {
-		ks.keys, ks.fetchedAt, ks.lastErr = keys, ks.v.now(), nil
+		ks.keys, ks.fetchedAt, ks.lastErr = keys, ks.v.cfg.Now(), nil
 	} else {
 		ks.lastErr = err
-		outcome = "failure"
-		if ks.keys != nil && ks.v.now().Sub(ks.fetchedAt) > staleLimit*ks.v.cfg.MaxKeyAge {
-			ks.keys = nil // too old to trust any longer
-		}
+		outcome = FetchFailure
 	}
 	provider := ks.provider
 	ks.inflight = nil
 	close(done)
 	ks.mu.Unlock()
-	if ks.v.cfg.Observer != nil {
-		ks.v.cfg.Observer.KeysFetched(provider, outcome)
+	if obs := ks.v.cfg.Observer; obs != nil {
+		obs.KeysFetched(provider, outcome)
 	}
 	if err != nil {
-		ks.v.log.Warn("fetching issuer keys failed", zapIssuer(ks.issuer), zapErr(err))
+		ks.v.cfg.Logger.Warn("fetching issuer keys failed",
+			zap.String("provider", provider), zap.String("issuer", ks.issuer), zap.Error(err))
 	}
 }
 
-// staleLimit: keys whose refresh keeps failing are used for at most this
-// many MaxKeyAge periods after their last successful fetch.
-const staleLimit = 12
-
+// download discovers the JWKS URL when the provider gives none, then reads
+// the JWKS and keeps its usable signing keys.
 func (ks *keySet) download(ctx context.Context) ([]jose.JSONWebKey, error) {
 	jwksURL := ks.jwksURL
 	if jwksURL == "" {
@@ -121,6 +140,8 @@ func (ks *keySet) download(ctx context.Context) ([]jose.JSONWebKey, error) {
 		if jwksURL, err = ks.discover(ctx); err != nil {
 			return nil, err
 		}
+	} else if err := checkURL(jwksURL, ks.v.cfg.AllowInsecureIssuers); err != nil {
+		return nil, fmt.Errorf("jwks_url: %w", err)
 	}
 	body, err := ks.v.getJSON(ctx, jwksURL)
 	if err != nil {
@@ -130,13 +151,13 @@ func (ks *keySet) download(ctx context.Context) ([]jose.JSONWebKey, error) {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := json.Unmarshal(body, &set); err != nil {
-		return nil, fmt.Errorf("jwks: not a JWK set: %w", err)
+		return nil, errors.New("jwks: not a JWK set")
 	}
 	keys := make([]jose.JSONWebKey, 0, len(set.Keys))
 	for _, raw := range set.Keys {
 		var k jose.JSONWebKey
 		if err := k.UnmarshalJSON(raw); err != nil {
-			continue // a key type we do not know; the others still count
+			continue // a key type go-jose does not know; the others still count
 		}
 		if (k.Use == "" || k.Use == "sig") && k.IsPublic() && k.Valid() {
 			keys = append(keys, k)
@@ -149,8 +170,13 @@ func (ks *keySet) download(ctx context.Context) ([]jose.JSONWebKey, error) {
 }
 
 // discover reads the issuer's OpenID configuration for its jwks_uri. The
-// document must name exactly this issuer (OpenID Connect Discovery §4.3).
+// document must name exactly this issuer (OpenID Connect Discovery 1.0
+// §4.3), and the jwks_uri must be https (http on loopback only when
+// insecure issuers are allowed).
 func (ks *keySet) discover(ctx context.Context) (string, error) {
+	if err := checkURL(ks.issuer, ks.v.cfg.AllowInsecureIssuers); err != nil {
+		return "", fmt.Errorf("issuer: %w", err)
+	}
 	body, err := ks.v.getJSON(ctx, strings.TrimSuffix(ks.issuer, "/")+"/.well-known/openid-configuration")
 	if err != nil {
 		return "", fmt.Errorf("discovery: %w", err)
@@ -160,25 +186,25 @@ func (ks *keySet) discover(ctx context.Context) (string, error) {
 		JWKSURI string `json:"jwks_uri"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
-		return "", fmt.Errorf("discovery: not a JSON document")
+		return "", errors.New("discovery: not a JSON document")
 	}
 	if doc.Issuer != ks.issuer {
-		return "", fmt.Errorf("discovery: document is for issuer %q, not %q", doc.Issuer, ks.issuer)
+		return "", fmt.Errorf("discovery: the document names issuer %q, not %q", doc.Issuer, ks.issuer)
 	}
-	if err := CheckURL(doc.JWKSURI, ks.v.cfg.AllowInsecureIssuers); err != nil {
+	if err := checkURL(doc.JWKSURI, ks.v.cfg.AllowInsecureIssuers); err != nil {
 		return "", fmt.Errorf("discovery: jwks_uri: %w", err)
 	}
 	return doc.JWKSURI, nil
 }
 
-// getJSON GETs url with the verifier's client.
+// getJSON GETs u with the verifier's client and reads the whole body.
 func (v *Verifier) getJSON(ctx context.Context, u string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := v.client.Do(req)
+	resp, err := v.cfg.Client.Do(req)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
@@ -197,46 +223,105 @@ func (v *Verifier) getJSON(ctx context.Context, u string) ([]byte, error) {
 	return body, nil
 }
 
-// VerifySignature implements oidc.KeySet: it verifies the token with the
-// cached keys, and after one rate-limited refresh when none verifies (a key
-// rotated in at the issuer).
-func (ks *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
-	jws, err := jose.ParseSignedCompact(raw, allAlgorithms)
-	if err != nil || len(jws.Signatures) != 1 {
-		return nil, ErrMalformed
-	}
-	h := jws.Signatures[0].Header
-	keys, err := ks.current(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if payload, ok := verifyWith(jws, keys, h.KeyID, h.Algorithm); ok {
-		return payload, nil
-	}
-	refreshed, err := ks.get(ctx, true)
-	if err != nil {
-		return nil, err
-	}
-	if payload, ok := verifyWith(jws, refreshed, h.KeyID, h.Algorithm); ok {
-		return payload, nil
-	}
-	return nil, ErrSignature
+// callKeys is the oidc.KeySet of one Verify call. It remembers what the
+// key set said, so that Verify can classify go-oidc's error without reading
+// its text (go-oidc formats the key set's error with %v, losing it).
+type callKeys struct {
+	ks   *keySet
+	algs []string
+
+	payload []byte
+	err     error
 }
 
-// verifyWith tries the keys that match the token's kid (when it has one)
-// and alg (when the key names one).
-func verifyWith(jws *jose.JSONWebSignature, keys []jose.JSONWebKey, kid, alg string) ([]byte, bool) {
+// VerifySignature implements oidc.KeySet: it verifies raw with the cached
+// keys, and after one rate-limited refresh when the token's kid is not
+// among them (a key rotated in at the issuer).
+func (c *callKeys) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
+	payload, err := c.verify(ctx, raw)
+	c.payload, c.err = payload, err
+	return payload, err
+}
+
+func (c *callKeys) verify(ctx context.Context, raw string) ([]byte, error) {
+	algs := make([]jose.SignatureAlgorithm, len(c.algs))
+	for i, a := range c.algs {
+		algs[i] = jose.SignatureAlgorithm(a)
+	}
+	jws, err := jose.ParseSignedCompact(raw, algs)
+	if err != nil || len(jws.Signatures) != 1 {
+		return nil, fmt.Errorf("%w: refused by the JWS parser", ErrMalformed)
+	}
+	h := jws.Signatures[0].Header
+	keys, err := c.ks.get(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	payload, kidKnown := verifyWith(jws, keys, h.KeyID, h.Algorithm)
+	if payload != nil {
+		return payload, nil
+	}
+	if kidKnown {
+		// The issuer publishes this kid and it did not verify: a forgery,
+		// not a rotation. Do not refetch for it.
+		return nil, fmt.Errorf("%w: no published key verifies it", ErrSignature)
+	}
+	keys, err = c.ks.get(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	if payload, _ := verifyWith(jws, keys, h.KeyID, h.Algorithm); payload != nil {
+		return payload, nil
+	}
+	return nil, fmt.Errorf("%w: no published key verifies it", ErrSignature)
+}
+
+// verifyWith verifies jws with each key that fits: the token's kid when it
+// names one, use sig (or unset), the key's alg when it names one, and a key
+// type and size that alg can use. kidKnown reports whether the token named a
+// kid that one of keys has.
+func verifyWith(jws *jose.JSONWebSignature, keys []jose.JSONWebKey, kid, alg string) (payload []byte, kidKnown bool) {
 	for i := range keys {
 		k := &keys[i]
-		if kid != "" && k.KeyID != kid {
+		if kid != "" {
+			if k.KeyID != kid {
+				continue
+			}
+			kidKnown = true
+		}
+		if !fits(k, alg) {
 			continue
 		}
-		if k.Algorithm != "" && k.Algorithm != alg {
-			continue
-		}
-		if payload, err := jws.Verify(k); err == nil {
-			return payload, true
+		if p, err := jws.Verify(k); err == nil {
+			return p, kidKnown
 		}
 	}
-	return nil, false
+	return nil, kidKnown
+}
+
+// fits reports whether k may verify a signature made with alg (RFC 7517
+// §4.2, §4.4; RFC 7518 §3.3, §3.4; RFC 8037 §3.1).
+func fits(k *jose.JSONWebKey, alg string) bool {
+	if k.Use != "" && k.Use != "sig" || k.Algorithm != "" && k.Algorithm != alg {
+		return false
+	}
+	switch pub := k.Key.(type) {
+	case *rsa.PublicKey:
+		switch alg {
+		case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
+			return pub.N.BitLen() >= minRSABits
+		}
+	case *ecdsa.PublicKey:
+		switch alg {
+		case "ES256":
+			return pub.Curve == elliptic.P256()
+		case "ES384":
+			return pub.Curve == elliptic.P384()
+		case "ES512":
+			return pub.Curve == elliptic.P521()
+		}
+	case ed25519.PublicKey:
+		return alg == "EdDSA"
+	}
+	return false
 }

@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -20,9 +19,22 @@ import (
 	"go.uber.org/zap"
 )
 
+// Defaults of Config and of Provider fields left zero.
+const (
+	DefaultSkew               = 30 * time.Second
+	DefaultMinRefreshInterval = 30 * time.Second
+	DefaultMaxKeyAge          = 5 * time.Minute
+	DefaultMaxTokenLifetime   = 24 * time.Hour
+	DefaultAlgorithm          = "RS256"
+)
+
 // Config configures a Verifier. Zero values get the documented defaults.
 type Config struct {
-	// Client fetches discovery documents and JWKS (default NewHTTPClient(DefaultHTTPTimeout)).
+	// Client fetches discovery documents and JWKS (default
+	// NewHTTPClient(DefaultHTTPTimeout)). Build it with NewHTTPClient: a
+	// client of another making lacks the redirect and size limits. Its
+	// Timeout, or DefaultHTTPTimeout when it has none, also bounds each key
+	// fetch as a whole.
 	Client *http.Client
 	// Skew is the leeway on exp, nbf and iat (default 30s).
 	Skew time.Duration
@@ -38,11 +50,12 @@ type Config struct {
 	// AllowInsecureIssuers accepts http:// discovery and JWKS URLs on
 	// loopback hosts. It MUST NOT be set in production.
 	AllowInsecureIssuers bool
-	// Replay remembers (iss, jti) of one-time-use providers (default: in memory).
+	// Replay remembers (iss, jti) of one-time-use providers (default: in
+	// memory, on this Config's clock).
 	Replay ReplayStore
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// Logger reports fetch failures; never a token.
+	// Logger reports key fetch failures; never a token (default: none).
 	Logger *zap.Logger
 	// Observer, when set, is told of every key fetch.
 	Observer Observer
@@ -61,24 +74,26 @@ type Providers interface {
 // Verified is an accepted token: its provider and its strictly parsed claims.
 type Verified struct {
 	Provider *Provider
-	// Claims are the payload's claims; numbers are json.Number.
-	Claims   map[string]any
-	Issuer   string
-	Subject  string
-	JTI      string
-	IssuedAt time.Time
-	Expiry   time.Time
+	// Claims are the payload's claims from one strict parse (ParseClaims);
+	// numbers are json.Number.
+	Claims map[string]any
+	// Payload is the verified payload, byte for byte.
+	Payload []byte
+	// Issuer, Subject and JTI are the iss, sub and jti claims ("" when the
+	// token has no jti).
+	Issuer, Subject, JTI string
+	// IssuedAt and Expiry are the iat and exp claims.
+	IssuedAt, Expiry time.Time
 }
 
 // Verifier verifies subject tokens. It is long-lived and safe for concurrent
-// use: its key cache outlives policy reloads.
+// use: its key cache, one per (issuer, JWKS URL), outlives policy reloads.
 type Verifier struct {
-	cfg    Config
-	client *http.Client
-	log    *zap.Logger
+	cfg          Config
+	fetchTimeout time.Duration
 
 	mu      sync.Mutex
-	keySets map[[2]string]*keySet
+	keySets map[keySetID]*keySet
 }
 
 // New fills cfg's defaults and returns a Verifier.
@@ -86,83 +101,103 @@ func New(cfg Config) *Verifier {
 	if cfg.Client == nil {
 		cfg.Client = NewHTTPClient(DefaultHTTPTimeout)
 	}
-	if cfg.Skew == 0 {
-		cfg.Skew = 30 * time.Second
+	if cfg.Skew <= 0 {
+		cfg.Skew = DefaultSkew
 	}
 	if cfg.MaxTokenBytes <= 0 {
 		cfg.MaxTokenBytes = DefaultMaxTokenBytes
 	}
 	if cfg.MinRefreshInterval <= 0 {
-		cfg.MinRefreshInterval = 30 * time.Second
+		cfg.MinRefreshInterval = DefaultMinRefreshInterval
 	}
 	if cfg.MaxKeyAge <= 0 {
-		cfg.MaxKeyAge = 5 * time.Minute
-	}
-	if cfg.Replay == nil {
-		cfg.Replay = NewMemoryReplayStore()
+		cfg.MaxKeyAge = DefaultMaxKeyAge
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Replay == nil {
+		cfg.Replay = newMemoryReplayStore(cfg.Now, DefaultReplayCapacity)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	return &Verifier{cfg: cfg, client: cfg.Client, log: cfg.Logger, keySets: map[[2]string]*keySet{}}
+	timeout := cfg.Client.Timeout
+	if timeout <= 0 {
+		timeout = DefaultHTTPTimeout
+	}
+	return &Verifier{cfg: cfg, fetchTimeout: timeout, keySets: map[keySetID]*keySet{}}
 }
 
-func (v *Verifier) now() time.Time { return v.cfg.Now() }
-
 // Verify accepts raw only if it is a valid ID token of one of ps's
-// providers. Every refusal matches ErrInvalidToken; keys that cannot be
-// fetched give ErrKeysUnavailable. No error holds any part of the token.
+// providers, checking in this order: size, form and header (Precheck); one
+// strict parse of the payload (ParseClaims) for its exact iss; the provider
+// of that issuer (unknown: ErrUnknownIssuer, with no I/O at all); the
+// header's alg against the provider's algorithms; the signature, by go-oidc
+// over the provider's cached keys; then iss, sub, aud, exp, nbf, iat and
+// the lifetime; then, for one-time-use providers, the replay store.
+//
+// Every refusal matches ErrInvalidToken and one of ErrMalformed,
+// ErrUnknownIssuer, ErrSignature, ErrClaims, ErrExpired or ErrReplay. Keys
+// that cannot be fetched give ErrKeysUnavailable instead. No error holds any
+// part of the token.
 func (v *Verifier) Verify(ctx context.Context, raw string, ps Providers) (*Verified, error) {
 	// 1. Size, compact form and header, before anything else.
 	h, err := Precheck(raw, v.cfg.MaxTokenBytes)
 	if err != nil {
 		return nil, err
 	}
-	// 2. One strict parse of the payload, then route by its exact `iss`:
-	// an unknown issuer is refused with no I/O.
+	// 2. The one strict parse of the payload; its exact iss routes.
 	payload, claims, err := parsePayload(raw)
 	if err != nil {
 		return nil, err
 	}
+	// 3. The provider of that issuer. An unknown one costs no I/O.
 	iss, _ := claims["iss"].(string)
-	p, ok := ps.ProviderByIssuer(iss)
-	if !ok {
-		return nil, ErrUnknownIssuer
+	if iss == "" || ps == nil {
+		return nil, fmt.Errorf("%w: iss is missing", ErrUnknownIssuer)
 	}
-	if !slices.Contains(p.Algorithms, h.Alg) {
+	p, ok := ps.ProviderByIssuer(iss)
+	if !ok || p == nil {
+		return nil, fmt.Errorf("%w: no provider has this iss", ErrUnknownIssuer)
+	}
+	// 4. The alg must be one the provider pins (RFC 8725 §3.1).
+	algs := algorithms(p)
+	if !slices.Contains(algs, h.Alg) {
 		return nil, fmt.Errorf("%w: alg %s is not allowed for provider %s", ErrSignature, h.Alg, p.Name)
 	}
-	// 3. Claims: issuer, subject, audience, times, lifetime. They are
-	// checked before the signature so that a malformed claim is refused for
-	// what it is (go-oidc's lenient decoding would call it a bad
-	// signature); nothing is trusted until step 4 passes.
+	// 5. The signature, by go-oidc over the provider's keys; the bytes it
+	// verified must be the bytes parsed in step 2.
+	if err := v.verifySignature(ctx, raw, payload, p, algs); err != nil {
+		return nil, err
+	}
+	// 6. Issuer, subject, audience, times and lifetime.
 	out, err := v.checkClaims(p, claims)
 	if err != nil {
 		return nil, err
 	}
-	// 4. Signature, with go-oidc over the provider's keys.
-	ks := v.keySet(p)
-	if _, err := ks.current(ctx); err != nil {
-		return nil, err
-	}
-	if err := v.verifySignature(ctx, raw, payload, p, ks); err != nil {
-		return nil, err
-	}
-	// 5. Replay, only for verified tokens: a forgery cannot burn a jti.
+	out.Payload = payload
+	// 7. Replay, last: only a verified, otherwise valid token spends its jti.
 	if err := v.checkReplay(ctx, p, out); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
+// algorithms is the provider's allowlist, RS256 when it names none.
+func algorithms(p *Provider) []string {
+	if len(p.Algorithms) == 0 {
+		return []string{DefaultAlgorithm}
+	}
+	return p.Algorithms
+}
+
+// parsePayload decodes the pre-checked token's payload and parses it strictly.
 func parsePayload(raw string) ([]byte, map[string]any, error) {
 	seg := raw[strings.IndexByte(raw, '.')+1 : strings.LastIndexByte(raw, '.')]
 	payload, err := base64.RawURLEncoding.Strict().DecodeString(seg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: payload is not base64url", ErrMalformed)
+		return nil, nil, fmt.Errorf("%w: segment 2 is not base64url", ErrMalformed)
 	}
 	claims, err := ParseClaims(payload)
 	if err != nil {
@@ -171,60 +206,61 @@ func parsePayload(raw string) ([]byte, map[string]any, error) {
 	return payload, claims, nil
 }
 
-// verifySignature runs go-oidc's verifier with our key set, algorithms
-// pinned, and our own time checks. The payload go-oidc verified must be the
-// bytes that were parsed strictly.
-func (v *Verifier) verifySignature(ctx context.Context, raw string, payload []byte, p *Provider, ks *keySet) error {
-	ov := oidc.NewVerifier(p.Issuer, ks, &oidc.Config{
-		SkipClientIDCheck:    true, // audiences are checked against the provider's list below
-		SkipExpiryCheck:      true, // times are checked below, with the configured skew
-		SupportedSigningAlgs: p.Algorithms,
+// verifySignature runs go-oidc's verifier over the provider's key set, with
+// the algorithms pinned and the time checks left to checkClaims (go-oidc's
+// nbf leeway is a fixed 5 minutes and it ignores iat).
+func (v *Verifier) verifySignature(ctx context.Context, raw string, payload []byte, p *Provider, algs []string) error {
+	keys := &callKeys{ks: v.keySet(p), algs: algs}
+	ov := oidc.NewVerifier(p.Issuer, keys, &oidc.Config{
+		SkipClientIDCheck:    true, // aud is checked against the provider's audiences in checkClaims
+		SkipExpiryCheck:      true, // exp, nbf and iat are checked in checkClaims, with Skew
+		SupportedSigningAlgs: algs,
 		Now:                  v.cfg.Now,
 	})
-	tok, err := ov.Verify(ctx, raw)
-	if err != nil {
-		if ks.unavailable() {
-			return fmt.Errorf("%w: %s", ErrKeysUnavailable, p.Issuer)
-		}
-		return ErrSignature
-	}
-	var verified json.RawMessage
-	if err := tok.Claims(&verified); err != nil || !bytes.Equal(verified, payload) {
-		return ErrSignature
+	_, err := ov.Verify(ctx, raw)
+	switch {
+	case keys.err != nil:
+		// go-oidc formats the key set's error with %v: take ours as it was.
+		return keys.err
+	case keys.payload == nil && err != nil:
+		// go-oidc refused the token before asking for a key.
+		return fmt.Errorf("%w: refused by the JWS parser", ErrMalformed)
+	case err != nil:
+		// The signature held; go-oidc's own reading of the claims did not.
+		return fmt.Errorf("%w: refused by the OIDC verifier", ErrClaims)
+	case string(keys.payload) != string(payload):
+		return fmt.Errorf("%w: the verified payload is not the parsed one", ErrSignature)
 	}
 	return nil
 }
 
+// keySetID identifies a key cache.
+type keySetID struct{ issuer, jwksURL string }
+
+// keySet returns the long-lived key cache of p's issuer and JWKS URL.
 func (v *Verifier) keySet(p *Provider) *keySet {
-	key := [2]string{p.Issuer, p.JWKSURL}
+	id := keySetID{p.Issuer, p.JWKSURL}
 	v.mu.Lock()
-	defer v.mu.Unlock()
-	ks, ok := v.keySets[key]
+	ks, ok := v.keySets[id]
 	if !ok {
 		ks = &keySet{issuer: p.Issuer, jwksURL: p.JWKSURL, v: v}
-		v.keySets[key] = ks
+		v.keySets[id] = ks
 	}
-	ks.mu.Lock()
-	ks.provider = p.Name
-	ks.mu.Unlock()
+	v.mu.Unlock()
+	ks.setProvider(p.Name)
 	return ks
 }
 
-// unavailable reports whether the key set has no keys to verify with.
-func (ks *keySet) unavailable() bool {
-	ks.mu.Lock()
-	defer ks.mu.Unlock()
-	return ks.keys == nil
-}
-
+// checkClaims checks iss, sub, aud, the times and jti of claims already
+// parsed strictly (so each registered claim has its registered type).
 func (v *Verifier) checkClaims(p *Provider, c map[string]any) (*Verified, error) {
 	out := &Verified{Provider: p, Claims: c, Issuer: p.Issuer}
 	if iss, _ := c["iss"].(string); iss != p.Issuer {
-		return nil, fmt.Errorf("%w: iss does not match", ErrClaims)
+		return nil, fmt.Errorf("%w: iss is not the provider's issuer", ErrClaims)
 	}
-	sub, ok := c["sub"].(string)
-	if !ok || sub == "" {
-		return nil, fmt.Errorf("%w: sub is missing or empty", ErrClaims)
+	sub, _ := c["sub"].(string)
+	if sub == "" {
+		return nil, fmt.Errorf("%w: sub is missing or empty (RFC 8725 §3.8)", ErrClaims)
 	}
 	out.Subject = sub
 	if err := checkAudience(c["aud"], p.Audiences); err != nil {
@@ -234,9 +270,9 @@ func (v *Verifier) checkClaims(p *Provider, c map[string]any) (*Verified, error)
 		return nil, err
 	}
 	if jti, present := c["jti"]; present {
-		s, ok := jti.(string)
-		if !ok || s == "" {
-			return nil, fmt.Errorf("%w: jti is not a non-empty string", ErrClaims)
+		s, _ := jti.(string)
+		if s == "" {
+			return nil, fmt.Errorf("%w: jti is empty", ErrClaims)
 		}
 		out.JTI = s
 	}
@@ -246,7 +282,8 @@ func (v *Verifier) checkClaims(p *Provider, c map[string]any) (*Verified, error)
 	return out, nil
 }
 
-// checkReplay refuses a second use of (iss, jti) for one-time-use providers.
+// checkReplay refuses a second use of (iss, jti) for one-time-use
+// providers. A store that fails is a server problem, not a refusal.
 func (v *Verifier) checkReplay(ctx context.Context, p *Provider, out *Verified) error {
 	if !p.OneTimeUse {
 		return nil
@@ -256,13 +293,13 @@ func (v *Verifier) checkReplay(ctx context.Context, p *Provider, out *Verified) 
 		return fmt.Errorf("replay store: %w", err)
 	}
 	if !fresh {
-		return ErrReplay
+		return fmt.Errorf("%w: jti seen before (provider %s is one-time-use)", ErrReplay, p.Name)
 	}
 	return nil
 }
 
 // checkAudience: aud (a string or an array of strings) must name one of the
-// provider's audiences (RFC 7519 §4.1.3).
+// provider's audiences (RFC 7519 §4.1.3, RFC 8725 §3.9).
 func checkAudience(aud any, accepted []string) error {
 	var auds []string
 	switch a := aud.(type) {
@@ -277,18 +314,20 @@ func checkAudience(aud any, accepted []string) error {
 			auds = append(auds, s)
 		}
 	default:
-		return fmt.Errorf("%w: aud is missing or not a string or array", ErrClaims)
+		return fmt.Errorf("%w: aud is missing (RFC 8725 §3.9)", ErrClaims)
 	}
 	for _, a := range auds {
-		if slices.Contains(accepted, a) {
+		if a != "" && slices.Contains(accepted, a) {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: aud is not an accepted audience", ErrClaims)
+	return fmt.Errorf("%w: aud names none of the provider's audiences", ErrClaims)
 }
 
+// checkTimes checks exp and iat (required) and nbf (optional) with Skew,
+// and exp - iat against the provider's MaxTokenLifetime.
 func (v *Verifier) checkTimes(p *Provider, c map[string]any, out *Verified) error {
-	now, skew := v.now(), v.cfg.Skew
+	now, skew := v.cfg.Now(), v.cfg.Skew
 	exp, err := numericDate(c, "exp", true)
 	if err != nil {
 		return err
@@ -301,24 +340,32 @@ func (v *Verifier) checkTimes(p *Provider, c map[string]any, out *Verified) erro
 	if err != nil {
 		return err
 	}
+	lifetime := p.MaxTokenLifetime
+	if lifetime <= 0 {
+		lifetime = DefaultMaxTokenLifetime
+	}
 	switch {
 	case !now.Before(exp.Add(skew)):
-		return fmt.Errorf("%w: expired", ErrExpired)
+		return fmt.Errorf("%w: expired (exp)", ErrExpired)
 	case !nbf.IsZero() && now.Add(skew).Before(nbf):
 		return fmt.Errorf("%w: not valid yet (nbf)", ErrExpired)
 	case now.Add(skew).Before(iat):
 		return fmt.Errorf("%w: issued in the future (iat)", ErrClaims)
 	case !exp.After(iat):
 		return fmt.Errorf("%w: exp is not after iat", ErrClaims)
-	case exp.Sub(iat) > p.MaxTokenLifetime:
-		return fmt.Errorf("%w: lifetime %s exceeds %s", ErrClaims, exp.Sub(iat), p.MaxTokenLifetime)
+	case exp.Sub(iat) > lifetime:
+		return fmt.Errorf("%w: exp - iat is longer than the provider's max token lifetime %s", ErrClaims, lifetime)
 	}
 	out.IssuedAt, out.Expiry = iat, exp
 	return nil
 }
 
-// numericDate reads a JSON number of seconds (RFC 7519 §2); strings,
-// quoted numbers and absurd values are refused.
+// maxNumericDate is the latest date accepted (year 5138): far beyond any
+// real token, and small enough that every duration computed stays exact.
+const maxNumericDate = 1e11
+
+// numericDate reads a JSON number of seconds (RFC 7519 §2); quoted
+// numbers, negative and absurd values are refused.
 func numericDate(c map[string]any, name string, required bool) (time.Time, error) {
 	v, present := c[name]
 	if !present {
@@ -329,19 +376,19 @@ func numericDate(c map[string]any, name string, required bool) (time.Time, error
 	}
 	n, ok := v.(json.Number)
 	if !ok {
-		return time.Time{}, fmt.Errorf("%w: %s is not a number", ErrClaims, name)
+		return time.Time{}, fmt.Errorf("%w: %s is not a JSON number", ErrClaims, name)
 	}
 	f, err := n.Float64()
-	if err != nil || math.IsNaN(f) || f < 0 || f > 1e11 {
+	if err != nil || math.IsNaN(f) || f <= 0 || f > maxNumericDate {
 		return time.Time{}, fmt.Errorf("%w: %s is not a valid date", ErrClaims, name)
 	}
 	sec, frac := math.Modf(f)
 	return time.Unix(int64(sec), int64(frac*1e9)), nil
 }
 
-// CheckURL accepts https URLs, and http URLs on a loopback host when
+// checkURL accepts https URLs, and http URLs on a loopback host when
 // insecure is set.
-func CheckURL(raw string, insecure bool) error {
+func checkURL(raw string, insecure bool) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" {
 		return errors.New("not an absolute URL without user or fragment")
@@ -349,7 +396,7 @@ func CheckURL(raw string, insecure bool) error {
 	switch {
 	case u.Scheme == "https":
 		return nil
-	case u.Scheme == "http" && insecure && IsLoopback(u.Hostname()):
+	case u.Scheme == "http" && insecure && isLoopback(u.Hostname()):
 		return nil
 	case u.Scheme == "http":
 		return errors.New("http is allowed only on a loopback host when insecure issuers are allowed")
@@ -358,14 +405,11 @@ func CheckURL(raw string, insecure bool) error {
 	}
 }
 
-// IsLoopback reports whether host is localhost or a loopback IP.
-func IsLoopback(host string) bool {
+// isLoopback reports whether host is localhost or a loopback IP.
+func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
-
-func zapIssuer(iss string) zap.Field { return zap.String("issuer", iss) }
-func zapErr(err error) zap.Field     { return zap.Error(err) }
