@@ -47,6 +47,9 @@ test_a_change_freeze_denies_inside_its_window_only if {
 	later := [{"from": "2026-12-01T00:00:00Z", "until": "2026-12-02T00:00:00Z", "reason": "release"}]
 	e := decide(prod, gitlab_self, "production-deployer") with data.trustgate.freeze as later
 	e.allow == true
+	ended := [{"from": "2026-11-01T00:00:00Z", "until": "2026-11-23T10:00:00Z", "reason": "release"}]
+	f := decide(prod, gitlab_self, "production-deployer") with data.trustgate.freeze as ended
+	f.allow == true
 }
 
 test_the_example_group_identity_accepts_protected_main_and_release_tags if {
@@ -66,4 +69,177 @@ test_the_github_release_identity if {
 	github := {"name": "github", "issuer": "https://token.actions.githubusercontent.com", "platform": "github"}
 	decide(fixtures.github_push_main, github, "github-release").allow == true
 	decide(fixtures.github_pull_request, github, "github-release").allow == false
+}
+
+github := {"name": "github", "issuer": "https://token.actions.githubusercontent.com", "platform": "github"}
+
+dev := {"name": "dev", "issuer": "http://127.0.0.1:8090", "platform": "gitlab"}
+
+test_the_dev_issuers_default_token_gets_demo if {
+	d := decide(fixtures.gitlab_dev_demo, dev, "")
+	d.allow == true
+	d.identity == "demo"
+	d.subject == "demo@workload.example.com"
+	d.roles == ["demo"]
+	d.scopes == ["read", "write"]
+	d.audiences == ["http://127.0.0.1:8080/demo-api"]
+	d.ttl_seconds == 300
+}
+
+# make demo's second token: a feature branch of the demo project.
+test_the_dev_issuers_feature_branch_token_is_refused if {
+	claims := object.union(fixtures.gitlab_dev_demo, {
+		"ref": "feature", "ref_protected": "false",
+		"sub": "project_path:demo-group/demo-project:ref_type:branch:ref:feature",
+	})
+	d := decide(claims, dev, "demo")
+	d.allow == false
+	d.reasons == [
+		"identity demo, federation 0 (provider dev): claim `ref_protected` is `false`, not true",
+		"identity demo, federation 0 (provider dev): ref `branch:feature` is not one of branch:main",
+	]
+}
+
+test_the_demo_identity_trusts_only_the_dev_provider if {
+	d := decide(fixtures.gitlab_dev_demo, gitlab, "demo")
+	d.allow == false
+	d.reasons == ["identity demo, federation 0 (provider dev): the token is from provider gitlab, not dev"]
+}
+
+test_a_subgroup_project_does_not_get_the_group_identity if {
+	claims := object.union(fixtures.gitlab_main_protected, {
+		"project_path": "my-group/sub/app", "namespace_path": "my-group/sub",
+		"sub": "project_path:my-group/sub/app:ref_type:branch:ref:main",
+	})
+	d := decide(claims, gitlab, "gitlab-ci-deploy")
+	d.allow == false
+	d.reasons == [
+		"identity gitlab-ci-deploy, federation 0 (provider gitlab): claim `namespace_path` is `my-group/sub`, not my-group",
+		"identity gitlab-ci-deploy, federation 0 (provider gitlab): sub `project_path:my-group/sub/app:ref_type:branch:ref:main` does not match project_path:my-group/*:ref_type:*:ref:*",
+	]
+}
+
+test_a_look_alike_group_does_not_get_the_group_identity if {
+	claims := object.union(fixtures.gitlab_main_protected, {
+		"project_path": "my-group-evil/app", "namespace_path": "my-group-evil",
+		"sub": "project_path:my-group-evil/app:ref_type:branch:ref:main",
+	})
+	decide(claims, gitlab, "gitlab-ci-deploy").allow == false
+	decide(claims, gitlab, "").allow == false
+}
+
+test_production_deployer_accepts_subgroups_of_platform_only_in_production if {
+	deep := object.union(prod, {"project_path": "platform/infra/team/api"})
+	decide(deep, gitlab_self, "production-deployer").allow == true
+	staging := decide(object.union(prod, {"environment": "staging"}), gitlab_self, "production-deployer")
+	staging.reasons == ["identity production-deployer, federation 0 (provider gitlab-self): environment `staging` is not one of production"]
+	unprotected := decide(object.union(prod, {"environment_protected": "false"}), gitlab_self, "production-deployer")
+	unprotected.reasons == ["identity production-deployer, federation 0 (provider gitlab-self): claim `environment_protected` is `false`, not true"]
+	other := decide(object.union(prod, {"project_path": "platform-evil/api"}), gitlab_self, "production-deployer")
+	other.reasons == ["identity production-deployer, federation 0 (provider gitlab-self): claim `project_path` is `platform-evil/api`, not platform/**"]
+	decide(prod, gitlab, "production-deployer").allow == false
+}
+
+test_docs_reader_accepts_any_branch_of_its_projects if {
+	handbook := object.union(fixtures.gitlab_feature_branch, {"project_path": "my-group/handbook"})
+	d := decide(handbook, gitlab, "")
+	d.allow == true
+	d.identity == "docs-reader"
+	d.subject == "docs-reader"
+	decide(fixtures.gitlab_feature_branch, gitlab, "docs-reader").allow == false
+}
+
+test_two_example_identities_matching_is_ambiguous if {
+	docs := object.union(fixtures.gitlab_main_protected, {
+		"project_path": "my-group/docs",
+		"sub": "project_path:my-group/docs:ref_type:branch:ref:main",
+	})
+	d := decide(docs, gitlab, "")
+	d.allow == false
+	d.reasons == ["ambiguous: identities docs-reader, gitlab-ci-deploy all accept this token; name one"]
+	decide(docs, gitlab, "docs-reader").identity == "docs-reader"
+	decide(docs, gitlab, "gitlab-ci-deploy@workload.example.com").identity == "gitlab-ci-deploy"
+}
+
+test_github_production_needs_the_production_environment if {
+	d := decide(fixtures.github_environment_production, github, "github-production")
+	d.allow == true
+	d.scopes == ["deploy"]
+	d.ttl_seconds == 600
+	decide(fixtures.github_push_main, github, "github-production").allow == false
+	pr := decide(object.union(fixtures.github_environment_production, {"ref": "refs/pull/42/merge"}), github, "github-production")
+	pr.reasons == ["identity github-production, federation 0 (provider github): ref `pull:42/merge` is not one of branch:main"]
+}
+
+test_a_github_production_token_matches_two_identities_unless_named if {
+	d := decide(fixtures.github_environment_production, github, "")
+	d.allow == false
+	d.reasons == ["ambiguous: identities github-production, github-release all accept this token; name one"]
+}
+
+test_a_merge_request_pipeline_gets_nothing_from_the_example if {
+	d := decide(fixtures.gitlab_merge_request, gitlab, "")
+	d.allow == false
+	"no identity accepts this token from provider gitlab" in d.reasons
+}
+
+test_scopes_and_audiences_of_an_example_identity if {
+	d := trustgate.decision with input as {
+		"token": fixtures.gitlab_main_protected, "provider": gitlab, "now": "2026-11-23T10:00:00Z",
+		"request": {"identity": "gitlab-ci-deploy", "scopes": ["read"], "audiences": ["https://api.example.com"], "client_ip": ""},
+	}
+	d.scopes == ["read"]
+	d.audiences == ["https://api.example.com"]
+	e := trustgate.decision with input as {
+		"token": fixtures.gitlab_main_protected, "provider": gitlab, "now": "2026-11-23T10:00:00Z",
+		"request": {"identity": "gitlab-ci-deploy", "scopes": ["deploy"], "audiences": [], "client_ip": ""},
+	}
+	e.allow == false
+	e.error == "invalid_scope"
+	e.identity == "gitlab-ci-deploy"
+	e.reasons == ["scope deploy is not granted to identity gitlab-ci-deploy"]
+}
+
+# The explanation docs/policy-guide.md shows for a feature branch.
+test_the_explanation_of_a_feature_branch if {
+	ex := trustgate.explain with input as {
+		"token": fixtures.gitlab_feature_branch, "provider": gitlab, "now": "2026-11-23T10:00:00Z",
+		"request": {"identity": "gitlab-ci-deploy", "scopes": [], "audiences": [], "client_ip": "192.0.2.1"},
+	}
+	ex == {"identities": {"gitlab-ci-deploy": {
+		"matched": false,
+		"expired": false,
+		"federations": [{
+			"index": 0,
+			"provider": "gitlab",
+			"matched": false,
+			"failures": [
+				"claim `ref_protected` is `false`, not true",
+				"ref `branch:feature/login` is not one of branch:main, tag:v*",
+				"sub `project_path:my-group/app:ref_type:branch:ref:feature/login` does not match project_path:my-group/*:ref_type:*:ref:*",
+			],
+		}],
+	}}}
+}
+
+test_the_custom_rules_deny_nothing_for_an_ordinary_token if {
+	count(data.trustgate.custom.deny) == 0 with input as {
+		"token": fixtures.gitlab_main_protected, "provider": gitlab, "now": "2026-11-23T10:00:00Z",
+		"request": {"identity": "", "scopes": [], "audiences": [], "client_ip": ""},
+	}
+}
+
+test_merge_request_pipelines_may_deploy_to_other_environments if {
+	count(data.trustgate.custom.deny) == 0 with input as {
+		"token": fixtures.gitlab_merge_request, "provider": gitlab, "now": "2026-11-23T10:00:00Z",
+		"request": {"identity": "", "scopes": [], "audiences": [], "client_ip": ""},
+	}
+}
+
+test_only_the_named_project_is_blocked if {
+	claims := object.union(fixtures.gitlab_main_protected, {
+		"project_path": "my-group/legacy-app2",
+		"sub": "project_path:my-group/legacy-app2:ref_type:branch:ref:main",
+	})
+	decide(claims, gitlab, "gitlab-ci-deploy").allow == true
 }

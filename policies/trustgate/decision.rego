@@ -1,31 +1,66 @@
 # The decision of DESIGN §4: which identity, roles, scopes, audiences and
-# lifetime a verified token is granted, or why not.
+# lifetime a verified token is granted, or why not. data.trustgate.decision
+# is always one object: a grant, or a denial with at least one reason.
 package trustgate
 
 known_identities := data.trustgate.identities
 
 now_ns := time.parse_rfc3339_ns(input.now)
 
-requested := input.request.identity
+requested := object.get(input, ["request", "identity"], "")
 
-# named_identity is the identity the caller asked for, by name or by email.
+requested_scopes := request_list("scopes")
+
+requested_audiences := request_list("audiences")
+
+# request_list is a list of the request; absent or null is an empty list.
+request_list(key) := [] if {
+	object.get(input, ["request", key], null) == null
+} else := input.request[key]
+
+# input_reasons refuse an input the engine would never build: without a
+# time, expiry and change freezes could not be decided.
+input_reasons contains "the input has no valid `now` (an RFC 3339 time)" if not now_ns
+
+input_reasons contains "the request's scopes are not a list" if not is_array(requested_scopes)
+
+input_reasons contains "the request's audiences are not a list" if not is_array(requested_audiences)
+
+# named_identity is the identity the caller asked for: by name, else by
+# email. Only that identity is looked up; an email is found by a scan.
 named_identity := requested if {
+	requested != ""
 	known_identities[requested]
 } else := name if {
+	count(email_owners) == 1
+	some name in email_owners
+}
+
+# email_owners are the identities whose email the caller gave. The engine
+# refuses bundles where two identities share one; here it is a denial.
+email_owners := {name |
 	requested != ""
 	some name, id in known_identities
 	id.email == requested
 }
 
-# expired holds for an identity past its expires_at.
-expired(id) if now_ns >= time.parse_rfc3339_ns(id.expires_at)
+# expired holds for an identity past its expires_at, and fails closed: an
+# expiry that cannot be compared with now counts as passed.
+expired(id) if {
+	object.get(id, "expires_at", "") != ""
+	not before_expiry(id)
+}
 
-# identity_matched: not expired, and some federation has no failure. An
-# identity with no federations never matches.
+before_expiry(id) if now_ns < time.parse_rfc3339_ns(id.expires_at)
+
+# identity_matched: not expired, and some federation of the token's provider
+# has no failure. An identity with no federations never matches. Other
+# providers' federations are skipped before any condition is evaluated.
 identity_matched(id) if {
 	not expired(id)
 	some fed in id.federations
-	count(federation_failures(fed)) == 0
+	fed.provider == input.provider.name
+	count(condition_failures(fed)) == 0
 }
 
 # matching is every identity that accepts the token, when none is named.
@@ -49,7 +84,13 @@ selected_identity := known_identities[selected]
 
 identity_reasons contains sprintf("no identity is named %s or has it as email", [requested]) if {
 	requested != ""
-	not named_identity
+	not known_identities[requested]
+	count(email_owners) == 0
+}
+
+identity_reasons contains sprintf("ambiguous: identities %s all have the email %s; name one", [concat(", ", sort(email_owners)), requested]) if {
+	not known_identities[requested]
+	count(email_owners) > 1
 }
 
 identity_reasons contains sprintf("identity %s expired at %s", [named_identity, id.expires_at]) if {
@@ -62,31 +103,31 @@ identity_reasons contains sprintf("identity %s has no federations", [named_ident
 	count(object.get(id, "federations", [])) == 0
 }
 
-identity_reasons contains msg if {
-	id := known_identities[named_identity]
-	not expired(id)
-	not identity_matched(id)
-	some i, fed in id.federations
-	some failure in federation_failures(fed)
-	msg := sprintf("identity %s, federation %d (provider %s): %s", [named_identity, i, fed.provider, failure])
+# The named identity's failures are its explanation's, federation by
+# federation.
+identity_reasons contains federation_reason(named_identity, f, failure) if {
+	not identity_matched(known_identities[named_identity])
+	ex := identity_explanation(named_identity)
+	not ex.expired
+	some f in ex.federations
+	some failure in f.failures
 }
 
-identity_reasons contains sprintf("no identity accepts this token from provider %s", [input.provider.name]) if {
+identity_reasons contains sprintf("no identity accepts this token from provider %s", [token_provider]) if {
 	requested == ""
 	count(matching) == 0
 }
 
-# With no identity named and none matching, say why for each identity that
-# federates with this provider.
-identity_reasons contains msg if {
+# With no identity named and none matching, say why for each live identity
+# that federates with this provider.
+identity_reasons contains federation_reason(name, f, failure) if {
 	requested == ""
 	count(matching) == 0
 	some name, id in known_identities
 	not expired(id)
-	some i, fed in id.federations
-	fed.provider == input.provider.name
-	some failure in federation_failures(fed)
-	msg := sprintf("identity %s, federation %d (provider %s): %s", [name, i, fed.provider, failure])
+	some f in identity_explanation(name).federations
+	f.provider == input.provider.name
+	some failure in f.failures
 }
 
 identity_reasons contains sprintf("ambiguous: identities %s all accept this token; name one", [concat(", ", sort(matching))]) if {
@@ -94,27 +135,56 @@ identity_reasons contains sprintf("ambiguous: identities %s all accept this toke
 	count(matching) > 1
 }
 
+federation_reason(name, f, failure) := sprintf("identity %s, federation %d (provider %s): %s", [name, f.index, f.provider, failure])
+
 scope_reasons contains sprintf("scope %s is not granted to identity %s", [s, selected]) if {
-	some s in input.request.scopes
+	some s in requested_scopes
 	not s in object.get(selected_identity, "scopes", [])
 }
 
 audience_reasons contains sprintf("audience %s is not allowed for identity %s", [a, selected]) if {
-	some a in input.request.audiences
+	some a in requested_audiences
 	not a in object.get(selected_identity, "audiences", [])
 }
 
-# custom_reasons are the vetoes of bundles' `package trustgate.custom`.
-custom_reasons := {msg | some msg in data.trustgate.custom.deny}
+# custom_deny is the veto of bundles' `package trustgate.custom`: a set of
+# messages (`deny contains msg if ...`); none when no bundle has one.
+default custom_deny := set()
 
-deny_reasons := ((identity_reasons | scope_reasons) | audience_reasons) | custom_reasons
+custom_deny := data.trustgate.custom.deny
 
-granted_scopes := input.request.scopes if {
-	count(input.request.scopes) > 0
+# custom_messages reads custom_deny whatever its shape, failing closed: a
+# `deny if ...` rule is true, and anything unreadable is a veto too.
+custom_messages := custom_deny if {
+	is_set(custom_deny)
+} else := custom_deny if {
+	is_array(custom_deny)
+} else := set() if {
+	not custom_deny
+} else := {"a custom rule denied this token"} if {
+	type_name(custom_deny) == "boolean"
+} else := {custom_deny} if {
+	is_string(custom_deny)
+} else := {sprintf("data.trustgate.custom.deny is %s, not a set of messages: denied", [type_name(custom_deny)])}
+
+custom_reasons := {message_text(m) | some m in custom_messages}
+
+# message_text is a custom message as a string.
+message_text(m) := m if {
+	is_string(m)
+} else := json.marshal(m)
+
+# global_reasons deny whichever identity would match.
+global_reasons := custom_reasons | input_reasons
+
+deny_reasons := ((identity_reasons | scope_reasons) | audience_reasons) | global_reasons
+
+granted_scopes := requested_scopes if {
+	count(requested_scopes) > 0
 } else := object.get(selected_identity, "scopes", [])
 
-granted_audiences := input.request.audiences if {
-	count(input.request.audiences) > 0
+granted_audiences := requested_audiences if {
+	count(requested_audiences) > 0
 } else := [selected_identity.audiences[0]] if {
 	count(object.get(selected_identity, "audiences", [])) > 0
 } else := []
@@ -138,12 +208,19 @@ grant := {
 
 # deny_error classifies a deny that is only about scopes or audiences.
 deny_error := "invalid_scope" if {
-	count(custom_reasons) == 0
+	count(global_reasons) == 0
 	count(scope_reasons) > 0
 } else := "invalid_target" if {
-	count(custom_reasons) == 0
+	count(global_reasons) == 0
 	count(audience_reasons) > 0
 } else := ""
+
+# denial_reasons is never empty: a denial always says something.
+denial_reasons := sort(deny_reasons) if {
+	count(deny_reasons) > 0
+} else := [sprintf("identity %s does not accept this token", [named_identity])] if {
+	named_identity
+} else := ["no identity accepts this token"]
 
 denied := {
 	"allow": false,
@@ -153,7 +230,7 @@ denied := {
 	"scopes": [],
 	"audiences": [],
 	"ttl_seconds": 0,
-	"reasons": sort(deny_reasons),
+	"reasons": denial_reasons,
 	"error": deny_error,
 }
 

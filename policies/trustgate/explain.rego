@@ -1,6 +1,7 @@
 # data.trustgate.explain: for each candidate identity (the named one, or
 # every identity when none is named), federation by federation, what matched
-# and what did not. `trustgate explain` prints it.
+# and what did not. `trustgate explain` prints it; a denial's reasons are
+# built from it (decision.rego).
 package trustgate
 
 explain := {"identities": {name: identity_explanation(name) | some name in explain_candidates}}
@@ -20,9 +21,11 @@ identity_explanation(name) := {
 	],
 }
 
+# identity_granted: a federation matched, the identity has not expired, and
+# nothing denies every identity (a custom rule, an input without a time).
 identity_granted(name) if {
 	identity_matched(known_identities[name])
-	count(custom_reasons) == 0
+	count(global_reasons) == 0
 } else := false
 
 is_expired(id) if expired(id)
@@ -31,7 +34,7 @@ else := false
 
 federation_explanation(i, fed) := {
 	"index": i,
-	"provider": fed.provider,
+	"provider": federation_provider(fed),
 	"matched": count(failures) == 0,
 	"failures": sort(failures),
 } if {

@@ -1,18 +1,23 @@
 # Matching of one federation against the verified token (DESIGN §3).
 # Each *_failures function returns the set of conditions that did not hold,
 # in words a pipeline author understands; an empty set means the condition
-# matched.
+# matched. Anything the data or the token does not say plainly fails: a
+# federation never matches by omission.
 package trustgate
 
 # federation_failures is every condition of fed that the token does not
-# meet; a federation of another provider fails for that reason alone.
-federation_failures(fed) := provider_failures(fed) if {
-	count(provider_failures(fed)) > 0
-} else := ((subject_failures(fed) | claim_failures(fed)) | ref_failures(fed)) | environment_failures(fed)
-
-provider_failures(fed) := set() if {
+# meet; a federation of another provider (or of none) fails for that reason
+# alone.
+federation_failures(fed) := condition_failures(fed) if {
 	fed.provider == input.provider.name
-} else := {sprintf("the token is from provider %s, not %s", [input.provider.name, fed.provider])}
+} else := {sprintf("the token is from provider %s, not %s", [token_provider, federation_provider(fed)])}
+
+condition_failures(fed) := ((subject_failures(fed) | claim_failures(fed)) | ref_failures(fed)) | environment_failures(fed)
+
+# federation_provider names fed's provider in words, also when it has none.
+federation_provider(fed) := object.get(fed, "provider", "(none)")
+
+token_provider := object.get(input, ["provider", "name"], "(none)")
 
 subject_failures(fed) := set() if {
 	not fed.subject
@@ -24,12 +29,17 @@ subject_failures(fed) := set() if {
 
 claim_failures(fed) := {msg |
 	some name, p in object.get(fed, "claims", {})
-	not claim_matches_any(name, patterns(p))
-	msg := claim_failure(name, patterns(p))
-}
+	ps := patterns(p)
+	not claim_matches_any(name, ps)
+	msg := claim_failure(name, ps)
+} if {
+	is_object(object.get(fed, "claims", {}))
+} else := {"claims is not a mapping of claim names to patterns"}
 
 claim_failure(name, ps) := sprintf("claim `%s` is absent", [name]) if {
 	not name in object.keys(input.token)
+} else := sprintf("claim `%s` has no pattern: patterns are strings, quote true, false and numbers", [name]) if {
+	count(ps) == 0
 } else := sprintf("claim `%s` is `%s`, not %s", [name, claim_text(name), concat(", ", ps)])
 
 ref_failures(fed) := set() if {
@@ -39,6 +49,8 @@ ref_failures(fed) := set() if {
 	glob.match(p, ["/"], token_ref)
 } else := {sprintf("ref `%s` is not one of %s", [token_ref, concat(", ", fed.refs)])} if {
 	token_ref
+} else := {sprintf("ref `%s` is not a branch, tag or pull request ref", [claim_text("ref")])} if {
+	claim_text("ref")
 } else := {"the token has no ref"}
 
 environment_failures(fed) := set() if {
@@ -51,9 +63,12 @@ environment_failures(fed) := set() if {
 } else := {"the token has no environment"}
 
 # A claims entry is one glob or a list of globs; any of them is enough.
-patterns(p) := p if is_array(p)
-
-patterns(p) := [p] if is_string(p)
+# Anything that is not a string is no pattern, so it never matches.
+patterns(p) := [x | some x in p; is_string(x)] if {
+	is_array(p)
+} else := [p] if {
+	is_string(p)
+} else := []
 
 claim_matches_any(name, ps) if {
 	some p in ps
@@ -81,7 +96,8 @@ claim_text(name) := v if {
 } else := json.marshal(input.token[name])
 
 # token_ref is the token's ref as `branch:NAME`, `tag:NAME` or, on GitHub,
-# `pull:N/merge`.
+# `pull:N/merge`. GitLab and generic tokens carry ref_type and ref; GitHub
+# tokens carry the full ref only.
 token_ref := sprintf("%s:%s", [input.token.ref_type, input.token.ref]) if {
 	input.provider.platform != "github"
 }
