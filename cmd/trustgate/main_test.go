@@ -296,3 +296,11 @@ func TestCheckReportsBundleProblemsWithFileAndKey(t *testing.T) {
 		t.Fatalf("the example bundle fails check: %s", out)
 	}
 }
+
+func TestTestCommandFailsOnATestThatRaisesAnError(t *testing.T) {
+	dir := t.TempDir()
+	_ = os.WriteFile(filepath.Join(dir, "e_test.rego"), []byte("package t_test\n\ntest_err if {\n\tx := \"a\"\n\tglob.match(\"[\", [\"/\"], x)\n}\n"), 0o600)
+	if code, out, _ := runCLI(t, nil, "test", dir); code != exitFail {
+		t.Fatalf("exit %d for a test raising a builtin error, want %d:\n%s", code, exitFail, out)
+	}
+}

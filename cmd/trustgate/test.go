@@ -91,7 +91,24 @@ func (f *testFlags) runTests(ctx context.Context, paths []string, io stdio) erro
 		if err != nil {
 			return err
 		}
-		return f.reporter(io, cov, modules).Report(ch)
+		failed := 0
+		seen := make(chan *tester.Result)
+		go func() {
+			defer close(seen)
+			for r := range ch {
+				if r.Fail || r.Error != nil {
+					failed++
+				}
+				seen <- r
+			}
+		}()
+		if err := f.reporter(io, cov, modules).Report(seen); err != nil {
+			return err
+		}
+		if failed > 0 {
+			return fmt.Errorf("%d test(s) failed or raised an error", failed)
+		}
+		return nil
 	})
 }
 
