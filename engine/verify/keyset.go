@@ -120,8 +120,9 @@ func (ks *keySet) fetch(done chan struct{}) {
 	}
 	provider := ks.provider
 	ks.inflight = nil
-	close(done)
 	ks.mu.Unlock()
+	// The outcome is told before the waiters wake, so whoever sees the
+	// result of a fetch also sees it counted.
 	if obs := ks.v.cfg.Observer; obs != nil {
 		obs.KeysFetched(provider, outcome)
 	}
@@ -129,6 +130,7 @@ func (ks *keySet) fetch(done chan struct{}) {
 		ks.v.cfg.Logger.Warn("fetching issuer keys failed",
 			zap.String("provider", provider), zap.String("issuer", ks.issuer), zap.Error(err))
 	}
+	close(done)
 }
 
 // download discovers the JWKS URL when the provider gives none, then reads
