@@ -47,7 +47,7 @@ email_owners := {name |
 # expired holds for an identity past its expires_at, and fails closed: an
 # expiry that cannot be compared with now counts as passed.
 expired(id) if {
-	object.get(id, "expires_at", "") != ""
+	id.expires_at != ""
 	not before_expiry(id)
 }
 
@@ -59,8 +59,7 @@ before_expiry(id) if now_ns < time.parse_rfc3339_ns(id.expires_at)
 identity_matched(id) if {
 	not expired(id)
 	some fed in id.federations
-	fed.provider == input.provider.name
-	count(condition_failures(fed)) == 0
+	federation_matches(fed)
 }
 
 # matching is every identity that accepts the token, when none is named.
@@ -238,7 +237,20 @@ default selected_name := ""
 
 selected_name := selected
 
-# decision is always one object: the grant when nothing denies, else the denial.
+# input_complete holds when no input_reasons do.
+input_complete if {
+	now_ns
+	is_array(requested_scopes)
+	is_array(requested_audiences)
+}
+
+# decision is always one object: the grant when nothing refuses it, else
+# the denial. grant is built from the selected identity, so without one it
+# is undefined and the denial is given. Only a denial computes the reasons
+# of identity_reasons: a grant needs none of them.
 decision := grant if {
-	count(deny_reasons) == 0
+	input_complete
+	count(custom_reasons) == 0
+	count(scope_reasons) == 0
+	count(audience_reasons) == 0
 } else := denied

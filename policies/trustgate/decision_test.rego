@@ -431,3 +431,19 @@ test_gitlab_tags_and_pull_refs_are_never_read_as_github_refs if {
 	pull_ids := one_fed({"provider": "gitlab", "refs": ["pull:1/merge"]})
 	decide(with_claims(main, {"ref": "refs/pull/1/merge", "ref_type": "branch"}), gitlab, "x", pull_ids).allow == false
 }
+
+test_a_live_identity_with_an_expiry_is_denied_for_its_failures_only if {
+	ids := {"deploy": object.union(deploy, {"expires_at": "2099-01-01T00:00:00Z"})}
+	d := decide(with_claims(main, {"ref_protected": "false"}), gitlab, "deploy", ids)
+	d.allow == false
+	d.reasons == ["identity deploy, federation 0 (provider gitlab): claim `ref_protected` is `false`, not true"]
+}
+
+test_a_scope_denial_of_a_matched_identity_lists_no_federation_failures if {
+	github_fed := {"provider": "github", "claims": {"repository": "acme/service"}}
+	ids := {"deploy": object.union(deploy, {"federations": array.concat(deploy.federations, [github_fed])})}
+	d := decide_req(main, request("deploy", ["admin"], []), ids)
+	d.allow == false
+	d.reasons == ["scope admin is not granted to identity deploy"]
+	d.error == "invalid_scope"
+}

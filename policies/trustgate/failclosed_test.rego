@@ -214,3 +214,30 @@ test_a_list_claim_matches_only_its_json_text if {
 	decide(main, gitlab, "x", one_fed({"provider": "gitlab", "claims": {"groups_direct": "my-group"}})).allow == false
 	decide(main, gitlab, "x", one_fed({"provider": "gitlab", "claims": {"groups_direct": "*"}})).allow == false
 }
+
+test_an_empty_list_of_claims_is_not_a_mapping_and_never_matches if {
+	d := decide(main, gitlab, "x", one_fed({"provider": "gitlab", "claims": []}))
+	d.allow == false
+	d.reasons == ["identity x, federation 0 (provider gitlab): claims is not a mapping of claim names to patterns"]
+}
+
+test_a_claim_pattern_that_is_a_mapping_is_no_pattern if {
+	d := decide(main, gitlab, "x", one_fed({"provider": "gitlab", "claims": {"namespace_path": {"any": "my-group"}}}))
+	d.allow == false
+	d.reasons == ["identity x, federation 0 (provider gitlab): claim `namespace_path` has no pattern: patterns are strings, quote true, false and numbers"]
+}
+
+# An identity named "" or with the email "" is refused by the engine at
+# load; in the library, asking for no identity never picks one by that name
+# or email: with two matching identities it stays ambiguous.
+test_asking_for_no_identity_never_selects_one_named_the_empty_string if {
+	d := decide(main, gitlab, "", {"": deploy, "deploy": deploy})
+	d.allow == false
+	d.reasons == ["ambiguous: identities , deploy all accept this token; name one"]
+}
+
+test_asking_for_no_identity_never_selects_one_with_an_empty_email if {
+	d := decide(main, gitlab, "", {"x": object.union(deploy, {"email": ""}), "deploy": deploy})
+	d.allow == false
+	d.reasons == ["ambiguous: identities deploy, x all accept this token; name one"]
+}

@@ -5,6 +5,18 @@
 # federation never matches by omission.
 package trustgate
 
+# federation_matches holds when fed is a federation of the token's provider
+# and the token meets every one of its conditions. It alone decides; the
+# *_failures functions below only put a miss into words, and are empty
+# exactly when their condition holds.
+federation_matches(fed) if {
+	fed.provider == input.provider.name
+	subject_matches(fed)
+	claims_match(fed)
+	ref_matches(fed)
+	environment_matches(fed)
+}
+
 # federation_failures is every condition of fed that the token does not
 # meet; a federation of another provider (or of none) fails for that reason
 # alone.
@@ -19,15 +31,41 @@ federation_provider(fed) := object.get(fed, "provider", "(none)")
 
 token_provider := object.get(input, ["provider", "name"], "(none)")
 
-subject_failures(fed) := set() if {
+subject_matches(fed) if {
 	not fed.subject
-} else := set() if {
+} else if {
 	claim_matches("sub", fed.subject)
+}
+
+subject_failures(fed) := set() if {
+	subject_matches(fed)
 } else := {sprintf("sub `%s` does not match %s", [claim_text("sub"), fed.subject])} if {
 	claim_text("sub")
 } else := {"the token has no sub"}
 
-claim_failures(fed) := {msg |
+claims_match(fed) if {
+	claims := object.get(fed, "claims", {})
+	is_object(claims)
+	every name, p in claims {
+		claim_matches_pattern(name, p)
+	}
+}
+
+# claim_matches_pattern: a claims entry is one glob or a list of globs, any
+# of which is enough; anything that is not a string is no pattern.
+claim_matches_pattern(name, p) if {
+	is_string(p)
+	claim_matches(name, p)
+} else if {
+	is_array(p)
+	some x in p
+	is_string(x)
+	claim_matches(name, x)
+}
+
+claim_failures(fed) := set() if {
+	claims_match(fed)
+} else := {msg |
 	some name, p in object.get(fed, "claims", {})
 	ps := patterns(p)
 	not claim_matches_any(name, ps)
@@ -42,22 +80,30 @@ claim_failure(name, ps) := sprintf("claim `%s` is absent", [name]) if {
 	count(ps) == 0
 } else := sprintf("claim `%s` is `%s`, not %s", [name, claim_text(name), concat(", ", ps)])
 
-ref_failures(fed) := set() if {
+ref_matches(fed) if {
 	not fed.refs
-} else := set() if {
+} else if {
 	some p in fed.refs
 	glob.match(p, ["/"], token_ref)
+}
+
+ref_failures(fed) := set() if {
+	ref_matches(fed)
 } else := {sprintf("ref `%s` is not one of %s", [token_ref, concat(", ", fed.refs)])} if {
 	token_ref
 } else := {sprintf("ref `%s` is not a branch, tag or pull request ref", [claim_text("ref")])} if {
 	claim_text("ref")
 } else := {"the token has no ref"}
 
-environment_failures(fed) := set() if {
+environment_matches(fed) if {
 	not fed.environments
-} else := set() if {
+} else if {
 	some p in fed.environments
 	claim_matches("environment", p)
+}
+
+environment_failures(fed) := set() if {
+	environment_matches(fed)
 } else := {sprintf("environment `%s` is not one of %s", [claim_text("environment"), concat(", ", fed.environments)])} if {
 	claim_text("environment")
 } else := {"the token has no environment"}
@@ -75,15 +121,13 @@ claim_matches_any(name, ps) if {
 	claim_matches(name, p)
 }
 
-# A string claim matches a glob; `*` stays within one `/` segment.
+# A string claim matches a glob; `*` stays within one `/` segment. Any
+# other claim matches only the pattern equal to its JSON text.
 claim_matches(name, pattern) if {
 	v := input.token[name]
 	is_string(v)
 	glob.match(pattern, ["/"], v)
-}
-
-# Any other claim matches only the pattern equal to its JSON text.
-claim_matches(name, pattern) if {
+} else if {
 	v := input.token[name]
 	not is_string(v)
 	json.marshal(v) == pattern
