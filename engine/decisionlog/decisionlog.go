@@ -98,20 +98,29 @@ func (s *HTTPSink) Dropped() int64 { return s.dropped.Load() }
 // Failed is how many events were lost in uploads that failed.
 func (s *HTTPSink) Failed() int64 { return s.failed.Load() }
 
+// drainTimeout bounds the uploads after Run's context ends.
+const drainTimeout = 2 * time.Second
+
 // Run uploads batches until ctx ends, then flushes what is queued once.
 func (s *HTTPSink) Run(ctx context.Context) error {
 	batch := make([]Event, 0, s.cfg.BatchSize)
 	tick := time.NewTicker(s.cfg.FlushInterval)
 	defer tick.Stop()
+	// An upload running when ctx ends may finish within drainTimeout, like
+	// the drain after it: stopping loses no batch that was on its way.
+	up, cancelUp := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelUp()
+	stopUp := context.AfterFunc(ctx, func() { time.AfterFunc(drainTimeout, cancelUp) })
+	defer stopUp()
 	for {
 		select {
 		case e := <-s.events:
 			batch = append(batch, e)
 			if len(batch) >= s.cfg.BatchSize {
-				batch = s.flush(ctx, batch)
+				batch = s.flush(up, batch)
 			}
 		case <-tick.C:
-			batch = s.flush(ctx, batch)
+			batch = s.flush(up, batch)
 		case <-ctx.Done():
 			s.drain(batch)
 			return nil
@@ -121,7 +130,7 @@ func (s *HTTPSink) Run(ctx context.Context) error {
 
 // drain sends what is left with a short deadline of its own.
 func (s *HTTPSink) drain(batch []Event) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
 	for {
 		select {
