@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +45,11 @@ type Config struct {
 	// DecisionSink also receives every decision, in OPA's decision-log
 	// format (for example a decisionlog.HTTPSink). Record must not block.
 	DecisionSink DecisionSink
+	// MaxConcurrentEvaluations bounds policy evaluations running at once
+	// (default 2 x GOMAXPROCS); QueueTimeout is how long an exchange waits
+	// for one before it fails with ErrOverloaded (default 1s).
+	MaxConcurrentEvaluations int
+	QueueTimeout             time.Duration
 	// Metrics records counters and latencies. Nil: not recorded.
 	Metrics *Metrics
 	// Now is the clock. Nil: time.Now.
@@ -90,6 +96,7 @@ type Engine struct {
 	keys     atomic.Pointer[mint.KeyRing]
 	limiter  *ratelimit.Keyed
 	revoked  RevocationStore
+	slots    *slots
 	metrics  *Metrics
 	statusMu sync.Mutex
 	status   reloadStatus
@@ -113,6 +120,7 @@ func New(cfg Config) (*Engine, error) {
 		now:     cfg.Now,
 		limiter: ratelimit.New(cfg.SubjectRate, cfg.SubjectBurst, cfg.Now),
 		revoked: cfg.Revocations,
+		slots:   newSlots(cfg.MaxConcurrentEvaluations, cfg.QueueTimeout),
 		metrics: cfg.Metrics,
 	}
 	e.keys.Store(cfg.Keys)
@@ -135,6 +143,15 @@ func fillDefaults(cfg *Config) error {
 	}
 	if cfg.MaxTTL == 0 {
 		cfg.MaxTTL = time.Hour
+	}
+	if cfg.MaxConcurrentEvaluations == 0 {
+		cfg.MaxConcurrentEvaluations = 2 * runtime.GOMAXPROCS(0)
+	}
+	if cfg.QueueTimeout == 0 {
+		cfg.QueueTimeout = time.Second
+	}
+	if cfg.MaxConcurrentEvaluations < 0 || cfg.QueueTimeout < 0 {
+		errs = append(errs, errors.New("engine: MaxConcurrentEvaluations and QueueTimeout must not be negative"))
 	}
 	if cfg.DefaultTTL > cfg.MaxTTL {
 		errs = append(errs, fmt.Errorf("engine: DefaultTTL %s exceeds MaxTTL %s", cfg.DefaultTTL, cfg.MaxTTL))

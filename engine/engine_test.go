@@ -62,14 +62,7 @@ func newFixture(t testing.TB, mutate ...func(*engine.Config)) *fixture {
 	if err := os.WriteFile(filepath.Join(dir, "data.yaml"), []byte(bundleData(iss.URL())), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	k, err := mint.Generate(mint.ES256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring, err := mint.NewKeyRing(k)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ring := newRing(t)
 	core, logs := observer.New(zap.DebugLevel)
 	cfg := engine.Config{
 		Issuer:   stsIssuer,
@@ -283,4 +276,63 @@ func TestANonStringClaimIsComparedAsItsJSONTextNotAnError(t *testing.T) {
 	if !errors.Is(err, engine.ErrDenied) {
 		t.Fatalf("non-string claims that do not match: %v, want ErrDenied (not an internal error)", err)
 	}
+}
+
+func TestBusyEvaluationSlotsQueueThenRefuseWithRetryAfter(t *testing.T) {
+	f := newFixture(t, func(c *engine.Config) { c.MaxConcurrentEvaluations, c.QueueTimeout = 2, 250*time.Millisecond })
+	release := engine.HoldEvaluationSlots(f.eng)
+	_, err := f.eng.Exchange(context.Background(), engine.Request{SubjectToken: f.token(t, nil)})
+	var e *engine.Error
+	if !errors.Is(err, engine.ErrOverloaded) || !errors.As(err, &e) || e.RetryAfter != time.Second || e.DecisionID == "" {
+		t.Fatalf("with every slot busy: %v, want ErrOverloaded with a decision id and RetryAfter 1s", err)
+	}
+	if got := f.logs.FilterMessage("decision").All()[0].ContextMap()["result"]; got != "overloaded" {
+		t.Fatalf("decision record result %v, want overloaded", got)
+	}
+
+	// A waiting exchange gets the slot as soon as one is released.
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.eng.Exchange(context.Background(), engine.Request{SubjectToken: f.token(t, nil)})
+		done <- err
+	}()
+	release()
+	if err := <-done; err != nil {
+		t.Fatalf("after the slots were released: %v", err)
+	}
+
+	// A caller that gives up while queued is refused, not left waiting.
+	release = engine.HoldEvaluationSlots(f.eng)
+	defer release()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := f.eng.Exchange(ctx, engine.Request{SubjectToken: f.token(t, nil)}); !errors.Is(err, engine.ErrOverloaded) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("a cancelled caller: %v, want ErrOverloaded wrapping context.Canceled", err)
+	}
+}
+
+func TestNegativeEvaluationLimitsAreRefused(t *testing.T) {
+	for _, mutate := range []func(*engine.Config){
+		func(c *engine.Config) { c.MaxConcurrentEvaluations = -1 },
+		func(c *engine.Config) { c.QueueTimeout = -time.Second },
+	} {
+		cfg := engine.Config{Issuer: stsIssuer, Verifier: verify.New(verify.Config{}), Keys: newRing(t)}
+		mutate(&cfg)
+		if _, err := engine.New(cfg); err == nil {
+			t.Fatalf("New accepted %+v", cfg)
+		}
+	}
+}
+
+func newRing(t testing.TB) *mint.KeyRing {
+	t.Helper()
+	k, err := mint.Generate(mint.ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := mint.NewKeyRing(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ring
 }

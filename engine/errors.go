@@ -26,6 +26,9 @@ var (
 	ErrNoPolicy = errors.New("no policy loaded")
 	// ErrUnavailable: the issuer's keys cannot be fetched right now.
 	ErrUnavailable = errors.New("issuer keys unavailable")
+	// ErrOverloaded: every evaluation slot stayed busy for the queue
+	// timeout; retry after RetryAfter.
+	ErrOverloaded = errors.New("overloaded")
 	// ErrInternal: evaluation or signing failed; never an allow.
 	ErrInternal = errors.New("internal error")
 	// ErrInactive: a token presented to Inspect is not a live token this
@@ -39,7 +42,7 @@ var (
 type Error struct {
 	DecisionID string
 	Reasons    []string
-	// RetryAfter is set with ErrRateLimited.
+	// RetryAfter is set with ErrRateLimited and ErrOverloaded.
 	RetryAfter time.Duration
 	Err        error
 }

@@ -54,9 +54,16 @@ func (e *Engine) exchange(ctx context.Context, req Request, rec *record) (*Token
 		return nil, ErrRateLimited
 	}
 
-	// 6. Evaluate the policy.
+	// 6. Evaluate the policy, in one of a bounded number of slots.
+	waited, err := e.slots.acquire(ctx)
+	e.metrics.stage(stageQueue, waited)
+	if err != nil {
+		rec.reasons, rec.retryAfter = []string{err.Error()}, overloadRetryAfter
+		return nil, err
+	}
 	start = e.now()
 	d, err := pol.Evaluate(ctx, e.input(v, req, pol))
+	e.slots.release()
 	e.metrics.stage(stageEvaluate, e.now().Sub(start))
 	if err != nil {
 		rec.reasons = []string{err.Error()}

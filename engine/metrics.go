@@ -11,6 +11,7 @@ import (
 // Stages of an exchange, as the stage latency histogram labels them.
 const (
 	stageVerify   = "verify"
+	stageQueue    = "queue" // waiting for an evaluation slot
 	stageEvaluate = "evaluate"
 	stageSign     = "sign"
 )
@@ -31,11 +32,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		exchanges: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "trustgate_exchanges_total",
-			Help: "Token exchanges by result (issued, denied, invalid_token, rate_limited, error) and provider.",
+			Help: "Token exchanges by result (issued, denied, invalid_token, rate_limited, overloaded, error) and provider.",
 		}, []string{"result", "provider"}),
 		stages: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "trustgate_exchange_stage_seconds",
-			Help:    "Latency of the exchange stages: verify, evaluate, sign.",
+			Help:    "Latency of the exchange stages: verify, queue (waiting for an evaluation slot), evaluate, sign.",
 			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .1, .5, 2.5},
 		}, []string{"stage"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{

@@ -42,6 +42,7 @@ const (
 	resultDenied       = "denied"
 	resultInvalidToken = "invalid_token"
 	resultRateLimited  = "rate_limited"
+	resultOverloaded   = "overloaded"
 	resultError        = "error"
 )
 
@@ -97,6 +98,8 @@ func (r *record) finish(now time.Time, tok *Token, err error) {
 		r.result = resultDenied
 	case errors.Is(err, ErrRateLimited):
 		r.result = resultRateLimited
+	case errors.Is(err, ErrOverloaded):
+		r.result = resultOverloaded
 	default:
 		r.result = resultError
 	}

@@ -40,6 +40,7 @@ const (
 	descTarget      = "a requested audience is not allowed"
 	descRateLimited = "too many requests; retry after the number of seconds in Retry-After"
 	descUnavailable = "the subject token cannot be verified right now; retry after the number of seconds in Retry-After"
+	descOverloaded  = "the server is busy; retry after the number of seconds in Retry-After"
 	descServer      = "internal error"
 	descInactive    = "the access token is not active"
 	descNoToken     = "an access token is required in the Authorization header (Bearer scheme)"
@@ -89,6 +90,7 @@ func invalidRequest(desc string) *apiError {
 //	a body over Config.MaxBodyBytes        → 413 invalid_request
 //	engine.ErrNoPolicy, ErrInternal        → 500 server_error
 //	engine.ErrUnavailable                  → 503 temporarily_unavailable, Retry-After
+//	engine.ErrOverloaded                   → 503 temporarily_unavailable, Retry-After
 //	engine.ErrRateLimited                  → 429 slow_down, Retry-After
 //	engine.ErrInvalidScope                 → 400 invalid_scope
 //	engine.ErrInvalidTarget                → 400 invalid_target
@@ -128,6 +130,9 @@ func toAPIError(err error) *apiError {
 		if e.retryAfter <= 0 {
 			e.retryAfter = unavailableRetryAfter
 		}
+	case errors.Is(err, engine.ErrOverloaded):
+		e.status, e.code, e.desc = http.StatusServiceUnavailable, codeUnavailable, descOverloaded
+		e.retryAfter = max(wait, time.Second)
 	case errors.Is(err, engine.ErrRateLimited):
 		e.status, e.code, e.desc, e.limit = http.StatusTooManyRequests, codeSlowDown, descRateLimited, "subject"
 		e.retryAfter = max(wait, time.Second)

@@ -72,6 +72,11 @@ type limitsConfig struct {
 	// EvalTimeout bounds one policy evaluation (default 500ms): a runaway
 	// policy fails its request with a 500, it cannot hold the server.
 	EvalTimeout duration `json:"eval_timeout"`
+	// MaxConcurrentEvaluations bounds evaluations running at once (default
+	// 2 x the CPUs Go uses); QueueTimeout is how long an exchange waits for
+	// one before a 503 with Retry-After (default 1s).
+	MaxConcurrentEvaluations int      `json:"max_concurrent_evaluations"`
+	QueueTimeout             duration `json:"queue_timeout"`
 }
 
 type logConfig struct {
@@ -280,6 +285,12 @@ func (c *config) validate() []string {
 	}
 	if c.Limits.EvalTimeout < duration(time.Millisecond) || c.Limits.EvalTimeout > duration(10*time.Second) {
 		add("limits.eval_timeout", "must be between 1ms and 10s")
+	}
+	if c.Limits.MaxConcurrentEvaluations < 0 || c.Limits.MaxConcurrentEvaluations > 4096 {
+		add("limits.max_concurrent_evaluations", "must be between 0 (2 x CPUs) and 4096")
+	}
+	if c.Limits.QueueTimeout < 0 || c.Limits.QueueTimeout > duration(time.Minute) {
+		add("limits.queue_timeout", "must be between 0 (1s) and 1m")
 	}
 	if c.Limits.ClockSkew < 0 || c.Limits.ClockSkew > duration(5*time.Minute) {
 		add("limits.clock_skew", "must be between 0 and 5m")

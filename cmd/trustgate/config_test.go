@@ -42,13 +42,17 @@ signing:
 tokens:
   default_ttl: 2h
   max_ttl: 1h
+limits:
+  max_concurrent_evaluations: -2
+  queue_timeout: 2h
 log:
   level: loud
 `))
 	if err == nil {
 		t.Fatal("a config full of problems was accepted")
 	}
-	for _, want := range []string{"issuer:", "listen:", "bundles[0]:", "signing.algorithm:", "tokens.default_ttl:", "log.level:"} {
+	for _, want := range []string{"issuer:", "listen:", "bundles[0]:", "signing.algorithm:", "tokens.default_ttl:", "log.level:",
+		"limits.max_concurrent_evaluations:", "limits.queue_timeout:"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %q:\n%v", want, err)
 		}

@@ -102,6 +102,9 @@ func serve(ctx context.Context, cfg config, dev bool, logs *logs) error {
 		DecisionLog:  logs.decisions,
 		DecisionSink: sink,
 		Metrics:      metrics,
+
+		MaxConcurrentEvaluations: cfg.Limits.MaxConcurrentEvaluations,
+		QueueTimeout:             time.Duration(cfg.Limits.QueueTimeout),
 	})
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -98,8 +99,11 @@ func (p *Policy) eval(ctx context.Context, q rego.PreparedEvalQuery, query strin
 	defer cancel()
 	rs, err := q.Eval(ctx, rego.EvalParsedInput(input))
 	if err != nil {
-		if topdown.IsCancel(err) && ctx.Err() != nil {
+		if topdown.IsCancel(err) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return nil, fmt.Errorf("%w: %s did not finish in time: %w", ErrEvaluation, query, ctx.Err())
+		}
+		if topdown.IsCancel(err) && ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: %s was cancelled: %w", ErrEvaluation, query, ctx.Err())
 		}
 		return nil, fmt.Errorf("%w: %s: %w", ErrEvaluation, query, err)
 	}

@@ -1,0 +1,15 @@
+package engine
+
+// HoldEvaluationSlots takes every evaluation slot of e, as if that many
+// evaluations were running, until release is called.
+func HoldEvaluationSlots(e *Engine) (release func()) {
+	n := cap(e.slots.ch)
+	for range n {
+		e.slots.ch <- struct{}{}
+	}
+	return func() {
+		for range n {
+			e.slots.release()
+		}
+	}
+}
