@@ -131,3 +131,63 @@ func BenchmarkEvaluateOverhead(b *testing.B) {
 		}
 	}
 }
+
+// minimalLibrary is the least a library can evaluate to grant the team
+// bundle's deploy identity: its federation's subject, claims and refs as
+// bare globs and the custom deny, with no fail-closed handling, reasons or
+// explanation. BenchmarkEvaluateMinimal with it is the evaluator's own cost
+// for this decision, the floor under BenchmarkEvaluateLibrary.
+const minimalLibrary = `
+id := data.trustgate.identities[input.request.identity]
+
+matches(fed) if {
+	fed.provider == input.provider.name
+	glob.match(fed.subject, ["/"], input.token.sub)
+	every name, p in fed.claims {
+		glob.match(p, ["/"], input.token[name])
+	}
+	some r in fed.refs
+	glob.match(r, ["/"], concat(":", [input.token.ref_type, input.token.ref]))
+}
+
+default vetoes := set()
+
+vetoes := data.trustgate.custom.deny
+
+decision := {
+	"allow": true, "identity": input.request.identity, "subject": id.email, "roles": id.roles,
+	"scopes": id.scopes, "audiences": [id.audiences[0]], "ttl_seconds": 600, "reasons": [],
+} if {
+	some fed in id.federations
+	matches(fed)
+	count(vetoes) == 0
+}`
+
+// BenchmarkEvaluateLibrary and BenchmarkEvaluateMinimal grant the same
+// identity for the same input, with the embedded library and with
+// minimalLibrary.
+func BenchmarkEvaluateLibrary(b *testing.B) { benchmarkGrant(b, options()) }
+
+func BenchmarkEvaluateMinimal(b *testing.B) {
+	opts := options()
+	opts.Library = library(minimalLibrary)
+	benchmarkGrant(b, opts)
+}
+
+func benchmarkGrant(b *testing.B, opts policy.Options) {
+	p, err := policy.Load(context.Background(), []string{teamBundle}, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := gitlabInput(b, request{identity: "deploy"}, nil)
+	ctx := context.Background()
+	if d, err := p.Evaluate(ctx, in); err != nil || !d.Allow {
+		b.Fatalf("decision %+v, %v", d, err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.Evaluate(ctx, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
