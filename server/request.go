@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"unicode/utf8"
+
+	"github.com/trustgate/trustgate/engine/scope"
 )
 
 // Media types of request bodies.
@@ -152,7 +154,7 @@ func checkScopes(scopes []string) ([]string, error) {
 	out := make([]string, 0, len(scopes))
 	seen := make(map[string]bool, len(scopes))
 	for _, s := range scopes {
-		if !isScopeToken(s) {
+		if !scope.Valid(s) {
 			return nil, &apiError{status: http.StatusBadRequest, code: codeInvalidScope, desc: descScopeSyntax}
 		}
 		if !seen[s] {
@@ -161,19 +163,6 @@ func checkScopes(scopes []string) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-func isScopeToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
 }
 
 // checkAudiences bounds the number of requested audiences.

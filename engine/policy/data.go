@@ -14,6 +14,7 @@ import (
 
 	"github.com/gobwas/glob"
 
+	"github.com/trustgate/trustgate/engine/scope"
 	"github.com/trustgate/trustgate/engine/verify"
 )
 
@@ -251,7 +252,7 @@ func (v *validator) identity(name string, raw any, providers, identities map[str
 		}
 	}
 	for i, s := range id.scopes {
-		if !isScopeToken(s) {
+		if !scope.Valid(s) {
 			v.add(file, fmt.Sprintf("%s.scopes[%d]", key, i), "%q is not a scope (RFC 6749: printable ASCII without spaces, quotes or backslashes)", s)
 		}
 	}
@@ -517,21 +518,6 @@ func (v *validator) duration(file, key string, obj map[string]any, name string) 
 		return 0, false
 	}
 	return d, true
-}
-
-// isScopeToken reports whether s is an RFC 6749 scope-token:
-// 1*( %x21 / %x23-5B / %x5D-7E ).
-func isScopeToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
 }
 
 // isNearly reports whether k is one of want in another case or in the
