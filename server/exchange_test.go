@@ -48,17 +48,7 @@ func TestJSONExchangePassesAWellFormedRequestToTheEngine(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t)
-			rec := h.do(t, tc.req)
-			if rec.Code != http.StatusOK {
-				t.Fatalf("status %d, body %s", rec.Code, rec.Body)
-			}
-			assertNoStore(t, rec)
-			calls, _, _ := h.eng.calls()
-			if len(calls) != 1 {
-				t.Fatalf("engine called %d times", len(calls))
-			}
-			got := calls[0]
+			rec, got := accepted(t, tc.req)
 			got.ClientIP = ""
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("engine request = %#v, want %#v", got, tc.want)

@@ -162,6 +162,24 @@ func decodeError(t *testing.T, rec *httptest.ResponseRecorder) errorBody {
 	return e
 }
 
+// accepted sends req to a new harness and requires a 200 with the no-store
+// headers after exactly one engine call; it returns the response and the
+// request the engine got.
+func accepted(t *testing.T, req request) (*httptest.ResponseRecorder, engine.Request) {
+	t.Helper()
+	h := newHarness(t)
+	rec := h.do(t, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d, body %s", rec.Code, rec.Body)
+	}
+	assertNoStore(t, rec)
+	calls, _, _ := h.eng.calls()
+	if len(calls) != 1 {
+		t.Fatalf("engine called %d times", len(calls))
+	}
+	return rec, calls[0]
+}
+
 // assertNoStore checks the headers RFC 6749 §5.1 requires on token and
 // error responses.
 func assertNoStore(t *testing.T, rec *httptest.ResponseRecorder) {

@@ -114,17 +114,7 @@ func TestTokenEndpointPassesAWellFormedExchangeToTheEngine(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t)
-			rec := h.do(t, tc.req)
-			if rec.Code != http.StatusOK {
-				t.Fatalf("status %d, body %s", rec.Code, rec.Body)
-			}
-			assertNoStore(t, rec)
-			calls, _, _ := h.eng.calls()
-			if len(calls) != 1 {
-				t.Fatalf("engine called %d times", len(calls))
-			}
-			got := calls[0]
+			rec, got := accepted(t, tc.req)
 			if got.ClientIP != "192.0.2.1" {
 				t.Errorf("ClientIP = %q, want the peer address 192.0.2.1", got.ClientIP)
 			}
