@@ -9,14 +9,14 @@ now_ns := time.parse_rfc3339_ns(input.now)
 
 requested := object.get(input, ["request", "identity"], "")
 
-requested_scopes := request_list("scopes")
+# The request's lists; absent or null is an empty list.
+default requested_scopes := []
 
-requested_audiences := request_list("audiences")
+requested_scopes := input.request.scopes if input.request.scopes != null
 
-# request_list is a list of the request; absent or null is an empty list.
-request_list(key) := [] if {
-	object.get(input, ["request", key], null) == null
-} else := input.request[key]
+default requested_audiences := []
+
+requested_audiences := input.request.audiences if input.request.audiences != null
 
 # input_reasons refuse an input the engine would never build: without a
 # time, expiry and change freezes could not be decided.
@@ -250,7 +250,7 @@ input_complete if {
 # of identity_reasons: a grant needs none of them.
 decision := grant if {
 	input_complete
-	count(custom_reasons) == 0
+	count(custom_messages) == 0
 	count(scope_reasons) == 0
 	count(audience_reasons) == 0
 } else := denied

@@ -55,6 +55,11 @@ claims_match(fed) if {
 # of which is enough; anything that is not a string is no pattern.
 claim_matches_pattern(name, p) if {
 	is_string(p)
+	v := input.token[name]
+	is_string(v)
+	glob.match(p, ["/"], v)
+} else if {
+	is_string(p)
 	claim_matches(name, p)
 } else if {
 	is_array(p)
