@@ -62,8 +62,7 @@ func (e *Engine) exchange(ctx context.Context, req Request, rec *record) (*Token
 		return nil, err
 	}
 	start = e.now()
-	d, err := pol.Evaluate(ctx, e.input(v, req, pol))
-	e.slots.release()
+	d, err := e.evaluate(ctx, v, req, pol)
 	e.metrics.stage(stageEvaluate, e.now().Sub(start))
 	if err != nil {
 		rec.reasons = []string{err.Error()}
@@ -79,6 +78,13 @@ func (e *Engine) exchange(ctx context.Context, req Request, rec *record) (*Token
 	tok, err := e.mint(v, d)
 	e.metrics.stage(stageSign, e.now().Sub(start))
 	return tok, err
+}
+
+// evaluate evaluates pol for v and req in the slot the caller acquired,
+// giving the slot back however evaluation ends (a panic included).
+func (e *Engine) evaluate(ctx context.Context, v *verify.Verified, req Request, pol *policy.Policy) (policy.Decision, error) {
+	defer e.slots.release()
+	return pol.Evaluate(ctx, e.input(v, req, pol))
 }
 
 func classifyVerify(err error, rec *record) error {
