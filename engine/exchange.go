@@ -84,7 +84,7 @@ func (e *Engine) exchange(ctx context.Context, req Request, rec *record) (*Token
 // giving the slot back however evaluation ends (a panic included).
 func (e *Engine) evaluate(ctx context.Context, v *verify.Verified, req Request, pol *policy.Policy) (policy.Decision, error) {
 	defer e.slots.release()
-	return pol.Evaluate(ctx, e.input(v, req, pol))
+	return pol.Evaluate(ctx, Input(pol, v.Provider, v.Claims, req, e.now()))
 }
 
 func classifyVerify(err error, rec *record) error {
@@ -115,20 +115,15 @@ func denial(d policy.Decision) error {
 	}
 }
 
-// input builds the OPA input of DESIGN §4 for a verified token. An email
-// the policy knows is resolved to its identity name here, from an index, so
-// the policy does not scan identities for it.
-func (e *Engine) input(v *verify.Verified, req Request, pol *policy.Policy) ast.Value {
+// Input builds the OPA input of DESIGN §4 as an ast.Value, so the policy does
+// not convert it again. An email the policy knows is resolved to its
+// identity name here, from pol's index, so the policy does not scan
+// identities for it. `trustgate explain` uses it too, so offline
+// explanations see exactly what the server evaluates.
+func Input(pol *policy.Policy, p *verify.Provider, claims map[string]any, req Request, now time.Time) ast.Value {
 	if name, ok := pol.IdentityByEmail(req.Identity); ok {
 		req.Identity = name
 	}
-	return Input(v.Provider, v.Claims, req, e.now())
-}
-
-// Input builds the OPA input of DESIGN §4 as an ast.Value, so the policy does
-// not convert it again. `trustgate explain` uses it too, so offline
-// explanations see exactly what the server evaluates.
-func Input(p *verify.Provider, claims map[string]any, req Request, now time.Time) ast.Value {
 	return ast.NewObject(
 		ast.Item(ast.InternedTerm("token"), ast.NewTerm(claimsValue(claims))),
 		ast.Item(ast.InternedTerm("provider"), ast.ObjectTerm(

@@ -50,7 +50,7 @@ func TestClaimFixturesDecideTheSameInGo(t *testing.T) {
 			if !ok {
 				t.Fatalf("no provider for %v", claims["iss"])
 			}
-			d, err := pol.Evaluate(context.Background(), engine.Input(prov, claims, engine.Request{Identity: tc.identity}, now))
+			d, err := pol.Evaluate(context.Background(), engine.Input(pol, prov, claims, engine.Request{Identity: tc.identity}, now))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -116,10 +115,7 @@ func (f *explainFlags) explain(ctx context.Context, stdin io.Reader) (*explanati
 		}
 	}
 	req := engine.Request{Identity: f.identity, Scopes: strings.Fields(f.scopes), Audiences: f.auds}
-	if name, ok := pol.IdentityByEmail(req.Identity); ok {
-		req.Identity = name
-	}
-	input := engine.Input(prov, claims, req, now)
+	input := engine.Input(pol, prov, claims, req, now)
 	d, err := pol.Evaluate(ctx, input)
 	if err != nil {
 		return nil, err
@@ -145,15 +141,11 @@ func (f *explainFlags) readClaims(stdin io.Reader) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	parts := strings.Split(raw, ".")
-	if len(parts) != 3 {
-		return nil, errors.New("--token: not a compact JWS (three dot-separated parts)")
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	claims, err := verify.UnverifiedClaims(raw)
 	if err != nil {
-		return nil, errors.New("--token: the payload is not base64url")
+		return nil, fmt.Errorf("--token: %w", err)
 	}
-	return verify.ParseClaims(payload)
+	return claims, nil
 }
 
 func (f *explainFlags) findProvider(pol *policy.Policy, claims map[string]any) (*verify.Provider, error) {

@@ -192,6 +192,18 @@ func algorithms(p *Provider) []string {
 	return p.Algorithms
 }
 
+// UnverifiedClaims pre-checks raw as Verify does (size, compact form,
+// header) and returns its strictly parsed claims without checking the
+// signature: for offline tools such as `trustgate explain`, never for a
+// decision that issues a token.
+func UnverifiedClaims(raw string) (map[string]any, error) {
+	if _, err := Precheck(raw, DefaultMaxTokenBytes); err != nil {
+		return nil, err
+	}
+	_, claims, err := parsePayload(raw)
+	return claims, err
+}
+
 // parsePayload decodes the pre-checked token's payload and parses it strictly.
 func parsePayload(raw string) ([]byte, map[string]any, error) {
 	seg := raw[strings.IndexByte(raw, '.')+1 : strings.LastIndexByte(raw, '.')]

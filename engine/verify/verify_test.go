@@ -351,3 +351,32 @@ func TestAnUnknownIssuerIsRefusedWithoutAnyRequest(t *testing.T) {
 		})
 	}
 }
+
+func TestUnverifiedClaimsArePrecheckedAndStrictlyParsed(t *testing.T) {
+	iss := enginetest.NewIssuer(t)
+	raw := iss.Mint(t, enginetest.GitLabClaims(iss.URL(), aud))
+	claims, err := verify.UnverifiedClaims(raw)
+	if err != nil || claims["iss"] != iss.URL() || claims["namespace_path"] != "demo-group" {
+		t.Fatalf("a good token: claims %v, error %v", claims, err)
+	}
+	parts := strings.Split(raw, ".")
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	for name, tc := range map[string]struct {
+		raw  string
+		want error
+	}{
+		"alg none, as the server's pre-check refuses it (RFC 8725 §3.1)": {
+			base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none"}`)) + "." + parts[1] + ".", verify.ErrMalformed},
+		"a payload in padded base64 (RFC 7515 §2: base64url without padding)": {
+			parts[0] + "." + base64.URLEncoding.EncodeToString(payload) + "." + parts[2], verify.ErrMalformed},
+		"a payload with a quoted exp (RFC 7519 §2 NumericDate)": {
+			parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"x","exp":"1"}`)) + "." + parts[2], verify.ErrClaims},
+		"two segments": {parts[0] + "." + parts[1], verify.ErrMalformed},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := verify.UnverifiedClaims(tc.raw); !errors.Is(err, tc.want) {
+				t.Fatalf("error %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
