@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,6 +21,7 @@ const overloadRetryAfter = time.Second
 type slots struct {
 	ch      chan struct{}
 	timeout time.Duration
+	waiting atomic.Int64 // callers blocked in acquire
 }
 
 func newSlots(n int, timeout time.Duration) *slots {
@@ -37,6 +39,8 @@ func (s *slots) acquire(ctx context.Context) (waited time.Duration, err error) {
 	start := time.Now()
 	t := time.NewTimer(s.timeout)
 	defer t.Stop()
+	s.waiting.Add(1)
+	defer s.waiting.Add(-1)
 	select {
 	case s.ch <- struct{}{}:
 		return time.Since(start), nil

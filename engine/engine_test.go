@@ -2,17 +2,22 @@ package engine_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/trustgate/trustgate/engine"
+	"github.com/trustgate/trustgate/engine/decisionlog"
 	"github.com/trustgate/trustgate/engine/enginetest"
 	"github.com/trustgate/trustgate/engine/mint"
 	"github.com/trustgate/trustgate/engine/policy"
@@ -246,15 +251,68 @@ func TestTheDecisionLogHoldsOneRecordAndNoToken(t *testing.T) {
 		fields["source_iss"] != f.issuer.URL() || fields["client_ip"] != "192.0.2.1" {
 		t.Fatalf("record fields %v", fields)
 	}
+}
+
+// events is a DecisionSink that keeps what it is given.
+type events struct {
+	mu  sync.Mutex
+	all []decisionlog.Event
+}
+
+func (s *events) Record(e decisionlog.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.all = append(s.all, e)
+}
+
+// TestNoLogLineOrDecisionEventHoldsTheToken encodes every log entry as the
+// JSON a deployment writes, every field and list included, and every event
+// given to the decision sink, and looks for each segment of the subject
+// token and of the issued one.
+func TestNoLogLineOrDecisionEventHoldsTheToken(t *testing.T) {
+	sink := &events{}
+	f := newFixture(t, func(c *engine.Config) { c.DecisionSink = sink })
+	stranger := enginetest.NewKey(t, jose.RS256) // never published by the issuer
+	tokens := map[string]string{
+		"granted":              f.token(t, nil),
+		"denied":               f.token(t, map[string]any{"ref_protected": "false"}),
+		"signed by a stranger": f.issuer.Mint(t, enginetest.GitLabClaims(f.issuer.URL(), stsIssuer), enginetest.WithKey(stranger)),
+		"not a JWS":            "eyJub3QiOiJhIHRva2VuIn0.bm90LWEtcGF5bG9hZC1hdC1hbGw.c2lnbmF0dXJlLWJ5dGVzLWhlcmU",
+	}
+	var secrets []string
+	for name, raw := range tokens {
+		tok, err := f.eng.Exchange(context.Background(), engine.Request{SubjectToken: raw, ClientIP: "192.0.2.1"})
+		if (name == "granted") != (err == nil) {
+			t.Fatalf("%s: error %v", name, err)
+		}
+		secrets = append(secrets, strings.Split(raw, ".")...)
+		if tok != nil {
+			secrets = append(secrets, strings.Split(tok.AccessToken, ".")...)
+		}
+	}
+	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+	var written []string
 	for _, entry := range f.logs.All() {
-		for _, part := range strings.Split(raw, ".") {
-			if strings.Contains(entry.Message, part) {
-				t.Fatal("a log message holds part of the token")
-			}
-			for k, v := range entry.ContextMap() {
-				if s, ok := v.(string); ok && strings.Contains(s, part) {
-					t.Fatalf("log field %s holds part of the token", k)
-				}
+		buf, err := enc.EncodeEntry(entry.Entry, entry.Context)
+		if err != nil {
+			t.Fatal(err)
+		}
+		written = append(written, buf.String())
+	}
+	if len(sink.all) != len(tokens) {
+		t.Fatalf("%d decision events, want %d", len(sink.all), len(tokens))
+	}
+	for _, e := range sink.all {
+		b, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		written = append(written, string(b))
+	}
+	for _, w := range written {
+		for _, part := range secrets {
+			if len(part) >= 8 && strings.Contains(w, part) {
+				t.Fatalf("written output holds a token segment: %.120s...", w)
 			}
 		}
 	}
@@ -292,13 +350,24 @@ func TestBusyEvaluationSlotsQueueThenRefuseWithRetryAfter(t *testing.T) {
 
 	// A waiting exchange gets the slot as soon as one is released.
 	done := make(chan error, 1)
+	raw := f.token(t, nil)
 	go func() {
-		_, err := f.eng.Exchange(context.Background(), engine.Request{SubjectToken: f.token(t, nil)})
+		_, err := f.eng.Exchange(context.Background(), engine.Request{SubjectToken: raw})
 		done <- err
 	}()
+	for engine.WaitingForSlot(f.eng) == 0 {
+		select {
+		case err := <-done:
+			t.Fatalf("the exchange ended without waiting for a slot: %v", err)
+		case <-time.After(time.Millisecond):
+		}
+	}
 	release()
 	if err := <-done; err != nil {
 		t.Fatalf("after the slots were released: %v", err)
+	}
+	if n := engine.WaitingForSlot(f.eng); n != 0 {
+		t.Fatalf("%d still counted as waiting", n)
 	}
 
 	// A caller that gives up while queued is refused, not left waiting.
@@ -308,6 +377,10 @@ func TestBusyEvaluationSlotsQueueThenRefuseWithRetryAfter(t *testing.T) {
 	cancel()
 	if _, err := f.eng.Exchange(ctx, engine.Request{SubjectToken: f.token(t, nil)}); !errors.Is(err, engine.ErrOverloaded) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("a cancelled caller: %v, want ErrOverloaded wrapping context.Canceled", err)
+	}
+	records := f.logs.FilterMessage("decision").All()
+	if got := records[len(records)-1].ContextMap()["result"]; got != "cancelled" {
+		t.Fatalf("decision record result %v for a caller that went away, want cancelled (not overloaded)", got)
 	}
 }
 

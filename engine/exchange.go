@@ -58,7 +58,7 @@ func (e *Engine) exchange(ctx context.Context, req Request, rec *record) (*Token
 	waited, err := e.slots.acquire(ctx)
 	e.metrics.stage(stageQueue, waited)
 	if err != nil {
-		rec.reasons, rec.retryAfter = []string{err.Error()}, overloadRetryAfter
+		rec.retryAfter = overloadRetryAfter
 		return nil, err
 	}
 	start = e.now()

@@ -13,3 +13,6 @@ func HoldEvaluationSlots(e *Engine) (release func()) {
 		}
 	}
 }
+
+// WaitingForSlot is how many exchanges are blocked waiting for a slot.
+func WaitingForSlot(e *Engine) int64 { return e.slots.waiting.Load() }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/trustgate/trustgate/engine/decisionlog"
 	"github.com/trustgate/trustgate/engine/policy"
@@ -43,6 +45,7 @@ const (
 	resultInvalidToken = "invalid_token"
 	resultRateLimited  = "rate_limited"
 	resultOverloaded   = "overloaded"
+	resultCancelled    = "cancelled" // the caller went away first
 	resultError        = "error"
 )
 
@@ -98,6 +101,8 @@ func (r *record) finish(now time.Time, tok *Token, err error) {
 		r.result = resultDenied
 	case errors.Is(err, ErrRateLimited):
 		r.result = resultRateLimited
+	case errors.Is(err, context.Canceled):
+		r.result = resultCancelled
 	case errors.Is(err, ErrOverloaded):
 		r.result = resultOverloaded
 	default:
@@ -121,7 +126,7 @@ func (e *Engine) writeRecord(r *record) {
 		zap.Strings("requested_scopes", r.reqScopes),
 		zap.Strings("requested_audiences", r.reqAud),
 		zap.Strings("reasons", r.reasons),
-		zap.Any("bundles", r.revisions),
+		zap.Array("bundles", revisions(r.revisions)),
 		zap.Duration("latency", r.latency),
 	}
 	if d := r.decision; d != nil {
@@ -137,6 +142,23 @@ func (e *Engine) writeRecord(r *record) {
 	if e.cfg.DecisionSink != nil {
 		e.cfg.DecisionSink.Record(r.event())
 	}
+}
+
+// revisions logs bundle revisions as [{"path", "revision"}], without
+// reflection.
+type revisions []policy.Revision
+
+func (rs revisions) MarshalLogArray(enc zapcore.ArrayEncoder) error {
+	for _, r := range rs {
+		if err := enc.AppendObject(zapcore.ObjectMarshalerFunc(func(o zapcore.ObjectEncoder) error {
+			o.AddString("path", r.Path)
+			o.AddString("revision", r.Revision)
+			return nil
+		})); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // event is the record in OPA's decision-log format. Its input holds what was
