@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -302,5 +303,26 @@ func TestTestCommandFailsOnATestThatRaisesAnError(t *testing.T) {
 	_ = os.WriteFile(filepath.Join(dir, "e_test.rego"), []byte("package t_test\n\ntest_err if {\n\tx := \"a\"\n\tglob.match(\"[\", [\"/\"], x)\n}\n"), 0o600)
 	if code, out, _ := runCLI(t, nil, "test", dir); code != exitFail {
 		t.Fatalf("exit %d for a test raising a builtin error, want %d:\n%s", code, exitFail, out)
+	}
+}
+
+func TestServeCountsDecisionEventsTheSinkLoses(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	addr := freeAddr(t)
+	base, _ := startServeConfig(t, fmt.Sprintf("issuer: http://%s\nlisten: %s\nbundles: [../../bundles/example]\n"+
+		"allow_insecure_issuers: true\nshutdown_grace: 5s\nlog: {level: error, decision_log_url: %s}\n", addr, addr, down.URL))
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{"trustgate_decision_log_dropped_events_total 0", "trustgate_decision_log_failed_events_total 0"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 }

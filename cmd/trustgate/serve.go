@@ -83,6 +83,16 @@ func serve(ctx context.Context, cfg config, dev bool, logs *logs) error {
 			return err
 		}
 		sink = s
+		reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "trustgate_decision_log_dropped_events_total",
+				Help: "Decision events dropped because the HTTP sink's buffer was full.",
+			}, func() float64 { return float64(s.Dropped()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "trustgate_decision_log_failed_events_total",
+				Help: "Decision events lost in uploads to the HTTP sink that failed.",
+			}, func() float64 { return float64(s.Failed()) }),
+		)
 		go func() { errc <- s.Run(ctx) }()
 	}
 	eng, err := engine.New(engine.Config{

@@ -40,7 +40,8 @@ type BundleInfo struct {
 type Config struct {
 	// URL receives POSTs of gzip-compressed JSON arrays of events.
 	URL string
-	// Client sends them (default: a client with a 10s timeout).
+	// Client sends them (default: a client with a 10s timeout that follows
+	// no redirect).
 	Client *http.Client
 	// BufferSize is how many events wait at most (default 10000); more are dropped.
 	BufferSize int
@@ -66,7 +67,12 @@ func NewHTTPSink(cfg Config) (*HTTPSink, error) {
 		return nil, errors.New("decisionlog: URL is required")
 	}
 	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 10 * time.Second}
+		// Batches hold subjects and client addresses: a redirect, to any
+		// host or scheme, is a failed upload, never a second destination.
+		cfg.Client = &http.Client{
+			Timeout:       10 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
 	}
 	if cfg.BufferSize <= 0 {
 		cfg.BufferSize = 10000

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -83,5 +84,33 @@ func TestASlowSinkNeverBlocksRecord(t *testing.T) {
 	}
 	if s.Dropped() < 900 {
 		t.Fatalf("dropped %d events, want at least 900 of 1000 with a buffer of 10", s.Dropped())
+	}
+}
+
+func TestARedirectingSinkIsAFailedUploadNotASecondDestination(t *testing.T) {
+	var elsewhere atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		elsewhere.Add(1) // reached only if the redirect was followed
+	}))
+	defer other.Close()
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/collect", http.StatusTemporaryRedirect)
+	}))
+	defer sink.Close()
+	s, err := NewHTTPSink(Config{URL: sink.URL, BatchSize: 1, FlushInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = s.Run(ctx); close(done) }()
+	s.Record(Event{DecisionID: "a"})
+	cancel()
+	<-done
+	if s.Failed() != 1 {
+		t.Fatalf("%d events failed, want the 1 sent to a redirecting sink", s.Failed())
+	}
+	if n := elsewhere.Load(); n != 0 {
+		t.Fatalf("the redirect was followed: %d uploads reached the other host", n)
 	}
 }
