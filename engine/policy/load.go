@@ -175,7 +175,7 @@ func build(ctx context.Context, paths []string, opts Options) (*Policy, []Proble
 	digest := sha256.New()
 	for i, src := range sources {
 		p.revisions[i] = Revision{Path: src.path, Revision: src.revision}
-		fmt.Fprintf(digest, "%d:%s%s", len(src.path), src.path, src.digest)
+		fmt.Fprintf(digest, "%d:%s%d:%s%s", len(src.path), src.path, len(src.revision), src.revision, src.digest)
 	}
 	p.digest = hex.EncodeToString(digest.Sum(nil))
 	p.loadedAt = time.Now()

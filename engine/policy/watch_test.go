@@ -403,3 +403,49 @@ func TestWatcherFollowsASymlinkedBundleDirectory(t *testing.T) {
 		t.Fatal("the change in the new directory was not read")
 	}
 }
+
+func TestWatcherHandsOutAChangedManifestRevision(t *testing.T) {
+	dir := copyDir(t, teamBundle)
+	w := watch(t, []string{dir})
+	for _, rev := range []string{"r1", "r2"} {
+		writeFiles(t, dir, map[string]string{".manifest": `{"revision":"` + rev + `"}`})
+		if got := w.load(t).Revisions()[0].Revision; got != rev {
+			t.Fatalf("revision %q after writing %s, want %s", got, rev, rev)
+		}
+	}
+}
+
+// watchServing starts a Watcher told that the policy the caller loaded
+// after NewWatcher is Serving; change runs between that Load and Run.
+func watchServing(t *testing.T, dir string, change func()) *watched {
+	t.Helper()
+	w := &watched{loads: make(chan *policy.Policy, 32), errors: make(chan error, 32)}
+	wt, err := policy.NewWatcher([]string{dir}, options(), func(p *policy.Policy) { w.loads <- p }, func(err error) { w.errors <- err })
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := policy.Load(context.Background(), []string{dir}, options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt.Serving(p)
+	change()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- wt.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return w
+}
+
+func TestAWatcherToldWhatIsServingDoesNotLoadItAgain(t *testing.T) {
+	w := watchServing(t, copyDir(t, teamBundle), func() {})
+	w.quiet(t, 1500*time.Millisecond)
+}
+
+func TestAWatcherToldWhatIsServingSeesAChangeMadeBeforeRun(t *testing.T) {
+	dir := copyDir(t, teamBundle)
+	w := watchServing(t, dir, func() { writeFiles(t, dir, map[string]string{"data.yaml": withOps(t)}) })
+	if p := w.load(t); !hasOps(p) {
+		t.Fatal("the change made before Run was not loaded")
+	}
+}
