@@ -123,9 +123,11 @@ func serve(ctx context.Context, cfg config, dev bool, logs *logs) error {
 	if err != nil {
 		return err
 	}
-	if err := loadPolicy(ctx, cfg.Bundles, popts, eng, log); err != nil {
+	w, err := startPolicy(ctx, cfg.Bundles, popts, eng, log)
+	if err != nil {
 		return err
 	}
+	go func() { errc <- w.Run(ctx) }()
 	srv, err := server.New(server.Config{
 		Engine:        eng,
 		Logger:        log.Named("http"),
@@ -140,7 +142,6 @@ func serve(ctx context.Context, cfg config, dev bool, logs *logs) error {
 		return err
 	}
 
-	go func() { errc <- watchPolicy(ctx, cfg.Bundles, popts, eng, log) }()
 	go func() { errc <- keys.watch(ctx, eng) }()
 	if dev {
 		go func() { errc <- runDevIssuerServer(ctx, devIssuerAddr, cfg.Issuer, log.Named("dev-issuer")) }()
@@ -165,20 +166,10 @@ func policyOptions(cfg config, log *zap.Logger) (policy.Options, error) {
 	return opts, nil
 }
 
-// loadPolicy loads the bundles once at start: a service that cannot load its
-// policy does not start.
-func loadPolicy(ctx context.Context, paths []string, opts policy.Options, eng *engine.Engine, log *zap.Logger) error {
-	start := time.Now()
-	p, err := policy.Load(ctx, paths, opts)
-	if err != nil {
-		return fmt.Errorf("load bundles: %w", err)
-	}
-	eng.SetPolicy(p)
-	log.Info("policy loaded", zap.Strings("bundles", paths), zap.Duration("duration", time.Since(start)))
-	return nil
-}
-
-func watchPolicy(ctx context.Context, paths []string, opts policy.Options, eng *engine.Engine, log *zap.Logger) error {
+// startPolicy watches the bundles, then loads them once: a service that
+// cannot load its policy does not start, and a change made while it loads
+// is in the watcher's queue. The returned watcher hands reloads to eng.
+func startPolicy(ctx context.Context, paths []string, opts policy.Options, eng *engine.Engine, log *zap.Logger) (*policy.Watcher, error) {
 	w, err := policy.NewWatcher(paths, opts,
 		func(p *policy.Policy) {
 			eng.SetPolicy(p)
@@ -189,9 +180,18 @@ func watchPolicy(ctx context.Context, paths []string, opts policy.Options, eng *
 			log.Error("policy reload refused; the last good policy keeps serving", zap.Error(err))
 		})
 	if err != nil {
-		return fmt.Errorf("watch bundles: %w", err)
+		return nil, fmt.Errorf("watch bundles: %w", err)
 	}
-	return w.Run(ctx)
+	start := time.Now()
+	p, err := policy.Load(ctx, paths, opts)
+	if err != nil {
+		_ = w.Close()
+		return nil, fmt.Errorf("load bundles: %w", err)
+	}
+	eng.SetPolicy(p)
+	w.Serving(p)
+	log.Info("policy loaded", zap.Strings("bundles", paths), zap.Duration("duration", time.Since(start)))
+	return w, nil
 }
 
 // listenAndServe serves until ctx ends or a background task fails, then

@@ -175,12 +175,24 @@ func (w *Watcher) under(name string) bool {
 	return false
 }
 
-// Run loads the bundles once (so that a change between the caller's own
-// Load and NewWatcher is not missed), then again after every burst of
-// changes, until ctx ends; it then returns nil. Run may be called once.
+// Serving tells w that p, loaded after NewWatcher returned, is what the
+// caller serves: Run then starts from p instead of loading the bundles
+// again (a change made since NewWatcher is in w's queue). Call it before
+// Run.
+func (w *Watcher) Serving(p *Policy) { w.digest = p.digest }
+
+// Close stops watching; for a Watcher that will not Run.
+func (w *Watcher) Close() error { return w.fsw.Close() }
+
+// Run loads the bundles once unless told what is Serving (so that a change
+// between the caller's own Load and NewWatcher is not missed), then again
+// after every burst of changes, until ctx ends; it then returns nil. Run
+// may be called once.
 func (w *Watcher) Run(ctx context.Context) error {
 	defer w.fsw.Close()
-	w.reload(ctx)
+	if w.digest == "" {
+		w.reload(ctx)
+	}
 
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
