@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/trustgate/trustgate/engine/mint"
+	"github.com/trustgate/trustgate/engine/verify"
 )
 
 // config is trustgate.yaml (DESIGN §8).
@@ -328,19 +329,11 @@ func checkURL(raw string, insecure bool) error {
 	switch {
 	case u.Scheme == "https":
 		return nil
-	case u.Scheme == "http" && insecure && isLoopback(u.Hostname()):
+	case u.Scheme == "http" && insecure && verify.IsLoopback(u.Hostname()):
 		return nil
 	case u.Scheme == "http":
 		return fmt.Errorf("http is allowed only on a loopback host with allow_insecure_issuers: %q", raw)
 	default:
 		return fmt.Errorf("want https, not %q", u.Scheme)
 	}
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -11,6 +11,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/trustgate/trustgate/engine/verify"
 )
 
 // GitHub Actions puts these in a job's environment when it has
@@ -97,7 +99,7 @@ func checkEndpoint(raw string) error {
 	if err != nil || u.Host == "" {
 		return fmt.Errorf("not an absolute URL")
 	}
-	if u.Scheme == "https" || (u.Scheme == "http" && isLoopback(u.Hostname())) {
+	if u.Scheme == "https" || (u.Scheme == "http" && verify.IsLoopback(u.Hostname())) {
 		return nil
 	}
 	return fmt.Errorf("must be https (http only on loopback), so the token is never sent in clear")
@@ -166,7 +168,7 @@ func githubIDToken(ctx context.Context, client *http.Client, reqURL, bearer, aud
 		return "", fmt.Errorf("%s is set but %s is not", envGitHubRequestURL, envGitHubRequestToken)
 	}
 	u, err := url.Parse(reqURL)
-	if err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
+	if err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && verify.IsLoopback(u.Hostname()))) {
 		return "", fmt.Errorf("%s is not an https URL", envGitHubRequestURL)
 	}
 	q := u.Query()

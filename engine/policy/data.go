@@ -3,11 +3,10 @@ package policy
 import (
 	"encoding/json"
 	"fmt"
-	"net"
+	"maps"
 	"net/mail"
 	"net/url"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 	"unicode"
@@ -207,7 +206,7 @@ func (v *validator) url(file, key, raw string) {
 	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
 		v.add(file, key, "%q must not carry user info, a query or a fragment", raw)
 	case u.Scheme == "https":
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	case u.Scheme == "http" && verify.IsLoopback(u.Hostname()):
 		if !v.opts.AllowInsecureIssuers {
 			v.add(file, key, "http:// (%q) is accepted only by a server that allows insecure issuers (development)", raw)
 		}
@@ -216,14 +215,6 @@ func (v *validator) url(file, key, raw string) {
 	default:
 		v.add(file, key, "want an https:// URL, not %q", raw)
 	}
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // identity validates one identity; nil when it has any problem. Keys of
@@ -300,13 +291,7 @@ func (v *validator) federation(file string, k fedKey, raw any, providers map[str
 		v.add(file, k.String(), "want a mapping, not %s", describe(raw))
 		return
 	}
-	if hasUnknownKey(obj, federationKey) {
-		for _, name := range sortedKeys(obj) {
-			if !slices.Contains(federationKey, name) {
-				v.add(file, k.field(name), "unknown key (known: %s)", strings.Join(federationKey, ", "))
-			}
-		}
-	}
+	v.unknownKeys(file, k.String(), obj, federationKey)
 	provider, hasProvider := obj["provider"].(string)
 	switch {
 	case obj["provider"] == nil:
@@ -321,7 +306,7 @@ func (v *validator) federation(file string, k fedKey, raw any, providers map[str
 	subject, hasSubject := obj["subject"]
 	if hasSubject {
 		if s, ok := subject.(string); ok {
-			v.glob(file, k.field, "subject", s)
+			v.glob(file, k.field("subject"), s)
 		} else {
 			v.add(file, k.field("subject"), "want a string pattern, not %s", describe(subject))
 		}
@@ -344,15 +329,15 @@ func (v *validator) federation(file string, k fedKey, raw any, providers map[str
 			v.add(file, k.field(name), "an empty list never matches: remove it to accept any")
 		}
 		for i, x := range list {
-			elem := func(string) string { return fmt.Sprintf("%s[%d]", k.field(name), i) }
+			elem := fmt.Sprintf("%s[%d]", k.field(name), i)
 			p, ok := x.(string)
 			if !ok {
-				v.add(file, elem(""), "want a string pattern, not %s", describe(x))
+				v.add(file, elem, "want a string pattern, not %s", describe(x))
 				continue
 			}
-			v.glob(file, elem, "", p)
+			v.glob(file, elem, p)
 			if name == "refs" && !strings.Contains(p, ":") {
-				v.add(file, elem(""), "%q never matches: a ref is type:name, such as branch:main or tag:v*", p)
+				v.add(file, elem, "%q never matches: a ref is type:name, such as branch:main or tag:v*", p)
 			}
 		}
 	}
@@ -376,39 +361,38 @@ func (v *validator) claims(file string, k fedKey, raw any) {
 	}
 	for _, c := range sortedKeys(obj) {
 		x := obj[c]
-		claim := func(string) string { return k.field("claims") + "." + c }
+		claim := k.field("claims") + "." + c
 		if c == "" {
-			v.add(file, claim(""), "a claim name must not be empty")
+			v.add(file, claim, "a claim name must not be empty")
 			continue
 		}
 		switch p := x.(type) {
 		case string:
-			v.glob(file, claim, "", p)
+			v.glob(file, claim, p)
 		case []any:
 			if len(p) == 0 {
-				v.add(file, claim(""), "an empty list never matches")
+				v.add(file, claim, "an empty list never matches")
 			}
 			for i, x := range p {
-				elem := func(string) string { return fmt.Sprintf("%s[%d]", claim(""), i) }
+				elem := fmt.Sprintf("%s[%d]", claim, i)
 				s, ok := x.(string)
 				if !ok {
-					v.add(file, elem(""), "want a string pattern, not %s (quote true, false and numbers: %q)", describe(x), jsonText(x))
+					v.add(file, elem, "want a string pattern, not %s (quote true, false and numbers: %q)", describe(x), jsonText(x))
 					continue
 				}
-				v.glob(file, elem, "", s)
+				v.glob(file, elem, s)
 			}
 		default:
-			v.add(file, claim(""), "want a string pattern or a list of them, not %s (quote true, false and numbers: %q)", describe(p), jsonText(p))
+			v.add(file, claim, "want a string pattern or a list of them, not %s (quote true, false and numbers: %q)", describe(p), jsonText(p))
 		}
 	}
 }
 
 // glob checks that p compiles as glob.match(p, ["/"], x) compiles it (OPA
-// uses the same library with the same separator); key(field) names it, and
-// is called only for a problem.
-func (v *validator) glob(file string, key func(string) string, field, p string) {
+// uses the same library with the same separator); key names it.
+func (v *validator) glob(file, key, p string) {
 	if p == "" {
-		v.add(file, key(field), "an empty pattern matches only an empty value")
+		v.add(file, key, "an empty pattern matches only an empty value")
 		return
 	}
 	if !strings.ContainsAny(p, `*?[]{}\,`) {
@@ -420,7 +404,7 @@ func (v *validator) glob(file string, key func(string) string, field, p string) 
 		v.globs[p] = err
 	}
 	if err != nil {
-		v.add(file, key(field), "invalid pattern %q: %v", p, err)
+		v.add(file, key, "invalid pattern %q: %v", p, err)
 	}
 }
 
@@ -561,11 +545,4 @@ func jsonText(x any) string {
 	return string(b)
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

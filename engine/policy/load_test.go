@@ -468,3 +468,19 @@ func TestLibraryParsesTheEmbeddedLibraryWithoutTests(t *testing.T) {
 		}
 	}
 }
+
+// The engine resolves an email before a name and the library a name before
+// an email: an email that is another identity's name would let the two
+// grant different identities for one request, so it is refused.
+func TestAnEmailThatIsAnotherIdentitysNameIsRefused(t *testing.T) {
+	dir := copyDir(t, teamBundle)
+	data := readFiles(t, teamBundle)["data.yaml"]
+	data = strings.Replace(data, "  identities:\n", "  identities:"+opsIdentity+`    ops@workload.example.com:
+      federations: [{provider: gitlab, claims: {namespace_path: other}}]
+`, 1)
+	writeFiles(t, dir, map[string]string{"data.yaml": data})
+	want := filepath.Join(dir, "data.yaml") + `: trustgate.identities.ops.email: "ops@workload.example.com" is also the name of an identity: a caller naming it would be ambiguous`
+	if got := problemStrings(policy.Check(context.Background(), []string{dir}, options())); !slices.Contains(got, want) {
+		t.Fatalf("problems %q lack\n  %s", got, want)
+	}
+}

@@ -408,7 +408,7 @@ func checkURL(raw string, insecure bool) error {
 	switch {
 	case u.Scheme == "https":
 		return nil
-	case u.Scheme == "http" && insecure && isLoopback(u.Hostname()):
+	case u.Scheme == "http" && insecure && IsLoopback(u.Hostname()):
 		return nil
 	case u.Scheme == "http":
 		return errors.New("http is allowed only on a loopback host when insecure issuers are allowed")
@@ -417,8 +417,9 @@ func checkURL(raw string, insecure bool) error {
 	}
 }
 
-// isLoopback reports whether host is localhost or a loopback IP.
-func isLoopback(host string) bool {
+// IsLoopback reports whether host is localhost or a loopback IP: the only
+// hosts http:// is ever allowed on.
+func IsLoopback(host string) bool {
 	if host == "localhost" {
 		return true
 	}
