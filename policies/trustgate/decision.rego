@@ -237,19 +237,12 @@ default selected_name := ""
 
 selected_name := selected
 
-# input_complete holds when no input_reasons do.
-input_complete if {
-	now_ns
-	is_array(requested_scopes)
-	is_array(requested_audiences)
-}
-
 # decision is always one object: the grant when nothing refuses it, else
 # the denial. grant is built from the selected identity, so without one it
 # is undefined and the denial is given. Only a denial computes the reasons
 # of identity_reasons: a grant needs none of them.
 decision := grant if {
-	input_complete
+	count(input_reasons) == 0
 	count(custom_messages) == 0
 	count(scope_reasons) == 0
 	count(audience_reasons) == 0

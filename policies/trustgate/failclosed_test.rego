@@ -241,3 +241,14 @@ test_asking_for_no_identity_never_selects_one_with_an_empty_email if {
 	d.allow == false
 	d.reasons == ["ambiguous: identities deploy, x all accept this token; name one"]
 }
+
+# A string claim matches only as a glob, never as its JSON text: a pattern
+# in quotes is a glob with quote characters in it.
+test_a_string_claim_never_matches_its_quoted_json_text if {
+	quoted := "\"my-group\""
+	decide(main, gitlab, "x", one_fed({"provider": "gitlab", "claims": {"namespace_path": quoted}})).allow == false
+	decide(main, gitlab, "x", one_fed({"provider": "gitlab", "claims": {"namespace_path": [quoted]}})).allow == false
+	quoted_sub := concat("", ["\"", main.sub, "\""])
+	decide(main, gitlab, "x", one_fed({"provider": "gitlab", "subject": quoted_sub})).allow == false
+	decide(main, gitlab, "x", one_fed({"provider": "gitlab", "subject": main.sub})).allow == true
+}
