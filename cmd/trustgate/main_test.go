@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -306,23 +308,37 @@ func TestTestCommandFailsOnATestThatRaisesAnError(t *testing.T) {
 	}
 }
 
-func TestServeCountsDecisionEventsTheSinkLoses(t *testing.T) {
-	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.WriteHeader(http.StatusServiceUnavailable)
-	}))
-	defer down.Close()
-	addr := freeAddr(t)
-	base, _ := startServeConfig(t, fmt.Sprintf("issuer: http://%s\nlisten: %s\nbundles: [../../bundles/example]\n"+
-		"allow_insecure_issuers: true\nshutdown_grace: 5s\nlog: {level: error, decision_log_url: %s}\n", addr, addr, down.URL))
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	for _, want := range []string{"trustgate_decision_log_dropped_events_total 0", "trustgate_decision_log_failed_events_total 0"} {
-		if !strings.Contains(string(body), want) {
-			t.Errorf("/metrics lacks %q", want)
+func TestServeUploadsItsLastDecisionsBeforeItStops(t *testing.T) {
+	var mu sync.Mutex
+	var uploaded []byte
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
 		}
+		b, _ := io.ReadAll(zr)
+		mu.Lock()
+		uploaded = append(uploaded, b...)
+		mu.Unlock()
+	}))
+	defer sink.Close()
+	iss := enginetest.NewIssuer(t)
+	addr := freeAddr(t)
+	base, stop := startServeConfig(t, fmt.Sprintf("issuer: http://%s\nlisten: %s\nbundles: [%s]\n"+
+		"allow_insecure_issuers: true\nshutdown_grace: 5s\nlog: {level: error, decision_log_url: %s}\n",
+		addr, addr, testBundle(t, iss.URL(), "http://"+addr), sink.URL))
+	token := iss.Mint(t, enginetest.GitLabClaims(iss.URL(), base))
+	if code, _, errOut := runCLI(t, map[string]string{"CI_ID": token}, "exchange", "--url", base, "--token-env", "CI_ID"); code != 0 {
+		t.Fatalf("exchange: exit %d: %s", code, errOut)
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("serve exited %d", code)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// The flush interval (5s) has not passed: only the stop can have sent it.
+	if !strings.Contains(string(uploaded), `"result":"issued"`) {
+		t.Fatalf("the sink got %q, want the issued decision uploaded when serve stopped", uploaded)
 	}
 }

@@ -78,22 +78,17 @@ func serve(ctx context.Context, cfg config, dev bool, logs *logs) error {
 	errc := make(chan error, 4)
 	var sink engine.DecisionSink
 	if cfg.Log.DecisionLogURL != "" {
-		s, err := decisionlog.NewHTTPSink(decisionlog.Config{URL: cfg.Log.DecisionLogURL, Logger: log.Named("decision-sink")})
+		s, err := decisionlog.NewHTTPSink(decisionlog.Config{URL: cfg.Log.DecisionLogURL, Logger: log.Named("decision-sink"), Registerer: reg})
 		if err != nil {
 			return err
 		}
 		sink = s
-		reg.MustRegister(
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "trustgate_decision_log_dropped_events_total",
-				Help: "Decision events dropped because the HTTP sink's buffer was full.",
-			}, func() float64 { return float64(s.Dropped()) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "trustgate_decision_log_failed_events_total",
-				Help: "Decision events lost in uploads to the HTTP sink that failed.",
-			}, func() float64 { return float64(s.Failed()) }),
-		)
-		go func() { errc <- s.Run(ctx) }()
+		// The sink outlives the HTTP server: it stops once the last request
+		// has finished and queued its event, then uploads what is left.
+		sctx, stopSink := context.WithCancel(context.WithoutCancel(ctx))
+		sinkDone := make(chan struct{})
+		go func() { _ = s.Run(sctx); close(sinkDone) }()
+		defer func() { stopSink(); <-sinkDone }()
 	}
 	eng, err := engine.New(engine.Config{
 		Issuer:     cfg.Issuer,

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
 
@@ -51,6 +52,9 @@ type Config struct {
 	FlushInterval time.Duration
 	// Logger reports failed uploads.
 	Logger *zap.Logger
+	// Registerer, when set, gets counters of the events dropped (buffer
+	// full) and lost in failed uploads.
+	Registerer prometheus.Registerer
 }
 
 // HTTPSink batches events and uploads them. Run it in a goroutine.
@@ -86,7 +90,23 @@ func NewHTTPSink(cfg Config) (*HTTPSink, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	return &HTTPSink{cfg: cfg, events: make(chan Event, cfg.BufferSize)}, nil
+	s := &HTTPSink{cfg: cfg, events: make(chan Event, cfg.BufferSize)}
+	if cfg.Registerer != nil {
+		err := errors.Join(
+			cfg.Registerer.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "trustgate_decision_log_dropped_events_total",
+				Help: "Decision events dropped because the HTTP sink's buffer was full.",
+			}, func() float64 { return float64(s.Dropped()) })),
+			cfg.Registerer.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "trustgate_decision_log_failed_events_total",
+				Help: "Decision events lost in uploads to the HTTP sink that failed.",
+			}, func() float64 { return float64(s.Failed()) })),
+		)
+		if err != nil {
+			return nil, fmt.Errorf("decisionlog: metrics: %w", err)
+		}
+	}
+	return s, nil
 }
 
 // Record queues e without ever blocking; it drops e when the buffer is full.

@@ -6,10 +6,14 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func TestEventsArriveInBatchesInOPAFormat(t *testing.T) {
@@ -112,5 +116,36 @@ func TestARedirectingSinkIsAFailedUploadNotASecondDestination(t *testing.T) {
 	}
 	if n := elsewhere.Load(); n != 0 {
 		t.Fatalf("the redirect was followed: %d uploads reached the other host", n)
+	}
+}
+
+func TestLostEventsAreCountedInTheRegisteredMetrics(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	reg := prometheus.NewRegistry()
+	s, err := NewHTTPSink(Config{URL: down.URL, BufferSize: 2, BatchSize: 10, FlushInterval: time.Hour, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 { // the third does not fit the buffer
+		s.Record(Event{DecisionID: "a"})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = s.Run(ctx); close(done) }()
+	cancel()
+	<-done // the drain uploads the 2 buffered events, and fails
+	want := `
+# HELP trustgate_decision_log_dropped_events_total Decision events dropped because the HTTP sink's buffer was full.
+# TYPE trustgate_decision_log_dropped_events_total counter
+trustgate_decision_log_dropped_events_total 1
+# HELP trustgate_decision_log_failed_events_total Decision events lost in uploads to the HTTP sink that failed.
+# TYPE trustgate_decision_log_failed_events_total counter
+trustgate_decision_log_failed_events_total 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
+		t.Fatal(err)
 	}
 }
