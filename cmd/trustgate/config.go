@@ -323,8 +323,12 @@ func checkURL(raw string, insecure bool) error {
 		return errors.New("is required")
 	}
 	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return fmt.Errorf("want an absolute https URL without query, fragment or user, not %q", raw)
+	if err != nil {
+		return errors.New("want an absolute https URL, not an unparsable one")
+	}
+	// A URL's password is never repeated back: Redacted shows it as xxxxx.
+	if u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("want an absolute https URL without query, fragment or user, not %q", u.Redacted())
 	}
 	switch {
 	case u.Scheme == "https":
@@ -332,7 +336,7 @@ func checkURL(raw string, insecure bool) error {
 	case u.Scheme == "http" && insecure && verify.IsLoopback(u.Hostname()):
 		return nil
 	case u.Scheme == "http":
-		return fmt.Errorf("http is allowed only on a loopback host with allow_insecure_issuers: %q", raw)
+		return fmt.Errorf("http is allowed only on a loopback host with allow_insecure_issuers: %q", u.Redacted())
 	default:
 		return fmt.Errorf("want https, not %q", u.Scheme)
 	}

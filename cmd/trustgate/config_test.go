@@ -106,3 +106,15 @@ func TestHTTPIssuersNeedLoopbackAndTheInsecureSwitch(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigErrorsNeverRepeatAURLsPassword(t *testing.T) {
+	for _, u := range []string{"https://u:s3cret@logs.example.com/x", "http://u:s3cret@logs.example.com/x", "https://u:s3cret@logs.example.com/x?q=1"} {
+		_, err := parseConfig([]byte("issuer: https://sts.example.com\nbundles: [.]\nlog: {decision_log_url: \"" + u + "\"}\n"))
+		if err == nil || !strings.Contains(err.Error(), "log.decision_log_url") {
+			t.Fatalf("%s: error %v, want one about log.decision_log_url", u, err)
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Fatalf("the error repeats the password: %v", err)
+		}
+	}
+}

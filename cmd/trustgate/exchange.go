@@ -255,7 +255,23 @@ func (f *exchangeFlags) exchange(ctx context.Context, client *http.Client, idTok
 		}
 		return nil, fmt.Errorf("%s: %s (HTTP %d)", tr.Error, tr.ErrorDescription, resp.StatusCode)
 	}
+	if !isCompactJWS(tr.AccessToken) {
+		// Printed for eval and $(...): only base64url and dots get through.
+		return nil, errors.New("the server's access_token is not a compact JWS; not printing it")
+	}
 	return &tr, nil
+}
+
+// isCompactJWS reports whether s has only the characters of a compact JWS
+// (RFC 7515 §7.1): base64url segments and dots.
+func isCompactJWS(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func (f *exchangeFlags) print(io stdio, tr *tokenResponse) int {

@@ -342,3 +342,24 @@ func TestServeUploadsItsLastDecisionsBeforeItStops(t *testing.T) {
 		t.Fatalf("the sink got %q, want the issued decision uploaded when serve stopped", uploaded)
 	}
 }
+
+func TestExchangeCommandPrintsNothingButAWellFormedToken(t *testing.T) {
+	for name, body := range map[string]string{
+		"a token with shell syntax in it": `{"access_token":"a.b.c$(touch /tmp/x);","token_type":"Bearer","expires_in":60}`,
+		"a token with a newline in it":    `{"access_token":"a.b.c\nexport PATH=/tmp","token_type":"Bearer","expires_in":60}`,
+		"no access_token":                 `{"token_type":"Bearer","expires_in":60}`,
+		"a body that is not JSON":         `<html>ok</html>`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			sts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = io.WriteString(w, body)
+			}))
+			defer sts.Close()
+			code, out, errOut := runCLI(t, map[string]string{"CI_ID": "e30.e30.sig"}, "exchange", "--url", sts.URL, "--token-env", "CI_ID", "--format", "env")
+			if code != exitFail || out != "" {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want exit %d and nothing on stdout", code, out, errOut, exitFail)
+			}
+		})
+	}
+}
