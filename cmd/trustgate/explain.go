@@ -91,6 +91,7 @@ type explanation struct {
 	Provider          string             `json:"provider"`
 	Issuer            string             `json:"issuer"`
 	SignatureVerified bool               `json:"signature_verified"`
+	TokenRefused      string             `json:"token_refused,omitempty"`
 	Decision          policy.Decision    `json:"decision"`
 	Explanation       policy.Explanation `json:"explanation"`
 }
@@ -124,7 +125,17 @@ func (f *explainFlags) explain(ctx context.Context, stdin io.Reader) (*explanati
 	if err != nil {
 		return nil, err
 	}
-	return &explanation{Provider: prov.Name, Issuer: prov.Issuer, Decision: d, Explanation: ex}, nil
+	out := &explanation{Provider: prov.Name, Issuer: prov.Issuer, Decision: d, Explanation: ex}
+	if f.token != "" {
+		// A token the server refuses before any policy is denied whatever
+		// the policy says (a claims file need not be a whole token).
+		v := verify.New(verify.Config{Now: func() time.Time { return now }})
+		if err := v.CheckClaims(prov, claims); err != nil {
+			out.TokenRefused = err.Error()
+			out.Decision = policy.Decision{Reasons: []string{"the server refuses this token before any policy: " + err.Error()}}
+		}
+	}
+	return out, nil
 }
 
 // readClaims reads claims from --claims, or the payload of --token without

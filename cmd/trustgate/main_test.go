@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -361,5 +362,40 @@ func TestExchangeCommandPrintsNothingButAWellFormedToken(t *testing.T) {
 				t.Fatalf("exit %d, stdout %q, stderr %q; want exit %d and nothing on stdout", code, out, errOut, exitFail)
 			}
 		})
+	}
+}
+
+func TestExplainDeniesATokenTheServerWouldRefuseBeforeAnyPolicy(t *testing.T) {
+	raw, err := os.ReadFile("../../testdata/fixtures/claims.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fx struct {
+		Fixtures map[string]map[string]any `json:"fixtures"`
+	}
+	if err := json.Unmarshal(raw, &fx); err != nil {
+		t.Fatal(err)
+	}
+	claims := fx.Fixtures["gitlab_main_protected"] // iat 2023-04-13T14:13:13Z, valid for an hour
+	signer := enginetest.NewIssuer(t)
+	explain := func(claims map[string]any, now string) (int, string) {
+		path := filepath.Join(t.TempDir(), "token")
+		if err := os.WriteFile(path, []byte(signer.Mint(t, claims)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, out, _ := runCLI(t, nil, "explain", "--bundle", "../../bundles/example", "--token", path,
+			"--identity", "gitlab-ci-deploy", "--now", now)
+		return code, out
+	}
+	if code, out := explain(claims, "2023-04-13T14:20:00Z"); code != explainAllowed {
+		t.Fatalf("a live token: exit %d:\n%s", code, out)
+	}
+	if code, out := explain(claims, "2026-11-23T10:00:00Z"); code != explainDenied || !strings.Contains(out, "refuses this token before any policy") {
+		t.Fatalf("an expired token: exit %d, want %d with the refusal:\n%s", code, explainDenied, out)
+	}
+	wrongAud := maps.Clone(claims)
+	wrongAud["aud"] = "https://attacker.example"
+	if code, out := explain(wrongAud, "2023-04-13T14:20:00Z"); code != explainDenied || !strings.Contains(out, "aud") {
+		t.Fatalf("a token for another audience: exit %d, want %d naming aud:\n%s", code, explainDenied, out)
 	}
 }

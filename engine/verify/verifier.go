@@ -263,6 +263,15 @@ func (v *Verifier) keySet(p *Provider) *keySet {
 	return ks
 }
 
+// CheckClaims checks claims already parsed strictly against p, as Verify
+// does once the signature holds: iss, sub, aud, the times, the lifetime and
+// the presence of jti where p needs one. It spends no jti. For offline
+// tools such as `trustgate explain`; it proves nothing about who signed.
+func (v *Verifier) CheckClaims(p *Provider, c map[string]any) error {
+	_, err := v.checkClaims(p, c)
+	return err
+}
+
 // checkClaims checks iss, sub, aud, the times and jti of claims already
 // parsed strictly (so each registered claim has its registered type).
 func (v *Verifier) checkClaims(p *Provider, c map[string]any) (*Verified, error) {
