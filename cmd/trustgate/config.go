@@ -83,8 +83,8 @@ type limitsConfig struct {
 type logConfig struct {
 	Level  string `json:"level"`
 	Format string `json:"format"`
-	// DecisionLog is where decision records go: "stdout" (with the other
-	// logs) or a file path.
+	// DecisionLog is where decision records go, as JSON lines: "stdout"
+	// (the operational logs are on stderr) or a file path.
 	DecisionLog string `json:"decision_log"`
 	// DecisionLogURL, when set, also receives every decision in OPA's
 	// decision-log format, batched; a slow sink drops events, never slows exchanges.

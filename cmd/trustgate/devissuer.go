@@ -14,7 +14,7 @@ func runDevIssuer(ctx context.Context, args []string, io stdio) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	logs, err := newLogs(logConfig{Level: "info", Format: "console"}, io.stderr)
+	logs, err := newLogs(logConfig{Level: "info", Format: "console"}, io.stdout, io.stderr)
 	if err != nil {
 		return fail(io, "dev-issuer", err)
 	}

@@ -9,14 +9,14 @@ import (
 )
 
 // logs are the service's two streams: operational logs on stderr and the
-// decision log (stdout-with-the-rest, or a file of its own).
+// decision log, on stdout or in a file of its own.
 type logs struct {
 	app       *zap.Logger
 	decisions *zap.Logger
 	closers   []func() error
 }
 
-func newLogs(cfg logConfig, stderr io.Writer) (*logs, error) {
+func newLogs(cfg logConfig, stdout, stderr io.Writer) (*logs, error) {
 	var level zapcore.Level
 	if err := level.UnmarshalText([]byte(cfg.Level)); err != nil {
 		return nil, fmt.Errorf("log.level: %w", err)
@@ -31,7 +31,8 @@ func newLogs(cfg logConfig, stderr io.Writer) (*logs, error) {
 		enc = zapcore.NewJSONEncoder(encCfg)
 	}
 	app := zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(stderr)), level))
-	l := &logs{app: app, decisions: app.Named("decision")}
+	decisions := zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.Lock(zapcore.AddSync(stdout)), zapcore.InfoLevel)
+	l := &logs{app: app, decisions: zap.New(decisions)}
 	if cfg.DecisionLog != "" && cfg.DecisionLog != "stdout" {
 		sink, closeSink, err := zap.Open(cfg.DecisionLog)
 		if err != nil {

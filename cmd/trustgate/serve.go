@@ -44,7 +44,7 @@ func runServe(ctx context.Context, args []string, io stdio) int {
 	if *decisions != "" {
 		cfg.Log.DecisionLog = *decisions
 	}
-	logs, err := newLogs(cfg.Log, io.stderr)
+	logs, err := newLogs(cfg.Log, io.stdout, io.stderr)
 	if err != nil {
 		return fail(io, "serve", err)
 	}

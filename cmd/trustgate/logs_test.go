@@ -1,0 +1,38 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestDecisionRecordsGoToStdoutOrTheirFileAndLogsToStderr(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	l, err := newLogs(logConfig{Level: "info", Format: "json", DecisionLog: "stdout"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.app.Info("operational")
+	l.decisions.Info("decision")
+	l.sync()
+	if !strings.Contains(stdout.String(), `"msg":"decision"`) || strings.Contains(stdout.String(), "operational") {
+		t.Errorf("stdout %q: want the decision record only", stdout.String())
+	}
+	if !strings.Contains(stderr.String(), "operational") || strings.Contains(stderr.String(), `"msg":"decision"`) {
+		t.Errorf("stderr %q: want the operational log only", stderr.String())
+	}
+
+	file := filepath.Join(t.TempDir(), "decisions.log")
+	stdout.Reset()
+	l, err = newLogs(logConfig{Level: "info", Format: "json", DecisionLog: file}, &stdout, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.decisions.Info("decision")
+	l.sync()
+	if b, _ := os.ReadFile(file); !strings.Contains(string(b), `"msg":"decision"`) || stdout.Len() != 0 {
+		t.Errorf("file %q, stdout %q: want the record in the file only", b, stdout.String())
+	}
+}
