@@ -202,7 +202,7 @@ func TestEndToEndEachMatchingRuleAllowsAndRefusesOverHTTP(t *testing.T) {
 			if status != tc.status {
 				t.Fatalf("status %d (%v), want %d", status, body, tc.status)
 			}
-			if tc.status == 200 && body["access_token"] == "" {
+			if tok, _ := body["access_token"].(string); tc.status == 200 && tok == "" {
 				t.Fatal("no access_token")
 			}
 			if tc.status != 200 {

@@ -41,8 +41,7 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) error {
 			// RFC 6750 §3.1: no credentials at all, no error code.
 			return &apiError{status: http.StatusUnauthorized, code: codeInvalidToken, desc: descNoToken, challenge: "Bearer"}
 		}
-		return &apiError{status: http.StatusUnauthorized, code: codeInvalidToken, desc: descInactive,
-			challenge: `Bearer error="invalid_token"`}
+		return engine.ErrInactive // 401 invalid_token, as for any token that is not live
 	}
 	in, err := s.eng.Inspect(r.Context(), raw)
 	if err != nil {

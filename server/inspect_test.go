@@ -150,7 +150,9 @@ func TestIntrospectionAnswersActiveOnlyForALiveToken(t *testing.T) {
 				`"nbf":1900000000,"sub":"deploy@workload.example.com","aud":["https://api.example.com"],"iss":"https://sts.example.com",` +
 				`"jti":"jti-1","roles":["deployer"],"act":{"iss":"https://gitlab.com","sub":"project_path:g/p:ref_type:branch:ref:main"}}`, ""},
 		{"token_type_hint is accepted and ignored (RFC 7662 §2.1)", liveClaims(), nil, "token=" + accessToken + "&token_type_hint=refresh_token", 200,
-			"", ""},
+			`{"active":true,"scope":"read write","client_id":"deploy","token_type":"Bearer","exp":1900000900,"iat":1900000000,` +
+				`"nbf":1900000000,"sub":"deploy@workload.example.com","aud":["https://api.example.com"],"iss":"https://sts.example.com",` +
+				`"jti":"jti-1","roles":["deployer"],"act":{"iss":"https://gitlab.com","sub":"project_path:g/p:ref_type:branch:ref:main"}}`, ""},
 		{"a token that is not live is only {\"active\":false} (RFC 7662 §2.2)", nil, fmt.Errorf("%w: expired", engine.ErrInactive),
 			"token=" + accessToken, 200, `{"active":false}`, ""},
 		{"a missing token is 400 invalid_request (RFC 7662 §2.1)", nil, nil, "token_type_hint=access_token", 400, "", codeInvalidRequest},

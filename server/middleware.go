@@ -30,23 +30,30 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		h.Set("Cache-Control", "no-store")
 		h.Set("Pragma", "no-cache")
 		h.Set("X-Content-Type-Options", "nosniff")
-		r.Body = http.MaxBytesReader(rec, r.Body, s.maxBody)
+		// The real writer: net/http then closes a connection whose body
+		// ran past the cap instead of reading the rest of it.
+		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
 		endpoint := s.endpointLabel(r)
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler { //nolint:errorlint // the sentinel is panicked as is
 					panic(v)
 				}
+				// The panic's value may hold request data (a token): only
+				// its type and the stack's frames are logged.
 				s.log.Error("handler panicked", zap.String("endpoint", endpoint),
-					zap.String("panic", fmt.Sprint(v)), zap.StackSkip("stack", 1))
+					zap.String("panic_type", fmt.Sprintf("%T", v)), zap.StackSkip("stack", 1))
 				if !rec.wrote {
 					s.writeError(rec, r, errPanic)
 				}
 			}
 			elapsed := time.Since(start)
 			s.metrics.observe(endpoint, rec.statusCode(), elapsed)
-			if rec.statusCode() < http.StatusBadRequest {
-				s.log.Debug("request served", zap.String("endpoint", endpoint), zap.String("method", r.Method),
+			if rec.statusCode() >= http.StatusBadRequest {
+				return
+			}
+			if ce := s.log.Check(zap.DebugLevel, "request served"); ce != nil {
+				ce.Write(zap.String("endpoint", endpoint), zap.String("method", r.Method),
 					zap.Int("status", rec.statusCode()), zap.Duration("duration", elapsed),
 					zap.String("client_ip", clientIP(r)))
 			}
@@ -129,7 +136,7 @@ func rateKey(ip string) string {
 
 // allowClient applies the per-client rate limit to routes that have it.
 func (s *Server) allowClient(rt *route, r *http.Request) (time.Duration, bool) {
-	if !rt.limited {
+	if !rt.limited || s.limiter == nil {
 		return 0, true
 	}
 	return s.limiter.Allow(rateKey(clientIP(r)))

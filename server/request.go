@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/trustgate/trustgate/engine/scope"
@@ -41,7 +42,7 @@ func readBody(r *http.Request) ([]byte, error) {
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		return nil, mbe
+		return nil, err
 	case err != nil:
 		return nil, invalidRequest(descUnreadable)
 	}
@@ -130,16 +131,7 @@ func parseScope(scope string) ([]string, error) {
 	if scope == "" {
 		return nil, nil
 	}
-	var tokens []string
-	start := 0
-	for i := 0; i <= len(scope); i++ {
-		if i < len(scope) && scope[i] != ' ' {
-			continue
-		}
-		tokens = append(tokens, scope[start:i])
-		start = i + 1
-	}
-	return checkScopes(tokens)
+	return checkScopes(strings.Split(scope, " ")) // an empty token is no scope
 }
 
 // checkScopes checks each scope is an RFC 6749 §3.3 scope-token

@@ -157,10 +157,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // HTTPServer returns an *http.Server serving Handler on addr, with
 // timeouts against slow clients and its own errors logged at Warn.
 func (s *Server) HTTPServer(addr string) *http.Server {
-	errorLog, err := zap.NewStdLogAt(s.log.Named("net/http"), zap.WarnLevel)
-	if err != nil {
-		errorLog = zap.NewStdLog(s.log.Named("net/http"))
-	}
+	errorLog, _ := zap.NewStdLogAt(s.log.Named("net/http"), zap.WarnLevel) // fails only for an invalid level
 	return &http.Server{
 		Addr:              addr,
 		Handler:           s.handler,

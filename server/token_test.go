@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"strconv"
@@ -290,5 +291,26 @@ func TestTokenEndpointOnlyAcceptsPost(t *testing.T) {
 	}
 	if calls, _, _ := h.eng.calls(); len(calls) != 0 {
 		t.Fatalf("the engine was called %d times", len(calls))
+	}
+}
+
+func TestTheConfiguredBodyCapIsEnforcedAndClosesTheConnection(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.MaxBodyBytes = 512 })
+	within := exchangeForm("identity", strings.Repeat("x", 100))
+	if rec := h.do(t, formPost(within)); rec.Code != http.StatusOK {
+		t.Fatalf("a body under the configured cap: status %d", rec.Code)
+	}
+	ts := httptest.NewServer(h.srv.Handler())
+	defer ts.Close()
+	resp, err := http.Post(ts.URL+pathToken, formMediaType, strings.NewReader(exchangeForm("identity", strings.Repeat("x", 1024))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	// RFC 9110 §15.5.14: the server may close the connection; net/http does
+	// when the cap's reader holds the real ResponseWriter, instead of
+	// reading the rest of an oversized body.
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !resp.Close {
+		t.Fatalf("a body over the configured 512 bytes: status %d, Connection: close %v; want 413 and close", resp.StatusCode, resp.Close)
 	}
 }
