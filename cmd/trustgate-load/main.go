@@ -97,6 +97,9 @@ func run(o options, out io.Writer) error {
 	wg.Wait()
 	elapsed := time.Since(start)
 	report(out, o, latencies, failed.Load(), elapsed)
+	if n := failed.Load(); n > 0 {
+		return fmt.Errorf("%d requests failed", n)
+	}
 	return nil
 }
 

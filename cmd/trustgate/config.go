@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/trustgate/trustgate/engine/mint"
+	"github.com/trustgate/trustgate/engine/policy"
 	"github.com/trustgate/trustgate/engine/verify"
 )
 
@@ -224,7 +225,7 @@ func (c *config) fillDefaults() {
 		c.Limits.MaxBodyBytes = 64 << 10
 	}
 	if c.Limits.EvalTimeout == 0 {
-		c.Limits.EvalTimeout = duration(500 * time.Millisecond)
+		c.Limits.EvalTimeout = duration(policy.DefaultEvalTimeout)
 	}
 	if c.Limits.ClockSkew == 0 {
 		c.Limits.ClockSkew = duration(30 * time.Second)

@@ -167,10 +167,10 @@ func githubIDToken(ctx context.Context, client *http.Client, reqURL, bearer, aud
 	if bearer == "" {
 		return "", fmt.Errorf("%s is set but %s is not", envGitHubRequestURL, envGitHubRequestToken)
 	}
-	u, err := url.Parse(reqURL)
-	if err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && verify.IsLoopback(u.Hostname()))) {
+	if err := checkEndpoint(reqURL); err != nil {
 		return "", fmt.Errorf("%s is not an https URL", envGitHubRequestURL)
 	}
+	u, _ := url.Parse(reqURL)
 	q := u.Query()
 	q.Set("audience", aud)
 	u.RawQuery = q.Encode()

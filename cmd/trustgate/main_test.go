@@ -399,3 +399,12 @@ func TestExplainDeniesATokenTheServerWouldRefuseBeforeAnyPolicy(t *testing.T) {
 		t.Fatalf("a token for another audience: exit %d, want %d naming aud:\n%s", code, explainDenied, out)
 	}
 }
+
+func TestServeChecksItsFlagOverridesLikeTheConfig(t *testing.T) {
+	for _, level := range []string{"fatal", "DPANIC", "loud"} {
+		code, _, errOut := runCLI(t, nil, "serve", "--log-level", level)
+		if code != exitFail || !strings.Contains(errOut, "log.level:") {
+			t.Fatalf("--log-level %s: exit %d, stderr %q; want %d naming log.level", level, code, errOut, exitFail)
+		}
+	}
+}

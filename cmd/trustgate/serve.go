@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,6 +44,9 @@ func runServe(ctx context.Context, args []string, io stdio) int {
 	}
 	if *decisions != "" {
 		cfg.Log.DecisionLog = *decisions
+	}
+	if problems := cfg.validate(); len(problems) > 0 { // the flags get the config's checks
+		return fail(io, "serve", errors.New(strings.Join(problems, "; ")))
 	}
 	logs, err := newLogs(cfg.Log, io.stdout, io.stderr)
 	if err != nil {
