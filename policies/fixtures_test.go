@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/trustgate/trustgate/engine/devissuer"
+	"github.com/trustgate/trustgate/engine/ciclaims"
 )
 
 // fixtures reads testdata/fixtures/claims.json, numbers as json.Number.
@@ -38,7 +38,7 @@ func TestDevDemoFixtureIsTheDevIssuersDefaultToken(t *testing.T) {
 	if got == nil {
 		t.Fatal("claims.json has no gitlab_dev_demo fixture")
 	}
-	want := devissuer.GitLabClaims("http://127.0.0.1:8090", "http://127.0.0.1:8080")
+	want := ciclaims.GitLabClaims("http://127.0.0.1:8090", "http://127.0.0.1:8080")
 	for k, v := range want {
 		if n, ok := v.(int); ok {
 			v = json.Number(strconv.Itoa(n))

@@ -13,9 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 
+	"github.com/trustgate/trustgate/cmd/trustgate/devissuer"
 	"github.com/trustgate/trustgate/engine"
 	"github.com/trustgate/trustgate/engine/decisionlog"
-	"github.com/trustgate/trustgate/engine/devissuer"
 	"github.com/trustgate/trustgate/engine/policy"
 	"github.com/trustgate/trustgate/engine/verify"
 	"github.com/trustgate/trustgate/server"

@@ -25,7 +25,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
-	"github.com/trustgate/trustgate/engine/devissuer"
+	"github.com/trustgate/trustgate/engine/ciclaims"
 )
 
 // Key is a signing key of the issuer.
@@ -238,7 +238,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 // with iss and aud as given, a fresh jti and a five-minute lifetime from
 // now.
 func GitLabClaims(iss, aud string) map[string]any {
-	c := devissuer.GitLabClaims(iss, aud)
+	c := ciclaims.GitLabClaims(iss, aud)
 	addTimes(c, time.Now())
 	return c
 }
@@ -247,7 +247,7 @@ func GitLabClaims(iss, aud string) map[string]any {
 // main, with iss and aud as given, a fresh jti and a five-minute lifetime
 // from now.
 func GitHubClaims(iss, aud string) map[string]any {
-	c := devissuer.GitHubClaims(iss, aud)
+	c := ciclaims.GitHubClaims(iss, aud)
 	addTimes(c, time.Now())
 	return c
 }
