@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/trustgate/trustgate/engine"
 	"github.com/trustgate/trustgate/engine/policy"
+	"github.com/trustgate/trustgate/engine/verify"
 )
 
 // The claim fixtures the Rego tests use (testdata/fixtures/claims.json) run
@@ -20,12 +20,10 @@ func TestClaimFixturesDecideTheSameInGo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
 	var doc struct {
-		Fixtures map[string]map[string]any `json:"fixtures"`
+		Fixtures map[string]json.RawMessage `json:"fixtures"`
 	}
-	if err := dec.Decode(&doc); err != nil {
+	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
 	}
 	pol, err := policy.Load(context.Background(), []string{"../bundles/example"}, policy.Options{ServerIssuer: "https://sts.example.com", AllowInsecureIssuers: true})
@@ -45,7 +43,11 @@ func TestClaimFixturesDecideTheSameInGo(t *testing.T) {
 		{"github_pull_request", "github-release", false},
 	} {
 		t.Run(tc.fixture, func(t *testing.T) {
-			claims := doc.Fixtures[tc.fixture]
+			// The server's one strict parse, as for a verified payload.
+			claims, err := verify.ParseClaims(doc.Fixtures[tc.fixture])
+			if err != nil {
+				t.Fatal(err)
+			}
 			prov, ok := pol.ProviderByIssuer(claims["iss"].(string))
 			if !ok {
 				t.Fatalf("no provider for %v", claims["iss"])
@@ -56,6 +58,9 @@ func TestClaimFixturesDecideTheSameInGo(t *testing.T) {
 			}
 			if d.Allow != tc.allow {
 				t.Fatalf("allow = %v (reasons %v), want %v", d.Allow, d.Reasons, tc.allow)
+			}
+			if tc.allow && d.Identity != tc.identity {
+				t.Fatalf("granted identity %q, want %s", d.Identity, tc.identity)
 			}
 		})
 	}
