@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -318,23 +319,39 @@ func TestAHangingJWKSFailsOnlyItsOwnProvider(t *testing.T) {
 	}
 }
 
+// Both servers below serve keys that would verify the token: only the
+// redirect rule and the size cap of the Verifier's client stop them.
 func TestKeyFetchesAreNotRedirectedToOtherHostsAndAreSizeCapped(t *testing.T) {
-	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(`{"keys":[]}`)) }))
-	defer other.Close()
-	redirector := httptest.NewServer(http.RedirectHandler(other.URL+"/keys", http.StatusFound))
-	defer redirector.Close()
-	huge := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Write([]byte(`{"keys":[],"pad":"` + strings.Repeat("x", 2<<20) + `"}`))
-	}))
-	defer huge.Close()
-	for _, tc := range []struct{ name, jwksURL string }{
-		{"a redirect to another host", redirector.URL + "/jwks"},
-		{"a JWKS over 1 MiB", huge.URL + "/jwks"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, func(_ *verify.Config, p *verify.Provider) { p.JWKSURL = tc.jwksURL })
+	for _, name := range []string{"a redirect to another host", "a JWKS over 1 MiB"} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			resp, err := http.Get(h.iss.JWKSURL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			jwks, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			var otherHits atomic.Int64
+			other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				otherHits.Add(1)
+				w.Write(jwks)
+			}))
+			defer other.Close()
+			redirector := httptest.NewServer(http.RedirectHandler(other.URL+"/keys", http.StatusFound))
+			defer redirector.Close()
+			huge := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Write([]byte(`{"pad":"` + strings.Repeat("x", 2<<20) + `",` + string(jwks[1:])))
+			}))
+			defer huge.Close()
+			h.prov.JWKSURL = redirector.URL + "/jwks"
+			if name == "a JWKS over 1 MiB" {
+				h.prov.JWKSURL = huge.URL + "/jwks"
+			}
 			if _, err := h.verify(h.iss.Mint(t, h.claims(nil))); !errors.Is(err, verify.ErrKeysUnavailable) {
 				t.Fatalf("error %v, want ErrKeysUnavailable", err)
+			}
+			if n := otherHits.Load(); n != 0 {
+				t.Fatalf("the redirect was followed: %d requests reached the other host", n)
 			}
 		})
 	}
