@@ -268,11 +268,16 @@ func (c *callKeys) verify(ctx context.Context, raw string) ([]byte, error) {
 		// not a rotation. Do not refetch for it.
 		return nil, fmt.Errorf("%w: no published key verifies it", ErrSignature)
 	}
-	keys, err = c.ks.get(ctx, true)
+	fresh, err := c.ks.get(ctx, true)
 	if err != nil {
 		return nil, err
 	}
-	if payload, _ := verifyWith(jws, keys, h.KeyID, h.Algorithm); payload != nil {
+	if len(fresh) > 0 && len(keys) > 0 && &fresh[0] == &keys[0] {
+		// No refetch within MinRefreshInterval: the same keys already
+		// failed; a forged token without a kid costs one pass, not two.
+		return nil, fmt.Errorf("%w: no published key verifies it", ErrSignature)
+	}
+	if payload, _ := verifyWith(jws, fresh, h.KeyID, h.Algorithm); payload != nil {
 		return payload, nil
 	}
 	return nil, fmt.Errorf("%w: no published key verifies it", ErrSignature)
