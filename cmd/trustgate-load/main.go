@@ -1,7 +1,19 @@
-// Command trustgate-load drives POST /oauth2/token of a running Trustgate at
-// a given concurrency and reports exchanges per second and latency
-// percentiles. It only targets loopback addresses, runs for a bounded time
-// and count, and stops by itself.
+// Command trustgate-load drives POST /oauth2/token of a Trustgate on this
+// machine at one or more concurrencies and reports, for each, exchanges per
+// second, latency percentiles, the server's CPU milliseconds per exchange
+// (its own process_cpu_seconds_total, scraped from /metrics before and
+// after) and that cost in multiples of the crypto floor measured in the
+// same run (x-floor). It only targets loopback addresses, runs for a
+// bounded time and count, and stops by itself.
+//
+// With -serve it starts everything itself on free loopback ports: a dev
+// issuer in this process, a generated bundle of -identities identities (one
+// per GitLab project, each federated on its project_path) and
+// `trustgate serve` with the decision log to a file and metrics on:
+//
+//	go run ./cmd/trustgate-load -serve .bin/trustgate -identities 100000 -c 16
+//
+// Without it, it drives a server that is already running:
 //
 //	make run &    # server and dev issuer on development defaults
 //	go run ./cmd/trustgate-load -c 8 -d 10s
@@ -17,98 +29,160 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"slices"
+	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
 type options struct {
-	target      string
-	tokenURL    string
-	concurrency int
-	duration    time.Duration
-	maxRequests int64
+	target       string
+	tokenURL     string
+	serve        string
+	identities   int
+	tokens       int
+	named        bool
+	deny         bool
+	concurrency  []int
+	duration     time.Duration
+	maxRequests  int64
+	floorSeconds time.Duration
 }
 
 func main() {
 	var o options
-	flag.StringVar(&o.target, "url", "http://127.0.0.1:8080", "Trustgate base URL (loopback only)")
-	flag.StringVar(&o.tokenURL, "token-url", "http://127.0.0.1:8090/token", "dev issuer URL that mints the ID token (loopback only)")
-	flag.IntVar(&o.concurrency, "c", 8, "concurrent clients")
-	flag.DurationVar(&o.duration, "d", 10*time.Second, "duration (at most 5m)")
-	flag.Int64Var(&o.maxRequests, "n", 1_000_000, "stop after this many requests")
+	var levels string
+	flag.StringVar(&o.target, "url", "http://127.0.0.1:8080", "Trustgate base URL (loopback only; ignored with -serve)")
+	flag.StringVar(&o.tokenURL, "token-url", "http://127.0.0.1:8090/token", "dev issuer URL that mints the ID token (loopback only; ignored with -serve)")
+	flag.StringVar(&o.serve, "serve", "", "path of a trustgate binary: start it, a dev issuer and a generated bundle on free loopback ports")
+	flag.IntVar(&o.identities, "identities", 10, "with -serve: identities in the generated bundle, one per GitLab project")
+	flag.IntVar(&o.tokens, "tokens", 1000, "with -serve: distinct ID tokens cycled, spread over the projects")
+	flag.BoolVar(&o.named, "named", false, "with -serve: name the identity in each exchange")
+	flag.BoolVar(&o.deny, "deny", false, "with -serve: tokens the policy refuses (an unprotected ref); a 400 is the expected answer")
+	flag.StringVar(&levels, "c", "8", "concurrent clients, or a comma-separated list of concurrencies run in turn")
+	flag.DurationVar(&o.duration, "d", 10*time.Second, "duration of each run (at most 5m)")
+	flag.Int64Var(&o.maxRequests, "n", 1_000_000, "stop each run after this many requests")
+	flag.DurationVar(&o.floorSeconds, "floor", 2*time.Second, "how long to measure the crypto floor after each run (0: not measured)")
 	flag.Parse()
-	if err := run(o, os.Stdout); err != nil {
+	var err error
+	if o.concurrency, err = parseLevels(levels); err == nil {
+		err = run(context.Background(), o, os.Stdout)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "trustgate-load:", err)
 		os.Exit(1)
 	}
 }
 
-func run(o options, out io.Writer) error {
+func parseLevels(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		c, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || c < 1 || c > 1024 {
+			return nil, fmt.Errorf("-c: %q is not a concurrency between 1 and 1024", f)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func run(ctx context.Context, o options, out io.Writer) error {
 	if err := o.check(); err != nil {
 		return err
 	}
+	maxConns := 0
+	for _, c := range o.concurrency {
+		maxConns = max(maxConns, c)
+	}
 	client := &http.Client{
 		Timeout:   10 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: o.concurrency, MaxConnsPerHost: o.concurrency},
+		Transport: &http.Transport{MaxIdleConnsPerHost: maxConns, MaxConnsPerHost: maxConns},
 	}
-	idToken, err := fetchToken(client, o.tokenURL)
+	base, bodies, want, st, err := setup(ctx, o, client, out)
 	if err != nil {
 		return err
 	}
-	body := url.Values{
-		"grant_type":         {"urn:ietf:params:oauth:grant-type:token-exchange"},
-		"subject_token":      {idToken},
-		"subject_token_type": {"urn:ietf:params:oauth:token-type:id_token"},
-	}.Encode()
-	endpoint := strings.TrimRight(o.target, "/") + "/oauth2/token"
-
-	ctx, cancel := context.WithTimeout(context.Background(), o.duration)
-	defer cancel()
-	var (
-		sent, failed atomic.Int64
-		mu           sync.Mutex
-		latencies    = make([]time.Duration, 0, 1<<16)
-		wg           sync.WaitGroup
-	)
-	start := time.Now()
-	for range o.concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			local := make([]time.Duration, 0, 1<<12)
-			for ctx.Err() == nil && sent.Add(1) <= o.maxRequests {
-				t0 := time.Now()
-				if err := post(ctx, client, endpoint, body); err != nil {
-					if ctx.Err() == nil {
-						failed.Add(1)
-					}
-					continue
-				}
-				local = append(local, time.Since(t0))
-			}
-			mu.Lock()
-			latencies = append(latencies, local...)
-			mu.Unlock()
-		}()
+	if st != nil {
+		defer st.stop()
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	report(out, o, latencies, failed.Load(), elapsed)
-	if n := failed.Load(); n > 0 {
-		return fmt.Errorf("%d requests failed", n)
+	var failed int64
+	for _, c := range o.concurrency {
+		r, err := measure(ctx, o, client, base, bodies, want, c)
+		if err != nil {
+			return err
+		}
+		floor := 0.0
+		if o.floorSeconds > 0 {
+			if floor, err = cryptoFloor(o.floorSeconds); err != nil {
+				return err
+			}
+		}
+		report(out, r, floor)
+		failed += r.failed
+	}
+	if st != nil {
+		if err := st.summary(ctx, client, out); err != nil {
+			return err
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d requests failed", failed)
 	}
 	return nil
 }
 
-func (o options) check() error {
-	if o.concurrency < 1 || o.concurrency > 1024 {
-		return errors.New("-c must be between 1 and 1024")
+// measure runs the load at concurrency c between two scrapes of the
+// server's CPU time.
+func measure(ctx context.Context, o options, client *http.Client, base string, bodies []string, want, c int) (result, error) {
+	const cpu, rss = "process_cpu_seconds_total", "process_resident_memory_bytes"
+	before, err := scrape(ctx, client, base, cpu)
+	if err != nil {
+		return result{}, err
 	}
+	r := drive(ctx, client, base+"/oauth2/token", bodies, want, c, o.duration, o.maxRequests)
+	after, err := scrape(ctx, client, base, cpu, rss)
+	if err != nil {
+		return result{}, err
+	}
+	r.cpuSeconds, r.rssBytes = after[cpu]-before[cpu], after[rss]
+	return r, nil
+}
+
+// setup returns the server's base URL, the request bodies to cycle and the
+// status each must get; with -serve, also the stack it started.
+func setup(ctx context.Context, o options, client *http.Client, out io.Writer) (string, []string, int, *stack, error) {
+	if o.serve == "" {
+		tok, err := fetchToken(client, o.tokenURL)
+		if err != nil {
+			return "", nil, 0, nil, err
+		}
+		return strings.TrimRight(o.target, "/"), []string{exchangeBody(tok, "")}, http.StatusOK, nil, nil
+	}
+	st, err := startStack(ctx, o)
+	if err != nil {
+		return "", nil, 0, nil, err
+	}
+	bodies, err := st.bodies(o)
+	if err != nil {
+		st.stop()
+		return "", nil, 0, nil, err
+	}
+	fmt.Fprintf(out, "server=%s identities=%d tokens=%d named=%t deny=%t\n", st.url, o.identities, len(bodies), o.named, o.deny)
+	want := http.StatusOK
+	if o.deny {
+		want = http.StatusBadRequest
+	}
+	return st.url, bodies, want, st, nil
+}
+
+func (o options) check() error {
 	if o.duration <= 0 || o.duration > 5*time.Minute {
 		return errors.New("-d must be between 0 and 5m")
+	}
+	if o.serve != "" {
+		if o.identities < 1 || o.identities > 1_000_000 || o.tokens < 1 || o.tokens > 100_000 {
+			return errors.New("-identities must be between 1 and 1000000, -tokens between 1 and 100000")
+		}
+		return nil
 	}
 	for _, raw := range []string{o.target, o.tokenURL} {
 		u, err := url.Parse(raw)
@@ -134,35 +208,4 @@ func fetchToken(client *http.Client, tokenURL string) (string, error) {
 		return "", fmt.Errorf("dev issuer answered HTTP %d", resp.StatusCode)
 	}
 	return strings.TrimSpace(string(b)), nil
-}
-
-func post(ctx context.Context, client *http.Client, endpoint, body string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("HTTP %d", resp.StatusCode)
-	}
-	return nil
-}
-
-func report(out io.Writer, o options, lat []time.Duration, failed int64, elapsed time.Duration) {
-	slices.Sort(lat)
-	pct := func(p float64) time.Duration {
-		if len(lat) == 0 {
-			return 0
-		}
-		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
-	}
-	fmt.Fprintf(out, "concurrency=%d duration=%s exchanges=%d failed=%d exchanges/s=%.0f p50=%s p99=%s\n",
-		o.concurrency, elapsed.Round(time.Millisecond), len(lat), failed,
-		float64(len(lat))/elapsed.Seconds(), pct(0.50).Round(time.Microsecond), pct(0.99).Round(time.Microsecond))
 }

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/trustgate/trustgate/cmd/trustgate/devissuer"
+)
+
+// stack is what -serve starts: a dev issuer in this process and a
+// `trustgate serve` child on free loopback ports, with a generated bundle,
+// the decision log to a file and metrics on, all under one temporary
+// directory. stop ends the child (only it) and removes the directory.
+type stack struct {
+	dir       string
+	url       string // of the server
+	issuerURL string
+	issuer    *devissuer.Issuer
+	issuerHS  *http.Server
+	cmd       *exec.Cmd
+	logPath   string
+}
+
+// startStack generates the bundle, starts the issuer and the server, and
+// waits until the server is ready.
+func startStack(ctx context.Context, o options) (*stack, error) {
+	dir, err := os.MkdirTemp("", "trustgate-load-")
+	if err != nil {
+		return nil, err
+	}
+	s := &stack{dir: dir, logPath: filepath.Join(dir, "server.log")}
+	if err := s.start(ctx, o); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *stack) start(ctx context.Context, o options) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	s.issuerURL = "http://" + ln.Addr().String()
+	issuerURL := s.issuerURL
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	s.url = "http://127.0.0.1:" + port
+	if s.issuer, err = devissuer.New(devissuer.Config{Issuer: issuerURL, Audience: s.url, TTL: time.Hour}); err != nil {
+		return err
+	}
+	s.issuerHS = &http.Server{Handler: s.issuer.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = s.issuerHS.Serve(ln) }()
+
+	bundle := filepath.Join(s.dir, "bundle")
+	if err := os.Mkdir(bundle, 0o700); err != nil {
+		return err
+	}
+	if err := writeBundle(bundle, issuerURL, s.url, o.identities); err != nil {
+		return err
+	}
+	cfg := filepath.Join(s.dir, "trustgate.yaml")
+	if err := os.WriteFile(cfg, []byte(serverConfig(s.url, bundle, filepath.Join(s.dir, "decisions.log"))), 0o600); err != nil {
+		return err
+	}
+	logf, err := os.Create(s.logPath)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	bin, err := filepath.Abs(o.serve) // the child runs in s.dir
+	if err != nil {
+		return err
+	}
+	s.cmd = exec.Command(bin, "serve", "--config", cfg)
+	s.cmd.Dir = s.dir // anything the server writes next to it stays in the directory
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	if err := s.cmd.Start(); err != nil {
+		return err
+	}
+	return waitReady(ctx, s.url, 2*time.Minute)
+}
+
+// serverConfig is trustgate.yaml for the load: loopback, the generated
+// bundle, decision records to a file, warnings and errors only.
+func serverConfig(url, bundle, decisions string) string {
+	return fmt.Sprintf(`issuer: %s
+listen: %s
+bundles: [%s]
+allow_insecure_issuers: true
+log:
+  level: info
+  format: json
+  decision_log: %s
+`, url, strings.TrimPrefix(url, "http://"), bundle, decisions)
+}
+
+// freePort asks the kernel for a free loopback port.
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	_, port, err := net.SplitHostPort(ln.Addr().String())
+	return port, err
+}
+
+func waitReady(ctx context.Context, base string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("the server did not become ready within %s", limit)
+}
+
+// loadDuration is how long the server took to load its bundles, from its
+// own "policy loaded" log line.
+func (s *stack) loadDuration() (time.Duration, error) {
+	f, err := os.Open(s.logPath)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var line struct {
+			Msg      string  `json:"msg"`
+			Duration float64 `json:"duration"`
+		}
+		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "policy loaded" {
+			return time.Duration(line.Duration * float64(time.Second)), nil
+		}
+	}
+	return 0, errors.New("the server logged no \"policy loaded\" line")
+}
+
+// peakRSS is the child's peak resident set (VmHWM), in bytes.
+func (s *stack) peakRSS() (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb); err != nil {
+				return 0, err
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc status")
+}
+
+func (s *stack) stop() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = s.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = s.cmd.Process.Kill()
+			<-done
+		}
+	}
+	if s.issuerHS != nil {
+		_ = s.issuerHS.Close()
+	}
+	_ = os.RemoveAll(s.dir)
+}
