@@ -23,6 +23,7 @@ const (
 	codeInvalidTarget        = "invalid_target"
 	codeUnsupportedGrantType = "unsupported_grant_type"
 	codeInvalidToken         = "invalid_token"
+	codeInvalidClient        = "invalid_client"
 	codeSlowDown             = "slow_down"
 	codeServerError          = "server_error"
 	codeUnavailable          = "temporarily_unavailable"
@@ -44,6 +45,7 @@ const (
 	descServer      = "internal error"
 	descInactive    = "the access token is not active"
 	descNoToken     = "an access token is required in the Authorization header (Bearer scheme)"
+	descClientAuth  = "client authentication failed: introspection needs the client's id and secret (HTTP Basic)"
 	descTooLarge    = "the request body is too large"
 	descNotFound    = "no such endpoint"
 	descMethod      = "method not allowed; see the Allow header"
@@ -88,6 +90,7 @@ func invalidRequest(desc string) *apiError {
 //	a refusal of this package (*apiError)  → as it says (400, 401, 404, 405)
 //	the per-client rate limit              → 429 slow_down, Retry-After
 //	a body over Config.MaxBodyBytes        → 413 invalid_request
+//	introspection without client credentials → 401 invalid_client, Basic challenge
 //	engine.ErrNoPolicy, ErrInternal        → 500 server_error
 //	engine.ErrUnavailable                  → 503 temporarily_unavailable, Retry-After
 //	engine.ErrOverloaded                   → 503 temporarily_unavailable, Retry-After
@@ -115,6 +118,10 @@ func toAPIError(err error) *apiError {
 			retryAfter: max(cre.retryAfter, time.Second), limit: "client"}
 	case errors.As(err, &mbe):
 		return &apiError{status: http.StatusRequestEntityTooLarge, code: codeInvalidRequest, desc: descTooLarge}
+	case errors.Is(err, errClientAuth):
+		// RFC 6749 §5.2: a 401 names the scheme the client should use.
+		return &apiError{status: http.StatusUnauthorized, code: codeInvalidClient, desc: descClientAuth,
+			challenge: `Basic realm="trustgate", charset="UTF-8"`}
 	}
 	e := &apiError{status: http.StatusInternalServerError, code: codeServerError, desc: descServer}
 	var wait time.Duration
@@ -215,7 +222,7 @@ func (s *Server) logError(r *http.Request, endpoint string, e *apiError, err err
 		zap.String("method", r.Method),
 		zap.Int("status", e.status),
 		zap.String("error_code", e.code),
-		zap.String("client_ip", clientIP(r)),
+		zap.String("client_ip", s.clientIP(r)),
 	}
 	if e.decisionID != "" {
 		fields = append(fields, zap.String("decision_id", e.decisionID))

@@ -119,6 +119,7 @@ type request struct {
 	contentType string // "" sends none
 	body        string
 	header      http.Header
+	remoteAddr  string // "" is httptest's 192.0.2.1:1234
 }
 
 func (h *harness) do(t *testing.T, req request) *httptest.ResponseRecorder {
@@ -130,6 +131,9 @@ func (h *harness) do(t *testing.T, req request) *httptest.ResponseRecorder {
 
 func newRequest(req request) *http.Request {
 	r := httptest.NewRequest(req.method, req.target, strings.NewReader(req.body))
+	if req.remoteAddr != "" {
+		r.RemoteAddr = req.remoteAddr
+	}
 	if req.contentType != "" {
 		r.Header.Set("Content-Type", req.contentType)
 	}

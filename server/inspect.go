@@ -116,11 +116,16 @@ type introspection struct {
 	Actor     *mint.Actor `json:"act,omitempty"`
 }
 
-// introspect is POST /oauth2/introspect (RFC 7662): the token parameter →
-// Inspect → its claims. A token that is not live, for whatever reason, is
-// {"active": false} and nothing else (RFC 7662 §2.2). token_type_hint is
-// ignored: this server has one kind of token.
+// introspect is POST /oauth2/introspect (RFC 7662): the client's
+// credentials when clients are configured (§2.1; the body is not read
+// before they pass) → the token parameter → Inspect → its claims. A token
+// that is not live, for whatever reason, is {"active": false} and nothing
+// else (RFC 7662 §2.2). token_type_hint is ignored: this server has one
+// kind of token.
 func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
+	if err := s.clients.authenticate(r); err != nil {
+		return err
+	}
 	raw, err := readTokenForm(r)
 	if err != nil {
 		return err

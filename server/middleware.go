@@ -3,7 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
-	"net"
+
 	"net/http"
 	"net/netip"
 	"time"
@@ -55,7 +55,7 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 			if ce := s.log.Check(zap.DebugLevel, "request served"); ce != nil {
 				ce.Write(zap.String("endpoint", endpoint), zap.String("method", r.Method),
 					zap.Int("status", rec.statusCode()), zap.Duration("duration", elapsed),
-					zap.String("client_ip", clientIP(r)))
+					zap.String("client_ip", s.clientIP(r)))
 			}
 		}()
 		next.ServeHTTP(rec, r)
@@ -106,16 +106,6 @@ func (r *statusRecorder) statusCode() int {
 	return r.status
 }
 
-// clientIP is the connection's peer address. Proxy headers
-// (X-Forwarded-For, Forwarded) are not trusted: anyone can send them.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // rateKey is the rate-limit bucket of a client address: the address itself
 // for IPv4, its /64 for IPv6, since one host commonly holds a whole /64.
 func rateKey(ip string) string {
@@ -139,7 +129,7 @@ func (s *Server) allowClient(rt *route, r *http.Request) (time.Duration, bool) {
 	if !rt.limited || s.limiter == nil {
 		return 0, true
 	}
-	return s.limiter.Allow(rateKey(clientIP(r)))
+	return s.limiter.Allow(rateKey(s.clientIP(r)))
 }
 
 // clientRateLimitError is a request refused by the per-client limit.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -65,11 +66,23 @@ type Config struct {
 	// ClientRate limits exchanges (POST /oauth2/token and
 	// /v1/auth:exchangeToken) per client IP address, in requests per
 	// second; IPv6 clients are grouped by /64. Zero: no limit. The client
-	// IP is the connection's peer address: proxy headers are not trusted.
+	// IP is the connection's peer address unless the peer is one of
+	// TrustedProxies.
 	ClientRate float64
 	// ClientBurst is how many exchanges a client may make at once. Zero with
 	// a ClientRate: the rate rounded up.
 	ClientBurst int
+	// TrustedProxies are the networks of the load balancers and proxies in
+	// front of the server. Only a request whose peer is in one of them has
+	// its client address taken from X-Forwarded-For or Forwarded (RFC
+	// 7239): the rightmost hop that is not itself a trusted proxy. That
+	// address is the one rate-limited, logged and given to the policy.
+	// Empty: proxy headers are ignored.
+	TrustedProxies []netip.Prefix
+	// IntrospectionClients are the resource servers allowed to call
+	// POST /oauth2/introspect, with HTTP Basic (RFC 7662 §2.1). Empty:
+	// introspection is open to anyone.
+	IntrospectionClients []IntrospectionClient
 	// Registerer receives the server's metrics (trustgate_http_*). Nil: a
 	// registry of the server's own.
 	Registerer prometheus.Registerer
@@ -86,6 +99,8 @@ type Server struct {
 	maxBody  int64
 	reveal   bool
 	limiter  *ratelimit.Keyed
+	proxies  trustedProxies
+	clients  clientSecrets
 	metrics  *metrics
 	gatherer prometheus.Gatherer
 	routes   []route
@@ -109,6 +124,15 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.ClientBurst < 0 {
 		errs = append(errs, fmt.Errorf("server: ClientBurst %d is negative", cfg.ClientBurst))
+	}
+	for i, p := range cfg.TrustedProxies {
+		if !p.IsValid() {
+			errs = append(errs, fmt.Errorf("server: TrustedProxies[%d] is not a network", i))
+		}
+	}
+	clients, err := newClientSecrets(cfg.IntrospectionClients)
+	if err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -138,6 +162,8 @@ func New(cfg Config) (*Server, error) {
 		maxBody:  cfg.MaxBodyBytes,
 		reveal:   cfg.RevealReasons,
 		limiter:  ratelimit.New(cfg.ClientRate, cfg.ClientBurst, nil),
+		proxies:  trustedProxies(unmapped(cfg.TrustedProxies)),
+		clients:  clients,
 		metrics:  m,
 		gatherer: cfg.Gatherer,
 	}

@@ -63,7 +63,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	req.ClientIP = clientIP(r)
+	req.ClientIP = s.clientIP(r)
 	tok, err := s.eng.Exchange(r.Context(), req)
 	if err != nil {
 		return err

@@ -21,7 +21,9 @@ const cacheableFor = "public, max-age=300"
 // metadata is RFC 8414 §2 authorization server metadata. There is no
 // authorization endpoint, so authorization_endpoint is absent and
 // response_types_supported, which RFC 8414 requires, is empty. Clients do
-// not authenticate (the subject token is the credential): "none".
+// not authenticate at the token and revocation endpoints (the token is the
+// credential): "none"; introspection takes client_secret_basic when
+// introspection clients are configured.
 type metadata struct {
 	Issuer                                 string   `json:"issuer"`
 	TokenEndpoint                          string   `json:"token_endpoint"`
@@ -52,7 +54,7 @@ func (s *Server) metadata() metadata {
 		GrantTypesSupported:                    []string{grantTokenExchange},
 		ResponseTypesSupported:                 []string{},
 		TokenEndpointAuthMethodsSupported:      none,
-		IntrospectionEndpointAuthMethods:       none,
+		IntrospectionEndpointAuthMethods:       s.clients.authMethods(),
 		RevocationEndpointAuthMethodsSupported: none,
 	}
 }
