@@ -39,6 +39,11 @@ type config struct {
 	RevealReasons bool `json:"reveal_reasons"`
 	// ShutdownGrace is how long in-flight requests get on SIGTERM.
 	ShutdownGrace duration `json:"shutdown_grace"`
+	// TrustedProxies are the CIDRs of the load balancers in front: only
+	// their X-Forwarded-For / Forwarded name the client (config_network.go).
+	TrustedProxies []string `json:"trusted_proxies"`
+	// Introspection names the clients allowed to introspect tokens.
+	Introspection introspectionConfig `json:"introspection"`
 }
 
 type bundleVerification struct {
@@ -315,7 +320,7 @@ func (c *config) validate() []string {
 	if v := c.BundleVerification; v != nil && v.PublicKeyFile == "" {
 		add("bundle_verification.public_key_file", "is required")
 	}
-	return p
+	return append(p, c.validateNetwork()...)
 }
 
 // checkURL accepts https URLs, and http on a loopback host when insecure.

@@ -76,6 +76,13 @@ func startServe(t *testing.T, bundle string) (string, func() int) {
 // http://listen.
 func startServeConfig(t *testing.T, cfg string) (string, func() int) {
 	t.Helper()
+	return startServeLogs(t, cfg, &bytes.Buffer{})
+}
+
+// startServeLogs is startServeConfig writing serve's stderr to stderr,
+// which may be read once stop has returned.
+func startServeLogs(t *testing.T, cfg string, stderr *bytes.Buffer) (string, func() int) {
+	t.Helper()
 	c, err := parseConfig([]byte(cfg))
 	if err != nil {
 		t.Fatal(err)
@@ -87,10 +94,9 @@ func startServeConfig(t *testing.T, cfg string) (string, func() int) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	code := make(chan int, 1)
-	var stderr bytes.Buffer
 	go func() {
 		code <- run(ctx, []string{"serve", "--config", path}, environ{lookup: func(string) (string, bool) { return "", false }},
-			strings.NewReader(""), &bytes.Buffer{}, &stderr)
+			strings.NewReader(""), &bytes.Buffer{}, stderr)
 	}()
 	deadline := time.Now().Add(20 * time.Second)
 	for {

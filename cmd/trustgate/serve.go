@@ -127,16 +127,7 @@ func serve(ctx context.Context, cfg config, dev bool, logs *logs) error {
 		return err
 	}
 	go func() { errc <- w.Run(ctx) }()
-	srv, err := server.New(server.Config{
-		Engine:        eng,
-		Logger:        log.Named("http"),
-		MaxBodyBytes:  cfg.Limits.MaxBodyBytes,
-		RevealReasons: cfg.RevealReasons,
-		ClientRate:    cfg.Limits.ClientRate,
-		ClientBurst:   cfg.Limits.ClientBurst,
-		Registerer:    reg,
-		Gatherer:      reg,
-	})
+	srv, err := newServer(cfg, eng, reg, log)
 	if err != nil {
 		return err
 	}
@@ -146,6 +137,31 @@ func serve(ctx context.Context, cfg config, dev bool, logs *logs) error {
 		go func() { errc <- runDevIssuerServer(ctx, devIssuerAddr, cfg.Issuer, log.Named("dev-issuer")) }()
 	}
 	return listenAndServe(ctx, srv, cfg, log, errc)
+}
+
+// newServer builds the HTTP server of cfg, warning while introspection is
+// open to anyone.
+func newServer(cfg config, eng *engine.Engine, reg *prometheus.Registry, log *zap.Logger) (*server.Server, error) {
+	proxies, clients, err := networkOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if len(clients) == 0 {
+		log.Warn("introspection is open to anyone: configure introspection.clients so that only your resource servers " +
+			"learn the claims of a token (RFC 7662 §2.1)")
+	}
+	return server.New(server.Config{
+		Engine:               eng,
+		Logger:               log.Named("http"),
+		MaxBodyBytes:         cfg.Limits.MaxBodyBytes,
+		RevealReasons:        cfg.RevealReasons,
+		ClientRate:           cfg.Limits.ClientRate,
+		ClientBurst:          cfg.Limits.ClientBurst,
+		TrustedProxies:       proxies,
+		IntrospectionClients: clients,
+		Registerer:           reg,
+		Gatherer:             reg,
+	})
 }
 
 func policyOptions(cfg config, log *zap.Logger) (policy.Options, error) {
