@@ -63,7 +63,54 @@ func ParseClaims(payload []byte) (map[string]any, error) {
 	if err := registeredTypes(claims); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrClaims, err)
 	}
+	if err := oidcTypes(claims); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrClaims, err)
+	}
 	return claims, nil
+}
+
+// oidcTypes holds the OpenID Connect claims go-oidc's ID token reads to the
+// types it reads them as, so that a token go-oidc would refuse is refused
+// here too: nonce and at_hash strings; _claim_names a mapping of claim names
+// to non-empty source names, each a key of _claim_sources; _claim_sources a
+// mapping of sources whose endpoint and access_token are strings (OpenID
+// Connect Core 1.0 §5.6.2).
+func oidcTypes(c map[string]any) error {
+	for _, name := range [...]string{"nonce", "at_hash"} {
+		if v, ok := c[name]; ok {
+			if _, isString := v.(string); !isString {
+				return fmt.Errorf("claim %s is not a string", name)
+			}
+		}
+	}
+	sources, _ := c["_claim_sources"].(map[string]any)
+	if _, present := c["_claim_sources"]; present && sources == nil {
+		return errors.New("claim _claim_sources is not a mapping")
+	}
+	for _, src := range sources {
+		obj, ok := src.(map[string]any)
+		if !ok {
+			return errors.New("claim _claim_sources holds a source that is not a mapping")
+		}
+		for _, field := range [...]string{"endpoint", "access_token"} {
+			if v, present := obj[field]; present {
+				if _, isString := v.(string); !isString {
+					return fmt.Errorf("claim _claim_sources holds a %s that is not a string", field)
+				}
+			}
+		}
+	}
+	names, _ := c["_claim_names"].(map[string]any)
+	if _, present := c["_claim_names"]; present && names == nil {
+		return errors.New("claim _claim_names is not a mapping")
+	}
+	for _, src := range names {
+		s, _ := src.(string)
+		if _, known := sources[s]; !known || s == "" {
+			return errors.New("claim _claim_names names a source that _claim_sources does not have")
+		}
+	}
+	return nil
 }
 
 // registeredTypes holds the registered claims (RFC 7519 §4.1) to their types.

@@ -192,6 +192,10 @@ func TestGoOIDCsOwnReadingOfTheClaimsMustAgree(t *testing.T) {
 		{"a _claim_names entry whose source is missing (go-oidc: distributed claims)", map[string]any{"_claim_names": map[string]any{"groups": "src1"}}},
 		{"a nonce that is not a string (go-oidc decodes it into a string)", map[string]any{"nonce": 1}},
 		{"an at_hash that is not a string (go-oidc decodes it into a string)", map[string]any{"at_hash": []any{1}}},
+		{"a _claim_sources that is not a mapping (go-oidc decodes it into a map)", map[string]any{"_claim_sources": "src1"}},
+		{"a _claim_sources endpoint that is not a string (go-oidc decodes it into a string)", map[string]any{
+			"_claim_names": map[string]any{"groups": "src1"}, "_claim_sources": map[string]any{"src1": map[string]any{"endpoint": 7}},
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
