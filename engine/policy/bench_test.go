@@ -191,3 +191,68 @@ func benchmarkGrant(b *testing.B, opts policy.Options) {
 		}
 	}
 }
+
+// perProject writes a bundle of n GitLab identities, one per project, each
+// federated on its exact project_path, as a security team with one identity
+// per project keeps them, and returns its directory.
+func perProject(b *testing.B, n int) string {
+	b.Helper()
+	ids := make(map[string]any, n)
+	for i := range n {
+		ids[fmt.Sprintf("project-%d", i)] = map[string]any{
+			"roles":     []string{"deployer"},
+			"scopes":    []string{"read", "write"},
+			"audiences": []string{"https://api.example.com"},
+			"ttl":       "15m",
+			"federations": []any{map[string]any{
+				"provider": "gitlab",
+				"claims":   map[string]any{"project_path": fmt.Sprintf("group/project-%d", i), "ref_protected": "true"},
+				"refs":     []string{"branch:main", "tag:v*"},
+			}},
+		}
+	}
+	raw, err := json.Marshal(map[string]any{"trustgate": map[string]any{
+		"providers":  map[string]any{"gitlab": map[string]any{"issuer": "https://gitlab.com", "platform": "gitlab"}},
+		"identities": ids,
+	}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "data.json"), raw, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
+
+// BenchmarkEvaluateUnnamed evaluates a token that names no identity against
+// one identity per project, granted and denied (an unprotected ref): the
+// cost must not grow with the number of identities.
+func BenchmarkEvaluateUnnamed(b *testing.B) {
+	for _, n := range []int{10, 100000} {
+		dir := perProject(b, n)
+		p, err := policy.Load(context.Background(), []string{dir}, options())
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, protected := range []string{"true", "false"} {
+			b.Run(fmt.Sprintf("identities=%d/ref_protected=%s", n, protected), func(b *testing.B) {
+				path := fmt.Sprintf("group/project-%d", n/2)
+				in := gitlabInput(b, request{}, map[string]any{
+					"namespace_path": "group", "project_path": path, "ref_protected": protected,
+					"sub": "project_path:" + path + ":ref_type:branch:ref:main",
+				})
+				ctx := context.Background()
+				if d, err := p.Evaluate(ctx, in); err != nil || d.Allow != (protected == "true") {
+					b.Fatalf("decision %+v, %v", d, err)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := p.Evaluate(ctx, in); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

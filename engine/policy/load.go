@@ -162,11 +162,13 @@ func build(ctx context.Context, paths []string, opts Options) (*Policy, []Proble
 		return nil, problems
 	}
 	problems = append(problems, dataRuleClashes(m, compiler)...)
+	data, ps := withIndex(m)
+	problems = append(problems, ps...)
 	if len(problems) > 0 {
 		return nil, problems
 	}
 
-	p, err := prepare(ctx, compiler, m.data, opts)
+	p, err := prepare(ctx, compiler, data, opts)
 	if err != nil {
 		return nil, []Problem{{Message: err.Error()}}
 	}

@@ -245,6 +245,7 @@ func TestLoadRefuses(t *testing.T) {
 		{name: "Rego outside package trustgate.custom that could widen a grant is refused.", files: with(map[string]string{"widen.rego": "package trustgate\n\nmatching contains \"deploy\"\n"}), want: []string{"widen.rego:1: package trustgate: bundles may add rules only under package trustgate.custom"}},
 		{name: "Rego that does not parse is refused with its line.", files: with(map[string]string{"bad.rego": "package trustgate.custom\n\ndeny contains if {\n"}), want: []string{"bad.rego:3", "rego_parse_error"}},
 		{name: "Rego that does not compile is refused with its line.", files: with(map[string]string{"bad.rego": "package trustgate.custom\n\ndeny contains x if {\n\ty := 1\n}\n"}), want: []string{"bad.rego:3", "rego_unsafe_var_error"}},
+		{name: "Data at trustgate.index, where the server puts its candidate index, is refused.", files: with(map[string]string{"trustgate/index/data.json": `{"providers": {}}`}), want: []string{"trustgate.index: is reserved"}},
 		{name: "Data where a rule lives is refused.", files: with(map[string]string{"trustgate/decision/data.json": `{"allow": true}`}), want: []string{"trustgate.decision: data at data.trustgate.decision clashes with rules"}},
 	}
 	for _, tt := range tests {

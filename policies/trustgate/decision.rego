@@ -62,10 +62,11 @@ identity_matched(id) if {
 	federation_matches(fed)
 }
 
-# matching is every identity that accepts the token, when none is named.
+# matching is every identity that accepts the token, when none is named:
+# only candidates can.
 matching contains name if {
-	some name, id in known_identities
-	identity_matched(id)
+	some name in candidates
+	identity_matched(known_identities[name])
 }
 
 # selected is the identity a grant is for.
@@ -117,16 +118,25 @@ identity_reasons contains sprintf("no identity accepts this token from provider 
 	count(matching) == 0
 }
 
-# With no identity named and none matching, say why for each live identity
-# that federates with this provider.
+# With no identity named and none matching, say why for each live
+# candidate that federates with this provider (at most max_explained), and
+# how many more there are.
 identity_reasons contains federation_reason(name, f, failure) if {
 	requested == ""
 	count(matching) == 0
-	some name, id in known_identities
+	some name in explained
+	id := known_identities[name]
 	not expired(id)
 	some f in identity_explanation(name).federations
 	f.provider == input.provider.name
 	some failure in f.failures
+}
+
+identity_reasons contains sprintf("%d more candidate identities are not explained; name one to see its reasons", [n]) if {
+	requested == ""
+	count(matching) == 0
+	n := count(candidates) - count(explained)
+	n > 0
 }
 
 identity_reasons contains sprintf("ambiguous: identities %s all accept this token; name one", [concat(", ", sort(matching))]) if {

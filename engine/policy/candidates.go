@@ -1,0 +1,169 @@
+package policy
+
+import (
+	"slices"
+	"strings"
+)
+
+// indexKey is where the derived candidate index sits in the data the
+// library reads: data.trustgate.index. Bundles may not write there.
+const indexKey = "index"
+
+// globMeta are the characters that make a pattern more than its own text
+// (github.com/gobwas/glob, which glob.match uses): a pattern without any
+// matches only a claim equal to it.
+const globMeta = `*?[]{}\`
+
+// candidateIndex derives, once per load, which identities a token can
+// possibly be granted, so that an exchange naming no identity does not walk
+// every identity. It is read-only data handed to the library as
+// data.trustgate.index:
+//
+//	providers: {NAME: {claim: CLAIM, by: {VALUE: [IDENTITY...]}, rest: [IDENTITY...]}}
+//
+// For each provider, CLAIM is the claim that the most of its federations
+// pin exactly (a pattern or list of patterns without glob characters, e.g.
+// project_path or repository). An identity whose every federation of the
+// provider pins CLAIM is listed under each value it pins; any other identity
+// with a federation of the provider is in rest. An identity with no
+// federation of the provider is in neither: it can never accept its tokens.
+// The library still matches every candidate in full, so the index can only
+// leave out identities that cannot match; it never grants.
+func candidateIndex(identities map[string]any) map[string]any {
+	feds := federationsByProvider(identities)
+	providers := make(map[string]any, len(feds))
+	for _, provider := range sortedKeys(feds) {
+		providers[provider] = providerIndex(feds[provider])
+	}
+	return map[string]any{"providers": providers}
+}
+
+// federation is one federation of an identity, as the index sees it.
+type federation struct {
+	identity string
+	claims   map[string]any
+}
+
+// federationsByProvider groups every federation of every identity by its
+// provider, in identity-name order.
+func federationsByProvider(identities map[string]any) map[string][]federation {
+	out := make(map[string][]federation)
+	for _, name := range sortedKeys(identities) {
+		id, _ := identities[name].(map[string]any)
+		feds, _ := id["federations"].([]any)
+		for _, raw := range feds {
+			f, _ := raw.(map[string]any)
+			provider, ok := f["provider"].(string)
+			if !ok {
+				continue
+			}
+			claims, _ := f["claims"].(map[string]any)
+			out[provider] = append(out[provider], federation{identity: name, claims: claims})
+		}
+	}
+	return out
+}
+
+// providerIndex indexes one provider's federations by the claim most of
+// them pin exactly.
+func providerIndex(feds []federation) map[string]any {
+	claim := pinnedClaim(feds)
+	by := make(map[string][]string)
+	var rest []string
+	unpinned := make(map[string]bool)
+	for _, f := range feds {
+		if claim == "" || exactValues(f.claims[claim]) == nil {
+			unpinned[f.identity] = true
+		}
+	}
+	for _, f := range feds {
+		if unpinned[f.identity] {
+			if !slices.Contains(rest, f.identity) {
+				rest = append(rest, f.identity)
+			}
+			continue
+		}
+		for _, v := range exactValues(f.claims[claim]) {
+			if !slices.Contains(by[v], f.identity) {
+				by[v] = append(by[v], f.identity)
+			}
+		}
+	}
+	byAny := make(map[string]any, len(by))
+	for v, names := range by {
+		byAny[v] = names
+	}
+	if rest == nil {
+		rest = []string{}
+	}
+	return map[string]any{"claim": claim, "by": byAny, "rest": rest}
+}
+
+// pinnedClaim is the claim the most federations pin exactly (the first
+// such name in sorted order on a tie); empty when none pins any.
+func pinnedClaim(feds []federation) string {
+	counts := make(map[string]int)
+	for _, f := range feds {
+		for name, p := range f.claims {
+			if exactValues(p) != nil {
+				counts[name]++
+			}
+		}
+	}
+	best := ""
+	for _, name := range sortedKeys(counts) {
+		if counts[name] > counts[best] {
+			best = name
+		}
+	}
+	return best
+}
+
+// exactValues are the claim values a claims entry matches when it is a
+// pattern, or a non-empty list of patterns, without glob characters; nil
+// when it matches anything else too.
+func exactValues(p any) []string {
+	switch p := p.(type) {
+	case string:
+		if strings.ContainsAny(p, globMeta) {
+			return nil
+		}
+		return []string{p}
+	case []any:
+		out := make([]string, 0, len(p))
+		for _, x := range p {
+			s, ok := x.(string)
+			if !ok || strings.ContainsAny(s, globMeta) {
+				return nil
+			}
+			out = append(out, s)
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		return out
+	}
+	return nil
+}
+
+// withIndex returns data with the candidate index at data.trustgate.index,
+// leaving data itself as it was; a bundle that writes there is a problem.
+func withIndex(m *merged) (map[string]any, []Problem) {
+	tg, _ := m.data["trustgate"].(map[string]any)
+	if _, taken := tg[indexKey]; taken {
+		key := "trustgate." + indexKey
+		return nil, []Problem{{File: m.owner(key), Key: key, Message: "is reserved: the server derives it from the identities; rename the key"}}
+	}
+	ids, _ := tg["identities"].(map[string]any)
+	out := make(map[string]any, len(m.data))
+	for k, v := range m.data {
+		out[k] = v
+	}
+	withIdx := make(map[string]any, len(tg)+1)
+	for k, v := range tg {
+		withIdx[k] = v
+	}
+	withIdx[indexKey] = candidateIndex(ids)
+	out["trustgate"] = withIdx
+	return out, nil
+}
