@@ -3,13 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"path/filepath"
-	"time"
+	"slices"
 
-	"github.com/fsnotify/fsnotify"
+	jose "github.com/go-jose/go-jose/v4"
 	"go.uber.org/zap"
 
-	"github.com/trustgate/trustgate/engine"
+	"github.com/trustgate/trustgate/engine/filewatch"
 	"github.com/trustgate/trustgate/engine/mint"
 )
 
@@ -77,54 +76,61 @@ func loadAnyKey(path string) (mint.Key, error) {
 	return mint.Key{}, firstErr
 }
 
-// watch reloads the ring when a key file's directory changes. A ring that
-// fails to load is logged and the current one keeps signing.
-func (ks *keySource) watch(ctx context.Context, eng *engine.Engine) error {
+// watch reloads the ring when a key file changes (written in place,
+// replaced by rename, a Kubernetes Secret's ..data swap) and hands it to
+// set. A ring that fails to load is logged and the current one keeps
+// signing. It returns nil when ctx ends, an error if the file watcher
+// stops: a key watcher that sees nothing must not pass for one that sees no
+// change.
+func (ks *keySource) watch(ctx context.Context, set func(*mint.KeyRing)) error {
 	if ks.cfg.KeyFile == "" {
 		<-ctx.Done()
 		return nil
 	}
-	w, err := fsnotify.NewWatcher()
+	fw, err := filewatch.New(filewatch.Config{
+		Paths:  append([]string{ks.cfg.KeyFile}, ks.cfg.PreviousKeyFiles...),
+		Logger: ks.log,
+	})
 	if err != nil {
-		return err
+		return fmt.Errorf("watch signing keys: %w", err)
 	}
-	defer w.Close()
-	dirs := map[string]bool{}
-	for _, f := range append([]string{ks.cfg.KeyFile}, ks.cfg.PreviousKeyFiles...) {
-		dirs[filepath.Dir(f)] = true
-	}
-	for d := range dirs {
-		if err := w.Add(d); err != nil {
-			return fmt.Errorf("watch %s: %w", d, err)
-		}
-	}
-	var debounce <-chan time.Time
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-w.Events:
-			debounce = time.After(200 * time.Millisecond)
-		case err := <-w.Errors:
-			ks.log.Error("key watch", zap.Error(err))
-		case <-debounce:
-			ks.reload(eng)
-		}
-	}
+	return ks.follow(ctx, fw, set)
 }
 
-func (ks *keySource) reload(eng *engine.Engine) {
+// follow runs fw, reloading the ring after every change.
+func (ks *keySource) follow(ctx context.Context, fw *filewatch.Watcher, set func(*mint.KeyRing)) error {
+	if err := fw.Run(ctx, func() { ks.reload(set) }); err != nil {
+		return fmt.Errorf("watch signing keys: %w", err)
+	}
+	return nil
+}
+
+// reload loads the key files and hands the ring to set unless it holds
+// exactly the keys of the current one.
+func (ks *keySource) reload(set func(*mint.KeyRing)) {
 	ring, err := ks.load()
 	if err != nil {
 		ks.log.Error("signing keys reload refused; the current key keeps signing", zap.Error(err))
 		return
 	}
-	if ring.CurrentKeyID() == ks.current.CurrentKeyID() && len(ring.JWKS().Keys) == len(ks.current.JWKS().Keys) {
+	if sameKeys(ring, ks.current) {
 		return
 	}
 	ks.current = ring
-	eng.SetKeys(ring)
+	set(ring)
 	ks.log.Info("signing keys reloaded", zap.String("kid", ring.CurrentKeyID()), zap.Int("published", len(ring.JWKS().Keys)))
+}
+
+// sameKeys reports whether a and b sign with the same key and publish the
+// same keys in the same order. A kid is the RFC 7638 thumbprint of the
+// public key, so equal kids and algorithms are equal key material.
+func sameKeys(a, b *mint.KeyRing) bool {
+	if a.CurrentKeyID() != b.CurrentKeyID() {
+		return false
+	}
+	return slices.EqualFunc(a.JWKS().Keys, b.JWKS().Keys, func(x, y jose.JSONWebKey) bool {
+		return x.KeyID == y.KeyID && x.Algorithm == y.Algorithm
+	})
 }
 
 func runKeys(_ context.Context, args []string, io stdio) int {

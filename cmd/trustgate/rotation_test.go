@@ -1,15 +1,21 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/trustgate/trustgate/engine/enginetest"
+	"github.com/trustgate/trustgate/engine/filewatch"
 	"github.com/trustgate/trustgate/engine/mint"
 )
 
@@ -141,4 +147,116 @@ func headerKid(t *testing.T, raw string) string {
 	}
 	_ = json.Unmarshal(b, &h)
 	return h.Kid
+}
+
+// keyFiles writes cur and prev as key files and returns a keySource over
+// them and the paths.
+func keyFiles(t *testing.T, cur mint.Key, prev ...mint.Key) (*keySource, string, []string) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := signingConfig{Algorithm: cur.Algorithm, KeyFile: filepath.Join(dir, "current.pem")}
+	writeKey(t, cfg.KeyFile, cur)
+	for i, k := range prev {
+		path := filepath.Join(dir, fmt.Sprintf("previous-%d.pem", i))
+		writeKey(t, path, k)
+		cfg.PreviousKeyFiles = append(cfg.PreviousKeyFiles, path)
+	}
+	ks, err := newKeySource(cfg, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ks, cfg.KeyFile, cfg.PreviousKeyFiles
+}
+
+func newKey(t *testing.T) mint.Key {
+	t.Helper()
+	k, err := mint.Generate(mint.ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func kidsOf(r *mint.KeyRing) []string {
+	var kids []string
+	for _, k := range r.JWKS().Keys {
+		kids = append(kids, k.KeyID)
+	}
+	return kids
+}
+
+func TestKeyReloadPicksUpAReplacedPreviousKeyWithTheSameCount(t *testing.T) {
+	cur, old, replacement := newKey(t), newKey(t), newKey(t)
+	ks, _, prev := keyFiles(t, cur, old)
+	var got []*mint.KeyRing
+	writeKey(t, prev[0], replacement)
+	ks.reload(func(r *mint.KeyRing) { got = append(got, r) })
+	if len(got) != 1 {
+		t.Fatalf("the ring was handed out %d times, want once", len(got))
+	}
+	if kids := kidsOf(got[0]); !slices.Equal(kids, []string{cur.ID, replacement.ID}) {
+		t.Fatalf("published kids %v, want the current key and the replacement previous key", kids)
+	}
+}
+
+func TestKeyReloadLeavesTheSameKeysAlone(t *testing.T) {
+	cur, prev := newKey(t), newKey(t)
+	ks, curFile, _ := keyFiles(t, cur, prev)
+	writeKey(t, curFile, cur) // rewritten, same key
+	ks.reload(func(r *mint.KeyRing) { t.Fatalf("an unchanged ring was handed out: %v", kidsOf(r)) })
+}
+
+func TestKeyReloadKeepsTheCurrentRingWhenAFileIsBroken(t *testing.T) {
+	cur, prev := newKey(t), newKey(t)
+	ks, _, prevFiles := keyFiles(t, cur, prev)
+	if err := os.WriteFile(prevFiles[0], []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ks.reload(func(r *mint.KeyRing) { t.Fatalf("a ring was handed out from a broken file: %v", kidsOf(r)) })
+	if kids := kidsOf(ks.ring()); !slices.Equal(kids, []string{cur.ID, prev.ID}) {
+		t.Fatalf("the ring now publishes %v, want the last good keys", kids)
+	}
+}
+
+func TestTheKeyWatcherEndsWhenItsFileWatcherStops(t *testing.T) {
+	ks, curFile, _ := keyFiles(t, newKey(t))
+	fw, err := filewatch.New(filewatch.Config{Paths: []string{curFile}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- ks.follow(context.Background(), fw, func(*mint.KeyRing) {}) }()
+	if err := fw.Close(); err != nil { // closes the event and error channels
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, filewatch.ErrStopped) {
+			t.Fatalf("the key watcher returned %v, want ErrStopped", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the key watcher kept going after its event channel closed")
+	}
+}
+
+func TestServePublishesAReplacedPreviousKeyWithoutARestart(t *testing.T) {
+	iss := enginetest.NewIssuer(t)
+	bundle := testBundle(t, iss.URL(), "https://sts.example.com")
+	cur, old, replacement := newKey(t), newKey(t), newKey(t)
+	_, curFile, prev := keyFiles(t, cur, old)
+	addr := freeAddr(t)
+	url, _ := startServeConfig(t, fmt.Sprintf("issuer: http://%s\nlisten: %s\nbundles: [%s]\nallow_insecure_issuers: true\nlog: {level: error}\n"+
+		"signing: {algorithm: ES256, key_file: %s, previous_key_files: [%s]}\n", addr, addr, bundle, curFile, prev[0]))
+	writeKey(t, prev[0], replacement)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		kids := jwksKids(t, url)
+		if kids[cur.ID] && kids[replacement.ID] && !kids[old.ID] && len(kids) == 2 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the JWKS still has %v, want %s and %s only", kids, cur.ID, replacement.ID)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

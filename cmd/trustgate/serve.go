@@ -132,7 +132,7 @@ func serve(ctx context.Context, cfg config, dev bool, logs *logs) error {
 		return err
 	}
 
-	go func() { errc <- keys.watch(ctx, eng) }()
+	go func() { errc <- keys.watch(ctx, eng.SetKeys) }()
 	if dev {
 		go func() { errc <- runDevIssuerServer(ctx, devIssuerAddr, cfg.Issuer, log.Named("dev-issuer")) }()
 	}
