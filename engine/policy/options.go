@@ -38,10 +38,16 @@ type Options struct {
 	// --signing-key` write it) covering every file: unsigned or tampered
 	// bundles are refused. When nil, signatures are not checked.
 	VerificationKey *VerificationKey
+	// Remote configures bundles given as URLs; a Watcher fetches them.
+	Remote RemoteOptions
 	// Library is the Rego library compiled with the bundles: every .rego
 	// file in it except *_test.rego. Nil means the embedded library,
 	// policies.FS().
 	Library fs.FS
+
+	// downloads holds the body of each remote bundle, by URL: a Watcher
+	// sets it for each load.
+	downloads map[string][]byte
 }
 
 func (o Options) withDefaults() Options {

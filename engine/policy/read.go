@@ -49,7 +49,7 @@ func readBundle(path string, opts Options, caps *ast.Capabilities) (*source, []P
 	fail := func(format string, args ...any) (*source, []Problem) {
 		return nil, []Problem{{File: path, Message: fmt.Sprintf(format, args...)}}
 	}
-	loader, err := bundleLoader(path)
+	loader, err := bundleLoader(path, opts.downloads)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -91,7 +91,7 @@ func readBundle(path string, opts Options, caps *ast.Capabilities) (*source, []P
 		if strings.HasSuffix(mf.RelativePath, "_test.rego") {
 			continue
 		}
-		name := filepath.Join(path, filepath.FromSlash(mf.RelativePath))
+		name := bundleFile(path, mf.RelativePath)
 		m, err := reparse(&b, mf, name, caps)
 		if err != nil {
 			problems = append(problems, Problem{File: name, Message: err.Error()})
@@ -123,8 +123,16 @@ func readBundle(path string, opts Options, caps *ast.Capabilities) (*source, []P
 	return src, problems
 }
 
-// bundleLoader opens path as OPA's directory or tarball loader.
-func bundleLoader(path string) (bundle.DirectoryLoader, error) {
+// bundleLoader opens path as OPA's directory or tarball loader; a remote
+// bundle is read from its download.
+func bundleLoader(path string, downloads map[string][]byte) (bundle.DirectoryLoader, error) {
+	if IsRemote(path) {
+		b, ok := downloads[path]
+		if !ok {
+			return nil, errors.New("a remote bundle is read only by a Watcher, which downloads it: give a downloaded .tar.gz here")
+		}
+		return bundle.NewTarballLoaderWithBaseURL(bytes.NewReader(b), path).WithSizeLimitBytes(maxFileBytes), nil
+	}
 	st, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, errors.New("does not exist")
@@ -153,6 +161,15 @@ func bundleLoader(path string) (bundle.DirectoryLoader, error) {
 		return nil, err
 	}
 	return bundle.NewTarballLoaderWithBaseURL(bytes.NewReader(b), path).WithSizeLimitBytes(maxFileBytes), nil
+}
+
+// bundleFile names a file of a bundle in problems and module names: the
+// bundle's path or URL joined with the file's slash-separated path.
+func bundleFile(bundlePath, rel string) string {
+	if IsRemote(bundlePath) {
+		return strings.TrimSuffix(bundlePath, "/") + "/" + strings.TrimPrefix(rel, "/")
+	}
+	return filepath.Join(bundlePath, filepath.FromSlash(rel))
 }
 
 func isTarball(path string) bool {
@@ -196,7 +213,7 @@ func isDataFile(path string) bool {
 // parseDataFile parses one data file as OPA does (numbers stay
 // json.Number) and places it where OPA would: under its directory.
 func parseDataFile(bundlePath string, raw bundle.Raw) (dataFile, error) {
-	df := dataFile{file: filepath.Join(bundlePath, filepath.FromSlash(raw.Path))}
+	df := dataFile{file: bundleFile(bundlePath, raw.Path)}
 	if dir := strings.TrimLeft(filepath.ToSlash(filepath.Dir(raw.Path)), "/."); dir != "" {
 		df.prefix = strings.Split(dir, "/")
 	}

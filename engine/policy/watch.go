@@ -4,55 +4,48 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
+	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
 	"go.uber.org/zap"
-)
 
-const (
-	// debounce is how long a burst of changes must stay quiet before a
-	// reload: an editor's save or a ConfigMap swap is several events.
-	debounce = 200 * time.Millisecond
-	// maxDelay bounds how long a reload waits behind changes that keep
-	// coming.
-	maxDelay = time.Second
-	// configMapData is the symlink a Kubernetes ConfigMap mount swaps.
-	configMapData = "..data"
+	"github.com/trustgate/trustgate/engine/filewatch"
 )
 
 // Watcher reloads the bundles when they change and hands each new policy to
 // onLoad. A reload that fails (a bundle unreadable, deleted or emptied, a
-// data problem, a compile error, a bad signature) goes to onError and the
-// caller keeps its last good policy: onLoad never sees a broken or empty
-// policy.
+// data problem, a compile error, a bad signature, a bad download) goes to
+// onError and the caller keeps its last good policy: onLoad never sees a
+// broken or empty policy.
 //
-// It watches directories, never files: every directory of a directory
-// bundle (new subdirectories as they appear), and the parent directory of
-// every bundle, filtered by name, which sees a bundle directory or a
-// .tar.gz file replaced by rename, as editors, `mv` and Kubernetes
-// ConfigMap mounts (their ..data symlink swap) do.
+// Local bundles are watched with filewatch: directories, never files, so
+// that a bundle replaced by rename or by a Kubernetes ConfigMap's ..data
+// swap is seen. Remote bundles (URLs) are polled with OPA's bundle
+// protocol (see RemoteOptions); a download joins the policy only if the
+// whole policy loads with it, and is then kept in the cache directory.
 type Watcher struct {
 	paths   []string // as given: what Load reads and names
-	abs     []string // the same, absolute: what events are compared with
 	opts    Options
 	onLoad  func(*Policy)
 	onError func(error)
-	fsw     *fsnotify.Watcher
+	files   *filewatch.Watcher // nil when every bundle is remote
+	remotes []*remote
 	log     *zap.Logger
 
-	digest string // of the last policy handed to onLoad
-	failed bool   // the last reload failed
+	good    map[string][]byte // last good download of each remote, by URL
+	latest  map[string][]byte // last download of each remote: used until one is good
+	started bool              // Start or Serving told what is served
+	digest  string            // of the last policy handed out
+	failed  bool              // the last reload failed
 }
 
-// NewWatcher prepares to watch the bundles at paths, loading them with
-// opts. onLoad receives every new policy, onError every refused reload;
-// both are called from Run's goroutine, one at a time.
+// NewWatcher prepares to watch the bundles at paths (local paths and
+// remote URLs), loading them with opts. onLoad receives every new policy,
+// onError every refused reload; both are called from Run's goroutine, one
+// at a time.
 func NewWatcher(paths []string, opts Options, onLoad func(*Policy), onError func(error)) (*Watcher, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("watch bundles: no bundles given")
@@ -61,196 +54,161 @@ func NewWatcher(paths []string, opts Options, onLoad func(*Policy), onError func
 		return nil, errors.New("watch bundles: onLoad and onError are required")
 	}
 	opts = opts.withDefaults()
-	w := &Watcher{
-		paths:   paths,
-		abs:     make([]string, len(paths)),
-		opts:    opts,
-		onLoad:  onLoad,
-		onError: onError,
-		log:     opts.Logger,
+	opts.Remote = opts.Remote.withDefaults()
+	w := &Watcher{paths: paths, opts: opts, onLoad: onLoad, onError: onError, log: opts.Logger,
+		good: map[string][]byte{}, latest: map[string][]byte{}}
+	var local []string
+	for _, p := range paths {
+		if !IsRemote(p) {
+			local = append(local, p)
+			continue
+		}
+		if err := CheckRemoteURL(p, opts.AllowInsecureIssuers); err != nil {
+			return nil, fmt.Errorf("watch bundles: %s: %w", redactURL(p), err)
+		}
+		w.remotes = append(w.remotes, &remote{url: p, opts: opts.Remote, log: opts.Logger})
 	}
-	for i, p := range paths {
-		abs, err := filepath.Abs(p)
+	if len(local) > 0 {
+		fw, err := filewatch.New(filewatch.Config{Paths: local, Wanted: isBundleFile, Logger: opts.Logger})
 		if err != nil {
 			return nil, fmt.Errorf("watch bundles: %w", err)
 		}
-		w.abs[i] = abs
+		w.files = fw
 	}
-	fsw, err := fsnotify.NewWatcher()
-	if err != nil {
-		return nil, fmt.Errorf("watch bundles: %w", err)
-	}
-	w.fsw = fsw
-	for _, p := range w.abs {
-		if err := fsw.Add(filepath.Dir(p)); err != nil {
-			_ = fsw.Close()
-			return nil, fmt.Errorf("watch bundles: the directory holding %s: %w", p, err)
-		}
-	}
-	w.watchTrees()
 	return w, nil
 }
 
-// watchTrees adds a watch on every directory of every directory bundle;
-// fsnotify ignores those it already has. Hidden directories (.git, a
-// ConfigMap's ..2026_* directories) are not read by Load and not watched:
-// a ConfigMap swap is seen as its ..data symlink changing.
-func (w *Watcher) watchTrees() {
-	for _, root := range w.abs {
-		if st, err := os.Stat(root); err != nil || !st.IsDir() {
-			continue
-		}
-		w.watchTree(root)
-	}
+// isBundleFile reports whether a file of this name in a bundle directory
+// is one Load reads.
+func isBundleFile(base string) bool {
+	return strings.HasSuffix(base, ".rego") || slices.Contains(bundleFiles, base)
 }
 
-// watchTree watches root and the directories under it. A symlinked root
-// is walked where it points, and watched under its own name, so that event
-// names stay under the configured path.
-func (w *Watcher) watchTree(root string) {
-	resolved, err := filepath.EvalSymlinks(root)
-	if err != nil {
-		return // gone meanwhile: the next event says so
-	}
-	_ = filepath.WalkDir(resolved, func(path string, d fs.DirEntry, err error) error {
-		switch {
-		case err != nil:
-			return nil
-		case !d.IsDir():
-			return nil
-		case path != resolved && strings.HasPrefix(d.Name(), "."):
-			return filepath.SkipDir
-		}
-		rel, err := filepath.Rel(resolved, path)
+// Start loads the bundles once, downloading the remote ones (or, when a
+// bundle server cannot answer, reading the last good download from the
+// cache directory, said in the log), and returns the policy without
+// handing it to onLoad: Run then starts from it. A change made meanwhile
+// is in the watcher's queue. Call it at most once, before Run.
+func (w *Watcher) Start(ctx context.Context) (*Policy, error) {
+	bodies := make(map[string][]byte, len(w.remotes))
+	fresh := map[*remote]bool{}
+	for _, r := range w.remotes {
+		body, isFresh, err := r.first(ctx)
 		if err != nil {
-			return nil
+			return nil, err
 		}
-		dir := filepath.Join(root, rel)
-		if err := w.fsw.Add(dir); err != nil {
-			w.log.Warn("cannot watch a bundle directory; its changes will be missed", zap.String("dir", dir), zap.Error(err))
-		}
-		return nil
-	})
-}
-
-// relevant reports whether an event can change a bundle: in a bundle's
-// parent directory, the bundle's own name or a ConfigMap's ..data; inside a
-// bundle directory, a file Load reads (Rego, data, manifest, signatures), a
-// directory, ..data, or anything removed or renamed away that is not an
-// editor's swap or backup file. Swap files written as one types do not
-// cost a reload each.
-func (w *Watcher) relevant(ev fsnotify.Event) bool {
-	if ev.Op == fsnotify.Chmod {
-		return false
+		bodies[r.url], fresh[r] = body, isFresh
+		w.latest[r.url] = body
 	}
-	name := filepath.Clean(ev.Name)
-	base := filepath.Base(name)
-	for _, p := range w.abs {
-		switch {
-		case name == p:
-			return true
-		case filepath.Dir(name) == filepath.Dir(p) && base == configMapData:
-			return true
-		case !strings.HasPrefix(name, p+string(filepath.Separator)):
-			continue
-		case base == configMapData || strings.HasSuffix(base, ".rego") || slices.Contains(bundleFiles, base):
-			return true
-		case ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename):
-			return !strings.HasPrefix(base, ".") && !strings.HasSuffix(base, "~")
-		default:
-			st, err := os.Lstat(name)
-			return err == nil && st.IsDir()
+	opts := w.opts
+	opts.downloads = bodies
+	p, err := Load(ctx, w.paths, opts)
+	if err != nil {
+		return nil, err
+	}
+	for r, isFresh := range fresh {
+		if isFresh {
+			r.keep(bodies[r.url])
 		}
 	}
-	return false
+	w.good, w.digest, w.started = bodies, p.digest, true
+	return p, nil
 }
 
-// under reports whether name lies inside a directory bundle.
-func (w *Watcher) under(name string) bool {
-	for _, p := range w.abs {
-		if strings.HasPrefix(name, p+string(filepath.Separator)) || name == p {
-			return true
-		}
+// Serving tells a watcher of local bundles only that p, loaded after
+// NewWatcher returned, is what the caller serves: Run then starts from p
+// instead of loading the bundles again. With remote bundles, use Start.
+func (w *Watcher) Serving(p *Policy) {
+	if len(w.remotes) == 0 {
+		w.digest, w.started = p.digest, true
 	}
-	return false
 }
-
-// Serving tells w that p, loaded after NewWatcher returned, is what the
-// caller serves: Run then starts from p instead of loading the bundles
-// again (a change made since NewWatcher is in w's queue). Call it before
-// Run.
-func (w *Watcher) Serving(p *Policy) { w.digest = p.digest }
 
 // Close stops watching; for a Watcher that will not Run.
-func (w *Watcher) Close() error { return w.fsw.Close() }
-
-// Run loads the bundles once unless told what is Serving (so that a change
-// between the caller's own Load and NewWatcher is not missed), then again
-// after every burst of changes, until ctx ends; it then returns nil. Run
-// may be called once.
-func (w *Watcher) Run(ctx context.Context) error {
-	defer w.fsw.Close()
-	if w.digest == "" {
-		w.reload(ctx)
+func (w *Watcher) Close() error {
+	if w.files == nil {
+		return nil
 	}
+	return w.files.Close()
+}
 
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	var first time.Time // first change of the pending burst; zero: none
-	schedule := func() {
-		now := time.Now()
-		if first.IsZero() {
-			first = now
-		}
-		wait := min(debounce, first.Add(maxDelay).Sub(now))
-		timer.Reset(max(wait, 0))
+// Run loads the bundles once unless Start or Serving came first, then again
+// after every burst of local changes and every new remote download, until
+// ctx ends; it then returns nil. It returns an error if the file watcher
+// stops. Run may be called once.
+func (w *Watcher) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+
+	changes := make(chan struct{}, 1)
+	stopped := make(chan error, 1)
+	if w.files != nil {
+		wg.Go(func() {
+			stopped <- w.files.Run(ctx, func() {
+				select {
+				case changes <- struct{}{}:
+				default: // a reload is already due
+				}
+			})
+		})
+	}
+	if !w.started {
+		w.startInRun(ctx)
+	}
+	downloads := make(chan download)
+	for _, r := range w.remotes {
+		wg.Go(func() { r.poll(ctx, downloads) })
 	}
 	for {
 		select {
 		case <-ctx.Done():
-			timer.Stop()
 			return nil
-		case ev, ok := <-w.fsw.Events:
-			if !ok {
-				return errors.New("watch bundles: the file watcher stopped")
+		case err := <-stopped:
+			if ctx.Err() != nil {
+				return nil
 			}
-			if !w.relevant(ev) {
-				continue
-			}
-			name := filepath.Clean(ev.Name)
-			if ev.Has(fsnotify.Create) && w.under(name) {
-				// Watch a new subdirectory now: files written into it
-				// before the reload are read by it, those after are seen.
-				if st, err := os.Lstat(name); err == nil && st.IsDir() && !strings.HasPrefix(st.Name(), ".") {
-					w.watchTree(name)
-				}
-			}
-			w.log.Debug("bundle change", zap.String("path", ev.Name), zap.Stringer("op", ev.Op))
-			schedule()
-		case err, ok := <-w.fsw.Errors:
-			if !ok {
-				return errors.New("watch bundles: the file watcher stopped")
-			}
-			if errors.Is(err, fsnotify.ErrEventOverflow) {
-				w.log.Warn("bundle change events were lost; reloading", zap.Error(err))
-				schedule()
-				continue
-			}
-			w.log.Warn("bundle watcher", zap.Error(err))
-		case <-timer.C:
-			first = time.Time{}
-			w.reload(ctx)
+			return fmt.Errorf("watch bundles: %w", err)
+		case <-changes:
+			w.reload(ctx, nil)
+		case d := <-downloads:
+			w.reload(ctx, &d)
 		}
 	}
 }
 
-// reload loads the bundles and reports the outcome; a policy equal to the
-// last one handed out (same content digest) is not handed out again unless
-// a failure came between.
-func (w *Watcher) reload(ctx context.Context) {
-	w.watchTrees()
+// startInRun is Run's first load when nobody called Start.
+func (w *Watcher) startInRun(ctx context.Context) {
+	p, err := w.Start(ctx)
+	switch {
+	case err == nil:
+		w.onLoad(p)
+	case ctx.Err() != nil:
+	default:
+		w.failed = true
+		w.onError(err)
+	}
+}
+
+// reload loads the bundles, with d's body in place of its remote's last
+// good one (a remote with none yet gives its last download), and reports
+// the outcome. A download joins the last good ones
+// (and the cache) only when the whole policy loads with it. A policy equal
+// to the last one handed out (same content digest) is not handed out again
+// unless a failure came between.
+func (w *Watcher) reload(ctx context.Context, d *download) {
 	start := time.Now()
-	p, err := Load(ctx, w.paths, w.opts)
+	opts := w.opts
+	if d != nil {
+		w.latest[d.remote.url] = d.body
+	}
+	opts.downloads = maps.Clone(w.latest)
+	maps.Copy(opts.downloads, w.good)
+	if d != nil {
+		opts.downloads[d.remote.url] = d.body
+	}
+	p, err := Load(ctx, w.paths, opts)
 	if err != nil {
 		if ctx.Err() != nil {
 			return // stopping
@@ -258,6 +216,10 @@ func (w *Watcher) reload(ctx context.Context) {
 		w.failed = true
 		w.onError(err)
 		return
+	}
+	if d != nil {
+		w.good[d.remote.url] = d.body
+		d.remote.keep(d.body)
 	}
 	if p.digest == w.digest && !w.failed {
 		w.log.Debug("bundles unchanged", zap.Duration("duration", time.Since(start)))

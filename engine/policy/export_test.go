@@ -1,0 +1,4 @@
+package policy
+
+// PollDelay exposes pollDelay to the external tests.
+var PollDelay = pollDelay
