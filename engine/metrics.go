@@ -30,6 +30,8 @@ type Metrics struct {
 	reloads   *prometheus.CounterVec
 	revision  *prometheus.GaugeVec
 	jwks      *prometheus.CounterVec
+	fetches   *prometheus.CounterVec // remote bundle fetches
+	fetchedAt *prometheus.GaugeVec   // last good answer of a bundle server
 }
 
 // NewMetrics creates the engine's metrics and registers them with reg; a nil
@@ -57,12 +59,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "trustgate_jwks_fetches_total",
 			Help: "JWKS and discovery fetches by provider and outcome.",
 		}, []string{"provider", "outcome"}),
+		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trustgate_bundle_fetches_total",
+			Help: "Fetches of remote bundles by bundle URL and outcome (updated, not_modified, failed).",
+		}, []string{"bundle", "outcome"}),
+		fetchedAt: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "trustgate_bundle_last_fetch_success_timestamp_seconds",
+			Help: "Unix time of the last fetch of a remote bundle that the bundle server answered (200 or 304).",
+		}, []string{"bundle"}),
 	}
 	for i, name := range stageNames {
 		m.observers[i] = m.stages.WithLabelValues(name)
 	}
 	if reg != nil {
-		reg.MustRegister(m.exchanges, m.stages, m.reloads, m.revision, m.jwks)
+		reg.MustRegister(m.exchanges, m.stages, m.reloads, m.revision, m.jwks, m.fetches, m.fetchedAt)
 	}
 	return m
 }
@@ -90,4 +100,13 @@ func (m *Metrics) policyFailed() {
 // KeysFetched counts one JWKS or discovery fetch.
 func (m *Metrics) KeysFetched(provider, outcome string) {
 	m.jwks.WithLabelValues(provider, outcome).Inc()
+}
+
+// BundleFetched counts one fetch of a remote bundle; it makes Metrics a
+// policy.FetchObserver.
+func (m *Metrics) BundleFetched(bundle, outcome string) {
+	m.fetches.WithLabelValues(bundle, outcome).Inc()
+	if outcome != policy.FetchFailed {
+		m.fetchedAt.WithLabelValues(bundle).SetToCurrentTime()
+	}
 }

@@ -25,8 +25,15 @@ type config struct {
 	Issuer string `json:"issuer"`
 	// Listen is the address the server listens on.
 	Listen string `json:"listen"`
-	// Bundles are directories or .tar.gz files, watched and hot-reloaded.
+	// Bundles are directories or .tar.gz files, watched and hot-reloaded,
+	// or https URLs of a bundle server, polled (config_bundles.go).
 	Bundles []string `json:"bundles"`
+	// BundlePolling, BundleCredentials and BundleCacheDir configure the
+	// bundles that are URLs.
+	BundlePolling     bundlePolling      `json:"bundle_polling"`
+	BundleCredentials *bundleCredentials `json:"bundle_credentials,omitempty"`
+	// BundleCacheDir keeps the last good download of each remote bundle.
+	BundleCacheDir string `json:"bundle_cache_dir"`
 	// BundleVerification, when set, requires every bundle to be signed.
 	BundleVerification *bundleVerification `json:"bundle_verification,omitempty"`
 	Signing            signingConfig       `json:"signing"`
@@ -247,6 +254,7 @@ func (c *config) fillDefaults() {
 	if c.ShutdownGrace == 0 {
 		c.ShutdownGrace = duration(20 * time.Second)
 	}
+	c.fillBundleDefaults()
 	if v := c.BundleVerification; v != nil {
 		if v.KeyID == "" {
 			v.KeyID = "default"
@@ -266,14 +274,7 @@ func (c *config) validate() []string {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		add("listen", "want host:port: %v", err)
 	}
-	if len(c.Bundles) == 0 {
-		add("bundles", "at least one bundle directory or .tar.gz file is required")
-	}
-	for i, b := range c.Bundles {
-		if _, err := os.Stat(b); err != nil {
-			add(fmt.Sprintf("bundles[%d]", i), "%v", err)
-		}
-	}
+	p = append(p, c.bundleProblems()...)
 	switch c.Signing.Algorithm {
 	case mint.ES256, mint.EdDSA, mint.RS256:
 	default:

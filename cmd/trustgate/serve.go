@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -122,6 +123,7 @@ func serve(ctx context.Context, cfg config, dev bool, logs *logs) error {
 	if err != nil {
 		return err
 	}
+	popts.Remote = cfg.remoteOptions(metrics)
 	w, err := startPolicy(ctx, cfg.Bundles, popts, eng, log)
 	if err != nil {
 		return err
@@ -181,9 +183,10 @@ func policyOptions(cfg config, log *zap.Logger) (policy.Options, error) {
 	return opts, nil
 }
 
-// startPolicy watches the bundles, then loads them once: a service that
-// cannot load its policy does not start, and a change made while it loads
-// is in the watcher's queue. The returned watcher hands reloads to eng.
+// startPolicy watches the bundles, then loads them once (downloading remote
+// ones, or reading their cache while the bundle server is down): a service
+// that cannot load its policy does not start, and a change made while it
+// loads is in the watcher's queue. The returned watcher hands reloads to eng.
 func startPolicy(ctx context.Context, paths []string, opts policy.Options, eng *engine.Engine, log *zap.Logger) (*policy.Watcher, error) {
 	w, err := policy.NewWatcher(paths, opts,
 		func(p *policy.Policy) {
@@ -197,15 +200,17 @@ func startPolicy(ctx context.Context, paths []string, opts policy.Options, eng *
 	if err != nil {
 		return nil, fmt.Errorf("watch bundles: %w", err)
 	}
+	if opts.Remote.CacheDir == "" && slices.ContainsFunc(paths, policy.IsRemote) {
+		log.Warn("bundle_cache_dir is not set: a restart while the bundle server is down will fail")
+	}
 	start := time.Now()
-	p, err := policy.Load(ctx, paths, opts)
+	p, err := w.Start(ctx)
 	if err != nil {
 		_ = w.Close()
 		return nil, fmt.Errorf("load bundles: %w", err)
 	}
 	eng.SetPolicy(p)
-	w.Serving(p)
-	log.Info("policy loaded", zap.Strings("bundles", paths), zap.Duration("duration", time.Since(start)))
+	log.Info("policy loaded", zap.Strings("bundles", paths), zap.Any("revisions", p.Revisions()), zap.Duration("duration", time.Since(start)))
 	return w, nil
 }
 

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/trustgate/trustgate/engine/policy"
+)
+
+// bundlePolling is bundle_polling: how often remote bundles are polled.
+type bundlePolling struct {
+	// MinDelay and MaxDelay bound the random wait between two polls of a
+	// bundle server (defaults 10s and 30s).
+	MinDelay duration `json:"min_delay"`
+	MaxDelay duration `json:"max_delay"`
+}
+
+// bundleCredentials is bundle_credentials: what remote bundle requests carry.
+type bundleCredentials struct {
+	// BearerTokenFile holds the token sent as Authorization: Bearer to
+	// every bundle URL; read at each request, never logged.
+	BearerTokenFile string `json:"bearer_token_file"`
+}
+
+// Bounds of bundle_polling: below a second is for tests.
+const (
+	minPollDelay = 100 * time.Millisecond
+	maxPollDelay = time.Hour
+)
+
+func (c *config) fillBundleDefaults() {
+	if c.BundlePolling.MinDelay == 0 {
+		c.BundlePolling.MinDelay = duration(policy.DefaultMinDelay)
+	}
+	if c.BundlePolling.MaxDelay == 0 {
+		c.BundlePolling.MaxDelay = max(duration(policy.DefaultMaxDelay), c.BundlePolling.MinDelay)
+	}
+}
+
+// remoteBundles counts the bundles that are URLs.
+func (c *config) remoteBundles() int {
+	n := 0
+	for _, b := range c.Bundles {
+		if policy.IsRemote(b) {
+			n++
+		}
+	}
+	return n
+}
+
+// bundleProblems checks bundles (local paths exist; URLs are https, or
+// loopback http with allow_insecure_issuers) and the remote bundle keys.
+func (c *config) bundleProblems() []string {
+	var p []string
+	add := func(key, format string, args ...any) { p = append(p, key+": "+fmt.Sprintf(format, args...)) }
+	if len(c.Bundles) == 0 {
+		add("bundles", "at least one bundle directory, .tar.gz file or https URL is required")
+	}
+	for i, b := range c.Bundles {
+		key := fmt.Sprintf("bundles[%d]", i)
+		if policy.IsRemote(b) {
+			if err := policy.CheckRemoteURL(b, c.AllowInsecureIssuers); err != nil {
+				add(key, "%v", err)
+			}
+			continue
+		}
+		if _, err := os.Stat(b); err != nil {
+			add(key, "%v", err)
+		}
+	}
+	poll := c.BundlePolling
+	if poll.MinDelay < duration(minPollDelay) || poll.MaxDelay > duration(maxPollDelay) || poll.MaxDelay < poll.MinDelay {
+		add("bundle_polling", "want %s <= min_delay <= max_delay <= %s, not %s and %s",
+			minPollDelay, maxPollDelay, time.Duration(poll.MinDelay), time.Duration(poll.MaxDelay))
+	}
+	if cr := c.BundleCredentials; cr != nil {
+		switch {
+		case cr.BearerTokenFile == "":
+			add("bundle_credentials.bearer_token_file", "is required")
+		case c.remoteBundles() == 0:
+			add("bundle_credentials", "no bundle is a URL: nothing would use the token")
+		default:
+			if _, err := os.Stat(cr.BearerTokenFile); err != nil {
+				add("bundle_credentials.bearer_token_file", "%v", err)
+			}
+		}
+	}
+	if dir := c.BundleCacheDir; dir != "" {
+		if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+			add("bundle_cache_dir", "%s is not a directory", dir)
+		}
+	}
+	return p
+}
+
+// remoteOptions are the policy options of remote bundles.
+func (c *config) remoteOptions(observer policy.FetchObserver) policy.RemoteOptions {
+	o := policy.RemoteOptions{
+		CacheDir: c.BundleCacheDir,
+		MinDelay: time.Duration(c.BundlePolling.MinDelay),
+		MaxDelay: time.Duration(c.BundlePolling.MaxDelay),
+		Observer: observer,
+	}
+	if c.BundleCredentials != nil {
+		o.BearerTokenFile = c.BundleCredentials.BearerTokenFile
+	}
+	return o
+}

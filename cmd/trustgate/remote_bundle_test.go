@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/bundle"
+
+	"github.com/trustgate/trustgate/engine/enginetest"
+)
+
+// bundleServer serves one bundle with OPA's bundle protocol (ETag, 304 on
+// If-None-Match) to requests carrying the bearer token; 503 while down.
+type bundleServer struct {
+	*httptest.Server
+	token string
+	mu    sync.Mutex
+	body  []byte
+	etag  string
+	down  bool
+}
+
+func newBundleServer(t *testing.T, token string, body []byte) *bundleServer {
+	t.Helper()
+	s := &bundleServer{token: token}
+	s.set(body)
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		switch {
+		case s.down:
+			w.WriteHeader(http.StatusServiceUnavailable)
+		case r.Header.Get("Authorization") != "Bearer "+s.token:
+			w.WriteHeader(http.StatusUnauthorized)
+		case r.Header.Get("If-None-Match") == s.etag:
+			w.WriteHeader(http.StatusNotModified)
+		default:
+			w.Header().Set("ETag", s.etag)
+			_, _ = w.Write(s.body)
+		}
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *bundleServer) set(body []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sum := sha256.Sum256(body)
+	s.body, s.etag = body, `"`+hex.EncodeToString(sum[:8])+`"`
+}
+
+func (s *bundleServer) setDown(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = down
+}
+
+// bundleTarball builds the bundle directory dir at revision rev into a
+// .tar.gz with OPA's bundle writer, as `opa build -b dir --revision rev` does.
+func bundleTarball(t *testing.T, dir, rev string) []byte {
+	t.Helper()
+	b, err := bundle.NewCustomReader(bundle.NewDirectoryLoader(dir)).WithSkipBundleVerification(true).Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Manifest.Revision = rev
+	var buf bytes.Buffer
+	if err := bundle.NewWriter(&buf).UseModulePath(true).Write(b); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// policyRevisions returns GET /v1/policy's bundle → revision and last error.
+func policyRevisions(t *testing.T, base string) (map[string]string, string) {
+	t.Helper()
+	resp, err := http.Get(base + "/v1/policy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Bundles []struct {
+			Bundle, Revision string
+		} `json:"bundles"`
+		LastError string `json:"last_error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	revs := map[string]string{}
+	for _, b := range st.Bundles {
+		revs[b.Bundle] = b.Revision
+	}
+	return revs, st.LastError
+}
+
+func metricsText(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// eventually retries check until it returns "" or the wait is over.
+func eventually(t *testing.T, check func() string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		msg := check()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(msg)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestServeFollowsARemoteBundleAndReportsItsRevision(t *testing.T) {
+	iss := enginetest.NewIssuer(t)
+	dir := testBundle(t, iss.URL(), "https://sts.example.com")
+	const token = "bundle-server-token"
+	srv := newBundleServer(t, token, bundleTarball(t, dir, "r1"))
+	bundleURL := srv.URL + "/bundles/team.tar.gz"
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	addr := freeAddr(t)
+	cfg := fmt.Sprintf("issuer: http://%s\nlisten: %s\nbundles: [%s]\nallow_insecure_issuers: true\nlog: {level: error}\nshutdown_grace: 5s\n"+
+		"bundle_polling: {min_delay: 100ms, max_delay: 200ms}\nbundle_credentials: {bearer_token_file: %s}\nbundle_cache_dir: %s\n",
+		addr, addr, bundleURL, tokenFile, cache)
+	base, stop := startServeConfig(t, cfg)
+
+	if revs, _ := policyRevisions(t, base); revs[bundleURL] != "r1" {
+		t.Fatalf("/v1/policy shows %v, want %s at r1", revs, bundleURL)
+	}
+	for _, want := range []string{
+		fmt.Sprintf(`trustgate_policy_revision_info{bundle=%q,revision="r1"} 1`, bundleURL),
+		fmt.Sprintf(`trustgate_bundle_fetches_total{bundle=%q,outcome="updated"} 1`, bundleURL),
+		fmt.Sprintf(`trustgate_bundle_last_fetch_success_timestamp_seconds{bundle=%q}`, bundleURL),
+	} {
+		if m := metricsText(t, base); !strings.Contains(m, want) {
+			t.Fatalf("/metrics lacks %s", want)
+		}
+	}
+
+	srv.set(bundleTarball(t, dir, "r2"))
+	eventually(t, func() string {
+		if revs, _ := policyRevisions(t, base); revs[bundleURL] != "r2" {
+			return fmt.Sprintf("/v1/policy still shows %v, want r2", revs)
+		}
+		return ""
+	})
+	srv.set([]byte("not a bundle"))
+	eventually(t, func() string {
+		revs, lastErr := policyRevisions(t, base)
+		if revs[bundleURL] != "r2" || !strings.Contains(lastErr, bundleURL) {
+			return fmt.Sprintf("/v1/policy shows %v and last error %q, want r2 kept and the refusal", revs, lastErr)
+		}
+		return ""
+	})
+	srv.setDown(true)
+	eventually(t, func() string {
+		want := fmt.Sprintf(`trustgate_bundle_fetches_total{bundle=%q,outcome="failed"}`, bundleURL)
+		if !strings.Contains(metricsText(t, base), want) {
+			return "/metrics does not count the failed fetches"
+		}
+		return ""
+	})
+	if code := stop(); code != 0 {
+		t.Fatalf("serve exited %d", code)
+	}
+
+	// Restarted while the bundle server is down, it serves the last good download.
+	base, _ = startServeConfig(t, cfg)
+	if revs, _ := policyRevisions(t, base); revs[bundleURL] != "r2" {
+		t.Fatalf("restarted with the server down, /v1/policy shows %v, want the cached r2", revs)
+	}
+	good := iss.Mint(t, enginetest.GitLabClaims(iss.URL(), "https://sts.example.com"))
+	if code, _, errOut := runCLI(t, map[string]string{"T": good}, "exchange", "--url", base, "--token-env", "T"); code != 0 {
+		t.Fatalf("an exchange on the cached policy: %s", errOut)
+	}
+}
+
+func TestServeRefusesToStartWithoutARemoteBundleOrItsCache(t *testing.T) {
+	srv := newBundleServer(t, "x", nil)
+	srv.setDown(true)
+	addr := freeAddr(t)
+	cfg := fmt.Sprintf("issuer: http://%s\nlisten: %s\nbundles: [%s]\nallow_insecure_issuers: true\nlog: {level: error}\n", addr, addr, srv.URL)
+	path := filepath.Join(t.TempDir(), "trustgate.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI(t, nil, "serve", "--config", path)
+	if code == 0 || !strings.Contains(errOut, "HTTP 503") || !strings.Contains(errOut, "bundle_cache_dir is not set") {
+		t.Fatalf("serve exited %d: %s", code, errOut)
+	}
+}
