@@ -301,6 +301,11 @@ func TestConfigMapConfigPassesTrustgatesOwnValidationWithTheDeploymentsMounts(t 
 	if err := mint.WriteKeyFile(raw.Signing.KeyFile, key); err != nil {
 		t.Fatal(err)
 	}
+	if dir := raw.BundleCacheDir; dir != "" {
+		if v := mounts[strings.TrimPrefix(dir, root)]; v.EmptyDir == nil {
+			t.Fatalf("bundle_cache_dir %s is not an emptyDir mount: the root file system is read-only", dir)
+		}
+	}
 	for i, cl := range raw.Introspection.Clients {
 		inSecret(fmt.Sprintf("introspection.clients[%d].secret_file", i), cl.SecretFile)
 		writeFile(t, cl.SecretFile, randomSecret(t)+"\n")
