@@ -54,7 +54,7 @@ func runServe(ctx context.Context, args []string, io stdio) int {
 		return fail(io, "serve", err)
 	}
 	defer logs.sync()
-	if err := serve(ctx, cfg, *path == "", logs); err != nil {
+	if err := serve(ctx, cfg, *path == "", logs, newGCTuner(io.env, logs.app)); err != nil {
 		logs.app.Error("trustgate stopped", zap.Error(err))
 		return exitFail
 	}
@@ -63,7 +63,7 @@ func runServe(ctx context.Context, args []string, io stdio) int {
 
 // serve wires the service: keys → verifier → engine → policy → server, then
 // serves until ctx ends and drains.
-func serve(ctx context.Context, cfg config, dev bool, logs *logs) error {
+func serve(ctx context.Context, cfg config, dev bool, logs *logs, gc gcTuner) error {
 	log := logs.app
 	if dev {
 		log.Warn("DEVELOPMENT DEFAULTS: no --config given; listening on loopback with the example bundle, " +
@@ -124,7 +124,7 @@ func serve(ctx context.Context, cfg config, dev bool, logs *logs) error {
 		return err
 	}
 	popts.Remote = cfg.remoteOptions(metrics)
-	w, err := startPolicy(ctx, cfg.Bundles, popts, eng, log)
+	w, err := startPolicy(ctx, cfg.Bundles, popts, eng, log, gc)
 	if err != nil {
 		return err
 	}
@@ -187,11 +187,12 @@ func policyOptions(cfg config, log *zap.Logger) (policy.Options, error) {
 // ones, or reading their cache while the bundle server is down): a service
 // that cannot load its policy does not start, and a change made while it
 // loads is in the watcher's queue. The returned watcher hands reloads to eng.
-func startPolicy(ctx context.Context, paths []string, opts policy.Options, eng *engine.Engine, log *zap.Logger) (*policy.Watcher, error) {
+func startPolicy(ctx context.Context, paths []string, opts policy.Options, eng *engine.Engine, log *zap.Logger, gc gcTuner) (*policy.Watcher, error) {
 	w, err := policy.NewWatcher(paths, opts,
 		func(p *policy.Policy) {
 			eng.SetPolicy(p)
 			log.Info("policy reloaded", zap.Any("revisions", p.Revisions()))
+			gc.afterLoad()
 		},
 		func(err error) {
 			eng.PolicyFailed(err)
@@ -211,6 +212,7 @@ func startPolicy(ctx context.Context, paths []string, opts policy.Options, eng *
 	}
 	eng.SetPolicy(p)
 	log.Info("policy loaded", zap.Strings("bundles", paths), zap.Any("revisions", p.Revisions()), zap.Duration("duration", time.Since(start)))
+	gc.afterLoad()
 	return w, nil
 }
 

@@ -1,0 +1,37 @@
+package main
+
+import "testing"
+
+func TestGCPercentGivesASmallHeapHeadroomAndLeavesALargeOneAtTheDefault(t *testing.T) {
+	tests := []struct {
+		name string
+		live uint64
+		want int
+	}{
+		{"A 16 MiB live heap may grow by 64 MiB: 400%.", 16 << 20, 400},
+		{"A 4 MiB live heap is capped at 800%.", 4 << 20, 800},
+		{"A 32 MiB live heap may grow by 64 MiB: 200%.", 32 << 20, 200},
+		{"A live heap of the headroom or more keeps Go's default of 100%.", gcHeadroom, 100},
+		{"A 400 MiB live heap keeps Go's default of 100%.", 400 << 20, 100},
+		{"A tiny live heap is capped at 800%.", 1 << 10, 800},
+		{"An empty live heap is capped at 800%, not divided by zero.", 0, 800},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := gcPercent(tt.live); got != tt.want {
+				t.Fatalf("gcPercent(%d) = %d, want %d", tt.live, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestAGOGCInTheEnvironmentTurnsTheTunerOff(t *testing.T) {
+	set := environ{lookup: func(name string) (string, bool) { return "200", name == "GOGC" }}
+	unset := environ{lookup: func(string) (string, bool) { return "", false }}
+	if newGCTuner(set, nil).enabled {
+		t.Fatal("the tuner is on although GOGC is set")
+	}
+	if !newGCTuner(unset, nil).enabled {
+		t.Fatal("the tuner is off although GOGC is not set")
+	}
+}
