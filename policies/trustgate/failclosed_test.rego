@@ -208,11 +208,29 @@ test_a_named_identity_is_the_only_one_evaluated if {
 	e.allow == false
 }
 
-test_a_list_claim_matches_only_its_json_text if {
-	ids := one_fed({"provider": "gitlab", "claims": {"groups_direct": "[\"my-group\"]"}})
-	decide(main, gitlab, "x", ids).allow == true
-	decide(main, gitlab, "x", one_fed({"provider": "gitlab", "claims": {"groups_direct": "my-group"}})).allow == false
-	decide(main, gitlab, "x", one_fed({"provider": "gitlab", "claims": {"groups_direct": "*"}})).allow == false
+test_a_list_of_strings_matches_when_any_element_does if {
+	decide(main, gitlab, "x", one_fed({"provider": "gitlab", "claims": {"groups_direct": "my-group"}})).allow == true
+	decide(main, gitlab, "x", one_fed({"provider": "gitlab", "claims": {"groups_direct": "my-*"}})).allow == true
+	decide(main, gitlab, "x", one_fed({"provider": "gitlab", "claims": {"groups_direct": ["other", "my-group"]}})).allow == true
+	decide(main, gitlab, "x", one_fed({"provider": "gitlab", "claims": {"groups_direct": "other"}})).allow == false
+}
+
+test_a_list_of_strings_no_longer_matches_its_json_text if {
+	d := decide(main, gitlab, "x", one_fed({"provider": "gitlab", "claims": {"groups_direct": "[\"my-group\"]"}}))
+	d.allow == false
+	d.reasons == ["identity x, federation 0 (provider gitlab): claim `groups_direct` is `[\"my-group\"]`, not [\"my-group\"]"]
+}
+
+test_an_empty_list_claim_matches_nothing if {
+	claims := with_claims(main, {"groups_direct": []})
+	decide(claims, gitlab, "x", one_fed({"provider": "gitlab", "claims": {"groups_direct": "*"}})).allow == false
+	decide(claims, gitlab, "x", one_fed({"provider": "gitlab", "claims": {"groups_direct": "[]"}})).allow == false
+}
+
+test_a_list_that_is_not_all_strings_matches_only_its_json_text if {
+	claims := with_claims(main, {"groups_direct": ["my-group", 1]})
+	decide(claims, gitlab, "x", one_fed({"provider": "gitlab", "claims": {"groups_direct": "my-group"}})).allow == false
+	decide(claims, gitlab, "x", one_fed({"provider": "gitlab", "claims": {"groups_direct": "[\"my-group\",1]"}})).allow == true
 }
 
 test_an_empty_list_of_claims_is_not_a_mapping_and_never_matches if {

@@ -55,13 +55,7 @@ claims_match(fed) if {
 # of which is enough; anything that is not a string is no pattern.
 claim_matches_pattern(name, p) if {
 	is_string(p)
-	v := input.token[name]
-	is_string(v)
-	glob.match(p, ["/"], v)
-} else if {
-	v := input.token[name]
-	not is_string(v)
-	json.marshal(v) == p
+	claim_matches(name, p)
 } else if {
 	is_array(p)
 	some x in p
@@ -120,7 +114,8 @@ patterns(p) := [x | some x in p; is_string(x)] if {
 	is_string(p)
 } else := []
 
-# A string claim matches a glob; `*` stays within one `/` segment. Any
+# A string claim matches a glob; `*` stays within one `/` segment. A list
+# of strings (a people IdP's `groups`) matches when any element does. Any
 # other claim matches only the pattern equal to its JSON text.
 claim_matches(name, pattern) if {
 	v := input.token[name]
@@ -128,8 +123,22 @@ claim_matches(name, pattern) if {
 	glob.match(pattern, ["/"], v)
 } else if {
 	v := input.token[name]
+	string_list(v)
+	some x in v
+	glob.match(pattern, ["/"], x)
+} else if {
+	v := input.token[name]
 	not is_string(v)
+	not string_list(v)
 	json.marshal(v) == pattern
+}
+
+# string_list: a list whose elements are all strings (none is such a list).
+string_list(v) if {
+	is_array(v)
+	every x in v {
+		is_string(x)
+	}
 }
 
 # claim_text is a claim as a pipeline author reads it.
