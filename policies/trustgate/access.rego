@@ -48,7 +48,6 @@ level_approvals(level) := n if {
 # (ties broken by name, so the answer never depends on rule order).
 risk := ranked[count(ranked) - 1][1] if {
 	ranked := sort([[level_approvals(r), r] | some r in risks])
-	count(ranked) == count(risks)
 }
 
 approvals_required := level_approvals(risk)
@@ -88,7 +87,18 @@ request_reasons contains sprintf("identity %s expired at %s", [named, identity.e
 request_reasons contains trustgate.federation_reason(named, f, failure) if {
 	not trustgate.identity_matched(identity)
 	some f in trustgate.identity_explanation(named).federations
+	f.provider == input.provider.name
 	some failure in f.failures
+}
+
+request_reasons contains sprintf("identity %s does not federate with provider %s", [named, trustgate.token_provider]) if {
+	count(identity.federations) > 0
+	not provider_federates
+}
+
+provider_federates if {
+	some f in identity.federations
+	f.provider == input.provider.name
 }
 
 request_reasons contains sprintf("identity %s has no federations", [named]) if {
@@ -96,6 +106,7 @@ request_reasons contains sprintf("identity %s has no federations", [named]) if {
 }
 
 request_reasons contains sprintf("duration %ds is longer than identity %s's max_duration %s", [requested_seconds, named, jit.max_duration]) if {
+	is_number(requested_seconds)
 	requested_seconds > max_duration_seconds
 }
 
@@ -137,13 +148,8 @@ request := {
 	"approvals_required": 0,
 	"duration_seconds": 0,
 	"max_duration_seconds": 0,
-	"reasons": denied_request_reasons,
+	"reasons": sort(request_reasons),
 }
-
-# denied_request_reasons is never empty: a refusal always says something.
-denied_request_reasons := sort(request_reasons) if {
-	count(request_reasons) > 0
-} else := [sprintf("identity %s cannot be requested", [named])]
 
 # Reviews. input: {"request": the stored request (identity, requester
 # {provider, issuer, sub, claims}, reviews [{reviewer {issuer, sub}, verdict}]),

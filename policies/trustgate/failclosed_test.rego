@@ -270,3 +270,14 @@ test_a_string_claim_never_matches_its_quoted_json_text if {
 	decide(main, gitlab, "x", one_fed({"provider": "gitlab", "subject": quoted_sub})).allow == false
 	decide(main, gitlab, "x", one_fed({"provider": "gitlab", "subject": main.sub})).allow == true
 }
+
+test_a_star_in_a_list_element_stays_within_one_segment if {
+	claims := with_claims(main, {"groups_direct": ["my-group/sub/team"]})
+	decide(claims, gitlab, "x", one_fed({"provider": "gitlab", "claims": {"groups_direct": "my-group/*"}})).allow == false
+	decide(claims, gitlab, "x", one_fed({"provider": "gitlab", "claims": {"groups_direct": "my-group/**"}})).allow == true
+}
+
+test_an_object_claim_is_no_list_of_strings if {
+	claims := with_claims(main, {"groups_direct": {"a": "my-group"}})
+	decide(claims, gitlab, "x", one_fed({"provider": "gitlab", "claims": {"groups_direct": "my-group"}})).allow == false
+}
