@@ -1,88 +1,18 @@
 package main
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/open-policy-agent/opa/v1/bundle"
-
 	"github.com/trustgate/trustgate/engine/enginetest"
 )
-
-// bundleServer serves one bundle with OPA's bundle protocol (ETag, 304 on
-// If-None-Match) to requests carrying the bearer token; 503 while down.
-type bundleServer struct {
-	*httptest.Server
-	token string
-	mu    sync.Mutex
-	body  []byte
-	etag  string
-	down  bool
-}
-
-func newBundleServer(t *testing.T, token string, body []byte) *bundleServer {
-	t.Helper()
-	s := &bundleServer{token: token}
-	s.set(body)
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		switch {
-		case s.down:
-			w.WriteHeader(http.StatusServiceUnavailable)
-		case r.Header.Get("Authorization") != "Bearer "+s.token:
-			w.WriteHeader(http.StatusUnauthorized)
-		case r.Header.Get("If-None-Match") == s.etag:
-			w.WriteHeader(http.StatusNotModified)
-		default:
-			w.Header().Set("ETag", s.etag)
-			_, _ = w.Write(s.body)
-		}
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *bundleServer) set(body []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sum := sha256.Sum256(body)
-	s.body, s.etag = body, `"`+hex.EncodeToString(sum[:8])+`"`
-}
-
-func (s *bundleServer) setDown(down bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.down = down
-}
-
-// bundleTarball builds the bundle directory dir at revision rev into a
-// .tar.gz with OPA's bundle writer, as `opa build -b dir --revision rev` does.
-func bundleTarball(t *testing.T, dir, rev string) []byte {
-	t.Helper()
-	b, err := bundle.NewCustomReader(bundle.NewDirectoryLoader(dir)).WithSkipBundleVerification(true).Read()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.Manifest.Revision = rev
-	var buf bytes.Buffer
-	if err := bundle.NewWriter(&buf).UseModulePath(true).Write(b); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
 
 // policyRevisions returns GET /v1/policy's bundle → revision and last error.
 func policyRevisions(t *testing.T, base string) (map[string]string, string) {
@@ -142,7 +72,8 @@ func TestServeFollowsARemoteBundleAndReportsItsRevision(t *testing.T) {
 	iss := enginetest.NewIssuer(t)
 	dir := testBundle(t, iss.URL(), "https://sts.example.com")
 	const token = "bundle-server-token"
-	srv := newBundleServer(t, token, bundleTarball(t, dir, "r1"))
+	srv := enginetest.NewBundleServer(t, enginetest.BundleTarball(t, dir, "r1", nil))
+	srv.RequireToken(token)
 	bundleURL := srv.URL + "/bundles/team.tar.gz"
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
@@ -168,14 +99,14 @@ func TestServeFollowsARemoteBundleAndReportsItsRevision(t *testing.T) {
 		}
 	}
 
-	srv.set(bundleTarball(t, dir, "r2"))
+	srv.Set(enginetest.BundleTarball(t, dir, "r2", nil))
 	eventually(t, func() string {
 		if revs, _ := policyRevisions(t, base); revs[bundleURL] != "r2" {
 			return fmt.Sprintf("/v1/policy still shows %v, want r2", revs)
 		}
 		return ""
 	})
-	srv.set([]byte("not a bundle"))
+	srv.Set([]byte("not a bundle"))
 	eventually(t, func() string {
 		revs, lastErr := policyRevisions(t, base)
 		if revs[bundleURL] != "r2" || !strings.Contains(lastErr, bundleURL) {
@@ -183,7 +114,7 @@ func TestServeFollowsARemoteBundleAndReportsItsRevision(t *testing.T) {
 		}
 		return ""
 	})
-	srv.setDown(true)
+	srv.SetDown(true)
 	eventually(t, func() string {
 		want := fmt.Sprintf(`trustgate_bundle_fetches_total{bundle=%q,outcome="failed"}`, bundleURL)
 		if !strings.Contains(metricsText(t, base), want) {
@@ -207,8 +138,8 @@ func TestServeFollowsARemoteBundleAndReportsItsRevision(t *testing.T) {
 }
 
 func TestServeRefusesToStartWithoutARemoteBundleOrItsCache(t *testing.T) {
-	srv := newBundleServer(t, "x", nil)
-	srv.setDown(true)
+	srv := enginetest.NewBundleServer(t, nil)
+	srv.SetDown(true)
 	addr := freeAddr(t)
 	cfg := fmt.Sprintf("issuer: http://%s\nlisten: %s\nbundles: [%s]\nallow_insecure_issuers: true\nlog: {level: error}\n", addr, addr, srv.URL)
 	path := filepath.Join(t.TempDir(), "trustgate.yaml")

@@ -2,8 +2,9 @@
 // discovery and a JWKS served over HTTP, RSA-2048 and P-256 keys generated
 // per issuer, GitLab- and GitHub-shaped tokens, key rotation and removal,
 // request counters, a switch that makes the JWKS endpoint hang, and one that
-// makes discovery name another issuer. It is for tests only: no production
-// package imports it.
+// makes discovery name another issuer; and a bundle server speaking OPA's
+// bundle protocol (BundleServer) with BundleTarball to build what it
+// serves. It is for tests only: no production package imports it.
 package enginetest
 
 import (

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/trustgate/trustgate/engine/enginetest"
 	"github.com/trustgate/trustgate/engine/policy"
 )
 
@@ -31,7 +32,7 @@ func startOnce(paths []string, opts policy.Options) (*policy.Policy, error) {
 
 func TestARemoteBundleIsFetchedWithTheBearerTokenOfItsFile(t *testing.T) {
 	const token = "bundle-s3cret-token"
-	srv := newBundleServer(t, remoteBody(t, "v1", nil, nil))
+	srv := enginetest.NewBundleServer(t, remoteBody(t, "v1", nil, nil))
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -41,16 +42,13 @@ func TestARemoteBundleIsFetchedWithTheBearerTokenOfItsFile(t *testing.T) {
 	opts.AllowInsecureIssuers, opts.Logger, opts.Remote = true, zap.New(core), fastPolls(t)
 	opts.Remote.BearerTokenFile = tokenFile
 	remoteWatch(t, []string{srv.URL}, opts)
-	srv.waitFor(t, "a poll after the first download", func(r, _ int) bool { return r >= 2 })
-	srv.setDown(true)
-	srv.waitFor(t, "a failed poll", func(r, _ int) bool { return r >= 4 })
+	waitFor(t, srv, "a poll after the first download", func(r, _ int) bool { return r >= 2 })
+	srv.SetDown(true)
+	waitFor(t, srv, "a failed poll", func(r, _ int) bool { return r >= 4 })
 
-	srv.mu.Lock()
-	auth := append([]string(nil), srv.auth...)
-	srv.mu.Unlock()
-	for i, a := range auth {
-		if a != "Bearer "+token {
-			t.Fatalf("request %d carried Authorization %q, want the token of the file", i, a)
+	for i, r := range srv.Requests() {
+		if r.Authorization != "Bearer "+token {
+			t.Fatalf("request %d carried Authorization %q, want the token of the file", i, r.Authorization)
 		}
 	}
 	for _, e := range logs.All() {
@@ -64,7 +62,7 @@ func TestARemoteBundleIsFetchedWithTheBearerTokenOfItsFile(t *testing.T) {
 }
 
 func TestARemoteBundleIsNotFetchedWithoutItsTokenFile(t *testing.T) {
-	srv := newBundleServer(t, remoteBody(t, "v1", nil, nil))
+	srv := enginetest.NewBundleServer(t, remoteBody(t, "v1", nil, nil))
 	opts := options()
 	opts.AllowInsecureIssuers = true
 	opts.Remote.BearerTokenFile = filepath.Join(t.TempDir(), "missing")
@@ -72,23 +70,21 @@ func TestARemoteBundleIsNotFetchedWithoutItsTokenFile(t *testing.T) {
 	if !errors.Is(err, policy.ErrRemoteBundle) || !strings.Contains(err.Error(), "bearer token") {
 		t.Fatalf("Start: %v, want a bearer token error", err)
 	}
-	if r, _ := srv.counts(); r != 0 {
+	if r := len(srv.Requests()); r != 0 {
 		t.Fatalf("the bundle server saw %d requests without the token", r)
 	}
 }
 
 func TestPollsWaitAtLeastTheMinimumDelay(t *testing.T) {
-	srv := newBundleServer(t, remoteBody(t, "v1", nil, nil))
+	srv := enginetest.NewBundleServer(t, remoteBody(t, "v1", nil, nil))
 	opts := options()
 	opts.AllowInsecureIssuers = true
 	opts.Remote = policy.RemoteOptions{MinDelay: 100 * time.Millisecond, MaxDelay: 150 * time.Millisecond}
 	remoteWatch(t, []string{srv.URL}, opts)
-	srv.waitFor(t, "four polls after the first download", func(r, _ int) bool { return r >= 5 })
-	srv.mu.Lock()
-	at := append([]time.Time(nil), srv.at...)
-	srv.mu.Unlock()
-	for i := 1; i < len(at); i++ {
-		if gap := at[i].Sub(at[i-1]); gap < opts.Remote.MinDelay {
+	waitFor(t, srv, "four polls after the first download", func(r, _ int) bool { return r >= 5 })
+	reqs := srv.Requests()
+	for i := 1; i < len(reqs); i++ {
+		if gap := reqs[i].At.Sub(reqs[i-1].At); gap < opts.Remote.MinDelay {
 			t.Fatalf("poll %d came %s after the one before, under min_delay %s", i, gap, opts.Remote.MinDelay)
 		}
 	}
@@ -113,13 +109,13 @@ func TestPollDelaysStayWithinTheirBoundsAndVary(t *testing.T) {
 }
 
 func TestAWatcherStartsFromTheCacheWhenTheBundleServerIsDown(t *testing.T) {
-	srv := newBundleServer(t, remoteBody(t, "v1", nil, nil))
+	srv := enginetest.NewBundleServer(t, remoteBody(t, "v1", nil, nil))
 	opts := options()
 	opts.AllowInsecureIssuers, opts.Remote = true, fastPolls(t)
 	if _, err := startOnce([]string{srv.URL}, opts); err != nil {
 		t.Fatal(err)
 	}
-	srv.setDown(true)
+	srv.SetDown(true)
 	core, logs := observer.New(zapcore.InfoLevel)
 	opts.Logger = zap.New(core)
 	p, err := startOnce([]string{srv.URL}, opts)
@@ -146,7 +142,7 @@ func TestACorruptCacheIsNeverServed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			body := remoteBody(t, "v1", nil, nil)
-			srv := newBundleServer(t, body)
+			srv := enginetest.NewBundleServer(t, body)
 			opts := options()
 			opts.AllowInsecureIssuers, opts.Remote = true, fastPolls(t)
 			if _, err := startOnce([]string{srv.URL}, opts); err != nil {
@@ -159,7 +155,7 @@ func TestACorruptCacheIsNeverServed(t *testing.T) {
 			if err := os.WriteFile(files[0], []byte("corrupt"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			srv.setDown(tt.serverDown)
+			srv.SetDown(tt.serverDown)
 			p, err := startOnce([]string{srv.URL}, opts)
 			if tt.want != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.want) || p != nil {
@@ -178,8 +174,8 @@ func TestACorruptCacheIsNeverServed(t *testing.T) {
 }
 
 func TestAWatcherWithoutACacheDoesNotStartWhileTheServerIsDown(t *testing.T) {
-	srv := newBundleServer(t, remoteBody(t, "v1", nil, nil))
-	srv.setDown(true)
+	srv := enginetest.NewBundleServer(t, remoteBody(t, "v1", nil, nil))
+	srv.SetDown(true)
 	opts := options()
 	opts.AllowInsecureIssuers = true
 	_, err := startOnce([]string{srv.URL}, opts)
@@ -190,7 +186,7 @@ func TestAWatcherWithoutACacheDoesNotStartWhileTheServerIsDown(t *testing.T) {
 
 func TestARemoteDownloadIsRefusedWhen(t *testing.T) {
 	body := remoteBody(t, "v1", nil, nil)
-	other := newBundleServer(t, body)
+	other := enginetest.NewBundleServer(t, body)
 	tests := []struct {
 		name    string
 		handler http.HandlerFunc
@@ -223,7 +219,7 @@ func TestARemoteDownloadIsRefusedWhen(t *testing.T) {
 			}
 		})
 	}
-	if r, _ := other.counts(); r != 0 {
+	if r := len(other.Requests()); r != 0 {
 		t.Fatalf("the other host saw %d requests", r)
 	}
 }
@@ -254,7 +250,7 @@ func TestNewWatcherRefusesABundleURLThatIsNotHTTPSOrLoopback(t *testing.T) {
 }
 
 func TestLocalAndRemoteBundlesCombine(t *testing.T) {
-	srv := newBundleServer(t, remoteBody(t, "v1", nil, nil))
+	srv := enginetest.NewBundleServer(t, remoteBody(t, "v1", nil, nil))
 	local := bundleDir(t, map[string]string{"extra/data.yaml": "ops_note: hello\n"})
 	opts := options()
 	opts.AllowInsecureIssuers, opts.Remote = true, fastPolls(t)

@@ -2,16 +2,12 @@ package policy_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,82 +15,21 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/trustgate/trustgate/engine/enginetest"
 	"github.com/trustgate/trustgate/engine/policy"
 )
 
-// bundleServer speaks OPA's bundle protocol on loopback: the body with its
-// ETag, 304 to an If-None-Match that names it, 503 while down.
-type bundleServer struct {
-	*httptest.Server
-	mu          sync.Mutex
-	body        []byte
-	etag        string
-	down        bool
-	requests    int
-	notModified int
-	auth        []string    // Authorization of every request
-	at          []time.Time // when each request came
-}
-
-func newBundleServer(t *testing.T, body []byte) *bundleServer {
-	t.Helper()
-	s := &bundleServer{}
-	s.set(body)
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *bundleServer) serve(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.requests++
-	s.auth = append(s.auth, r.Header.Get("Authorization"))
-	s.at = append(s.at, time.Now())
-	switch {
-	case s.down:
-		http.Error(w, "down", http.StatusServiceUnavailable)
-	case r.Header.Get("If-None-Match") == s.etag:
-		s.notModified++
-		w.WriteHeader(http.StatusNotModified)
-	default:
-		w.Header().Set("ETag", s.etag)
-		w.Header().Set("Content-Type", "application/gzip")
-		_, _ = w.Write(s.body)
-	}
-}
-
-func (s *bundleServer) set(body []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sum := sha256.Sum256(body)
-	s.body, s.etag = body, `"`+hex.EncodeToString(sum[:8])+`"`
-}
-
-func (s *bundleServer) setDown(down bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.down = down
-}
-
-// counts returns the requests and the 304s so far.
-func (s *bundleServer) counts() (requests, notModified int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests, s.notModified
-}
-
-// waitFor polls the server's counts until ok holds.
-func (s *bundleServer) waitFor(t *testing.T, what string, ok func(requests, notModified int) bool) {
+// waitFor polls the bundle server until ok holds for its requests.
+func waitFor(t *testing.T, srv *enginetest.BundleServer, what string, ok func(requests, notModified int) bool) {
 	t.Helper()
 	deadline := time.Now().Add(reloadWait)
 	for {
-		if ok(s.counts()) {
+		requests, notModified := len(srv.Requests()), srv.Count(http.StatusNotModified)
+		if ok(requests, notModified) {
 			return
 		}
 		if time.Now().After(deadline) {
-			r, n := s.counts()
-			t.Fatalf("the bundle server never saw %s (%d requests, %d answered 304)", what, r, n)
+			t.Fatalf("the bundle server never saw %s (%d requests, %d answered 304)", what, requests, notModified)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -163,7 +98,7 @@ func revisionOf(t *testing.T, p *policy.Policy, path string) string {
 }
 
 func TestARemoteBundleThatDidNotChangeCostsOnlyA304(t *testing.T) {
-	srv := newBundleServer(t, remoteBody(t, "v1", nil, nil))
+	srv := enginetest.NewBundleServer(t, remoteBody(t, "v1", nil, nil))
 	url := srv.URL + "/bundles/team.tar.gz"
 	core, logs := observer.New(zapcore.DebugLevel)
 	opts := options()
@@ -173,7 +108,7 @@ func TestARemoteBundleThatDidNotChangeCostsOnlyA304(t *testing.T) {
 		t.Fatalf("revision %q, want v1", rev)
 	}
 	compiled := logs.FilterMessage("bundles compiled").Len()
-	srv.waitFor(t, "three conditional requests answered 304", func(_, n int) bool { return n >= 3 })
+	waitFor(t, srv, "three conditional requests answered 304", func(_, n int) bool { return n >= 3 })
 	w.quiet(t, 100*time.Millisecond)
 	if n := logs.FilterMessage("bundles compiled").Len(); n != compiled {
 		t.Fatalf("the policy was compiled %d more times after 304s", n-compiled)
@@ -181,12 +116,12 @@ func TestARemoteBundleThatDidNotChangeCostsOnlyA304(t *testing.T) {
 }
 
 func TestARemoteBundlesNewRevisionIsServedAndCached(t *testing.T) {
-	srv := newBundleServer(t, remoteBody(t, "v1", nil, nil))
+	srv := enginetest.NewBundleServer(t, remoteBody(t, "v1", nil, nil))
 	opts := options()
 	opts.AllowInsecureIssuers, opts.Remote = true, fastPolls(t)
 	w, _ := remoteWatch(t, []string{srv.URL}, opts)
 	v2 := remoteBody(t, "v2", nil, nil)
-	srv.set(v2)
+	srv.Set(v2)
 	if rev := revisionOf(t, w.load(t), srv.URL); rev != "v2" {
 		t.Fatalf("revision %q, want v2", rev)
 	}
@@ -240,24 +175,24 @@ func TestABadRemoteBundleIsRefusedAndTheLastGoodKeepsServing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := newBundleServer(t, remoteBody(t, "v1", &key, nil))
+			srv := enginetest.NewBundleServer(t, remoteBody(t, "v1", &key, nil))
 			opts := key.options(t)
 			opts.AllowInsecureIssuers, opts.Remote = true, fastPolls(t)
 			w, _ := remoteWatch(t, []string{srv.URL}, opts)
 			good := cacheFiles(t, opts.Remote.CacheDir)
-			srv.set(tt.body(t))
+			srv.Set(tt.body(t))
 			err := w.failure(t)
 			var pe *policy.ProblemsError
 			if !errors.As(err, &pe) || !containsProblem(pe.Problems, srv.URL, tt.want) {
 				t.Fatalf("refused with %v, want a problem of %s saying %q", err, srv.URL, tt.want)
 			}
-			_, before := srv.counts()
-			srv.waitFor(t, "the refused bundle polled again and answered 304", func(_, n int) bool { return n >= before+2 })
+			before := srv.Count(http.StatusNotModified)
+			waitFor(t, srv, "the refused bundle polled again and answered 304", func(_, n int) bool { return n >= before+2 })
 			w.quiet(t, 100*time.Millisecond) // refused once, not at every poll
 			if now := cacheFiles(t, opts.Remote.CacheDir); len(now) != 1 || string(now[0]) != string(good[0]) {
 				t.Fatal("the cache no longer holds the last good download")
 			}
-			srv.set(remoteBody(t, "v3", &key, nil))
+			srv.Set(remoteBody(t, "v3", &key, nil))
 			if rev := revisionOf(t, w.load(t), srv.URL); rev != "v3" {
 				t.Fatalf("after the refusal, revision %q, want v3", rev)
 			}
