@@ -11,5 +11,7 @@
 // Check reports every problem of a set of bundles at once (what
 // `trustgate check` prints); Load refuses bundles with any problem. A Watcher
 // reloads the bundles when they change and keeps the last good policy when a
-// reload fails.
+// reload fails: local bundles are watched with engine/filewatch; bundles
+// given as https URLs are polled from a bundle server with OPA's bundle
+// protocol (remote.go), and their last good download is cached on disk.
 package policy
