@@ -24,9 +24,9 @@ const DefaultMaxTokenLifetime = 24 * time.Hour
 var (
 	platforms     = []string{verify.PlatformGitLab, verify.PlatformGitHub, verify.PlatformGeneric}
 	algorithms    = []string{"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA"}
-	rootKeys      = []string{"providers", "identities"}
+	rootKeys      = []string{"providers", "identities", "risk_levels"}
 	providerKeys  = []string{"issuer", "platform", "audiences", "jwks_url", "algorithms", "max_token_lifetime", "one_time_use"}
-	identityKeys  = []string{"email", "description", "roles", "scopes", "audiences", "ttl", "expires_at", "federations"}
+	identityKeys  = []string{"email", "description", "roles", "scopes", "audiences", "ttl", "expires_at", "federations", "access", "jit"}
 	federationKey = []string{"provider", "subject", "claims", "refs", "environments"}
 )
 
@@ -40,6 +40,7 @@ type identity struct {
 	scopes    []string
 	audiences []string
 	ttl       time.Duration // 0: the server's default
+	jit       *JIT          // nil: standing access
 }
 
 // index is what the engine looks up in the data, built once per load.
@@ -57,6 +58,9 @@ type validator struct {
 	m        *merged
 	problems []Problem
 	globs    map[string]error // patterns compiled so far: refs and claims repeat
+	// riskLevels are the approvals each risk level needs (the bundle's, or
+	// the library's), read before the identities that depend on them.
+	riskLevels map[string]int
 }
 
 func (v *validator) add(file, key, format string, args ...any) {
@@ -96,6 +100,8 @@ func validate(m *merged, opts Options) (index, []Problem) {
 		}
 		idx.byIssuer[p.Issuer], idx.providers[name] = p, p
 	}
+	levels, hasLevels := tg["risk_levels"]
+	v.riskLevels = v.readRiskLevels(levels, hasLevels)
 	identities, hasIdentities := v.section(tg["identities"], "trustgate.identities")
 	for _, name := range sortedKeys(identities) {
 		if id := v.identity(name, identities[name], providers, identities); id != nil {
@@ -267,21 +273,24 @@ func (v *validator) identity(name string, raw any, providers, identities map[str
 		v.add(file, key+".federations", "an identity with no federations never matches: add one, or remove the identity")
 	}
 	for i, f := range list {
-		v.federation(file, fedKey{identity: key, index: i}, f, providers)
+		v.federation(file, fedKey{identity: key, list: "federations", index: i}, f, providers)
 	}
+	id.jit = v.jit(file, key, obj, providers)
 	if len(v.problems) > before {
 		return nil
 	}
 	return id
 }
 
-// fedKey names a federation; its String is built only for a problem.
+// fedKey names a federation (or a just-in-time approver, matched like
+// one); its String is built only for a problem.
 type fedKey struct {
-	identity string
+	identity string // the key of the identity (or its jit block)
+	list     string // federations or approvers
 	index    int
 }
 
-func (k fedKey) String() string { return fmt.Sprintf("%s.federations[%d]", k.identity, k.index) }
+func (k fedKey) String() string { return fmt.Sprintf("%s.%s[%d]", k.identity, k.list, k.index) }
 
 func (k fedKey) field(name string) string { return k.String() + "." + name }
 

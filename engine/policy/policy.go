@@ -160,3 +160,13 @@ func valueName(v ast.Value) string {
 	}
 	return ast.ValueName(v)
 }
+
+// JustInTime returns the jit block of a just-in-time identity; false for a
+// standing identity or one the bundles do not define.
+func (p *Policy) JustInTime(name string) (JIT, bool) {
+	id, ok := p.index.identities[name]
+	if !ok || id.jit == nil {
+		return JIT{}, false
+	}
+	return *id.jit, true
+}
