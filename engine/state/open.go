@@ -1,0 +1,117 @@
+package state
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"strings"
+
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
+)
+
+// Backends.
+const (
+	backendSQLite   = "sqlite"
+	backendPostgres = "postgres"
+	backendMemory   = "memory"
+)
+
+// sqliteMaxConns is the SQLite pool: WAL lets readers run beside the one
+// writer; more connections would only queue on the write lock.
+const sqliteMaxConns = 4
+
+// sqlitePragmas apply to every SQLite connection: WAL, a busy timeout so a
+// writer waits for another instead of failing, FULL sync so a revocation
+// that was acknowledged survives a power cut.
+const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"
+
+// conn is an open database before migration.
+type conn struct {
+	db       *sql.DB
+	backend  string
+	redacted string   // the URL without its password, for messages
+	closers  []func() error
+	// unlock releases the migration lock of SQLite files, taken before the
+	// first connection (switching a fresh file to WAL needs it too).
+	unlock func()
+}
+
+// connect opens and pings the database rawURL names.
+func connect(ctx context.Context, rawURL string, opts Options) (*conn, error) {
+	scheme, rest, ok := strings.Cut(rawURL, ":")
+	if !ok {
+		return nil, fmt.Errorf("state: %w: want sqlite:PATH, postgres://… or memory:, not %q", ErrBadURL, redact(rawURL))
+	}
+	if opts.PasswordFile != "" && scheme != "postgres" && scheme != "postgresql" {
+		return nil, fmt.Errorf("state: %w: password_file is only for postgres URLs", ErrBadURL)
+	}
+	switch scheme {
+	case "sqlite":
+		return openSQLite(ctx, rest)
+	case "memory":
+		return openMemory(ctx, rest)
+	case "postgres", "postgresql":
+		return openPostgres(ctx, rawURL, opts.PasswordFile)
+	default:
+		return nil, fmt.Errorf("state: %w: unknown scheme %q: want sqlite:PATH, postgres://… or memory:", ErrBadURL, scheme)
+	}
+}
+
+func openSQLite(ctx context.Context, path string) (*conn, error) {
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("state: %w: want sqlite:PATH with a file path without ? or #, not %q", ErrBadURL, "sqlite:"+path)
+	}
+	unlock, err := lockFile(path + "-lock")
+	if err != nil {
+		return nil, fmt.Errorf("state: cannot open SQLite database %s: %w", path, err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?"+sqlitePragmas)
+	if err != nil {
+		unlock()
+		return nil, fmt.Errorf("state: sqlite:%s: %w", path, err)
+	}
+	db.SetMaxOpenConns(sqliteMaxConns)
+	db.SetMaxIdleConns(sqliteMaxConns)
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		unlock()
+		return nil, fmt.Errorf("state: cannot open SQLite database %s: %w", path, err)
+	}
+	return &conn{db: db, backend: backendSQLite, redacted: "sqlite:" + path, unlock: unlock}, nil
+}
+
+// openMemory opens a SQLite database in memory, private to this Store: a
+// random name in SQLite's memdb VFS, kept alive by one pinned connection.
+func openMemory(ctx context.Context, rest string) (*conn, error) {
+	if rest != "" {
+		return nil, fmt.Errorf("state: %w: want memory: with nothing after it", ErrBadURL)
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	db, err := sql.Open("sqlite", "file:/trustgate-"+hex.EncodeToString(b[:])+"?vfs=memdb&_pragma=busy_timeout(5000)")
+	if err != nil {
+		return nil, fmt.Errorf("state: memory: %w", err)
+	}
+	db.SetMaxOpenConns(sqliteMaxConns)
+	keep, err := db.Conn(ctx)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("state: memory: %w", err)
+	}
+	return &conn{db: db, backend: backendMemory, redacted: "memory:", closers: []func() error{keep.Close}}, nil
+}
+
+// redact is rawURL with any password replaced, for messages.
+func redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.User == nil {
+		if strings.Contains(rawURL, "@") {
+			return "(unparsable URL, not shown)"
+		}
+		return rawURL
+	}
+	return u.Redacted()
+}
