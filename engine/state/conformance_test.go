@@ -275,7 +275,7 @@ func testNewerSchema(t *testing.T, b backend) {
 	needShared(t, b)
 	url := b.fresh(t)
 	s := open(t, url, nil)
-	if _, err := s.db.Exec("INSERT INTO "+versionTable+" (version_id, is_applied) VALUES (999, true)"); err != nil {
+	if _, err := s.db.Exec("INSERT INTO " + versionTable + " (version_id, is_applied) VALUES (999, true)"); err != nil {
 		t.Fatal(err)
 	}
 	_ = s.Close()

@@ -32,7 +32,7 @@ const sqlitePragmas = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pra
 type conn struct {
 	db       *sql.DB
 	backend  string
-	redacted string   // the URL without its password, for messages
+	redacted string // the URL without its password, for messages
 	closers  []func() error
 	// unlock releases the migration lock of SQLite files, taken before the
 	// first connection (switching a fresh file to WAL needs it too).
