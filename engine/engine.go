@@ -32,7 +32,8 @@ type Config struct {
 	Verifier *verify.Verifier
 	// Keys signs issued tokens. Required.
 	Keys *mint.KeyRing
-	// Revocations records revoked token ids; nil: an in-memory store.
+	// Revocations records revoked token ids (an engine/state Store).
+	// Required.
 	Revocations RevocationStore
 	// SubjectRate and SubjectBurst limit exchanges per (issuer, subject);
 	// zero rate: no limit.
@@ -138,6 +139,9 @@ func fillDefaults(cfg *Config) error {
 	if cfg.Keys == nil {
 		errs = append(errs, errors.New("engine: Keys is required"))
 	}
+	if cfg.Revocations == nil {
+		errs = append(errs, errors.New("engine: Revocations is required"))
+	}
 	if cfg.DefaultTTL == 0 {
 		cfg.DefaultTTL = 15 * time.Minute
 	}
@@ -164,9 +168,6 @@ func fillDefaults(cfg *Config) error {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
-	}
-	if cfg.Revocations == nil {
-		cfg.Revocations = NewMemoryRevocationStore(cfg.Now)
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(nil)

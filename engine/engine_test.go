@@ -21,6 +21,7 @@ import (
 	"github.com/trustgate/trustgate/engine/enginetest"
 	"github.com/trustgate/trustgate/engine/mint"
 	"github.com/trustgate/trustgate/engine/policy"
+	"github.com/trustgate/trustgate/engine/state"
 	"github.com/trustgate/trustgate/engine/verify"
 )
 
@@ -33,6 +34,7 @@ type fixture struct {
 	keys   *mint.KeyRing
 	logs   *observer.ObservedLogs
 	bundle string
+	store  *state.Store // replay and revocation, in memory
 }
 
 // bundleData is a bundle trusting the test issuer with identities that
@@ -68,12 +70,14 @@ func newFixture(t testing.TB, mutate ...func(*engine.Config)) *fixture {
 		t.Fatal(err)
 	}
 	ring := newRing(t)
+	st := newStore(t)
 	core, logs := observer.New(zap.DebugLevel)
 	cfg := engine.Config{
-		Issuer:   stsIssuer,
-		Verifier: verify.New(verify.Config{AllowInsecureIssuers: true}),
-		Keys:     ring,
-		Logger:   zap.New(core),
+		Issuer:      stsIssuer,
+		Verifier:    verify.New(verify.Config{AllowInsecureIssuers: true, Replay: st}),
+		Keys:        ring,
+		Revocations: st,
+		Logger:      zap.New(core),
 	}
 	for _, m := range mutate {
 		m(&cfg)
@@ -87,7 +91,7 @@ func newFixture(t testing.TB, mutate ...func(*engine.Config)) *fixture {
 		t.Fatal(err)
 	}
 	eng.SetPolicy(p)
-	return &fixture{eng: eng, issuer: iss, keys: ring, logs: logs, bundle: dir}
+	return &fixture{eng: eng, issuer: iss, keys: ring, logs: logs, bundle: dir, store: st}
 }
 
 func (f *fixture) token(t testing.TB, override map[string]any) string {
@@ -189,7 +193,7 @@ func TestTTLIsCappedByMaxTTL(t *testing.T) {
 func TestNoPolicyMeansNoToken(t *testing.T) {
 	k, _ := mint.Generate(mint.ES256)
 	ring, _ := mint.NewKeyRing(k)
-	eng, err := engine.New(engine.Config{Issuer: stsIssuer, Verifier: verify.New(verify.Config{}), Keys: ring})
+	eng, err := engine.New(engine.Config{Issuer: stsIssuer, Verifier: verify.New(verify.Config{}), Keys: ring, Revocations: newStore(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,7 +393,7 @@ func TestNegativeEvaluationLimitsAreRefused(t *testing.T) {
 		func(c *engine.Config) { c.MaxConcurrentEvaluations = -1 },
 		func(c *engine.Config) { c.QueueTimeout = -time.Second },
 	} {
-		cfg := engine.Config{Issuer: stsIssuer, Verifier: verify.New(verify.Config{}), Keys: newRing(t)}
+		cfg := engine.Config{Issuer: stsIssuer, Verifier: verify.New(verify.Config{}), Keys: newRing(t), Revocations: newStore(t)}
 		mutate(&cfg)
 		if _, err := engine.New(cfg); err == nil {
 			t.Fatalf("New accepted %+v", cfg)

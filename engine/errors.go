@@ -29,6 +29,9 @@ var (
 	// ErrOverloaded: every evaluation slot stayed busy for the queue
 	// timeout; retry after RetryAfter.
 	ErrOverloaded = errors.New("overloaded")
+	// ErrStateUnavailable: the state store (replay, revocation) could not
+	// answer: what needs it fails closed until it is back; retry later.
+	ErrStateUnavailable = errors.New("state store unavailable")
 	// ErrInternal: evaluation or signing failed; never an allow.
 	ErrInternal = errors.New("internal error")
 	// ErrInactive: a token presented to Inspect is not a live token this

@@ -92,6 +92,8 @@ func classifyVerify(err error, rec *record) error {
 	switch {
 	case errors.Is(err, verify.ErrKeysUnavailable):
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	case errors.Is(err, verify.ErrReplayUnavailable):
+		return fmt.Errorf("%w: %w", ErrStateUnavailable, err)
 	case errors.Is(err, verify.ErrInvalidToken):
 		return err
 	default:

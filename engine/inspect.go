@@ -2,8 +2,8 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/trustgate/trustgate/engine/mint"
@@ -27,7 +27,7 @@ func (e *Engine) Inspect(ctx context.Context, raw string) (*Introspection, error
 	}
 	revoked, err := e.revoked.Revoked(ctx, c.ID)
 	if err != nil {
-		return nil, fmt.Errorf("%w: revocation store: %w", ErrInternal, err)
+		return nil, fmt.Errorf("%w: %w", ErrStateUnavailable, err)
 	}
 	if revoked {
 		return nil, fmt.Errorf("%w: revoked", ErrInactive)
@@ -37,59 +37,29 @@ func (e *Engine) Inspect(ctx context.Context, raw string) (*Introspection, error
 
 // Revoke makes a token this server issued inactive until it would have
 // expired. A token that is not live is already inactive: per RFC 7009 §2.2
-// that is not an error.
+// that is not an error. A store that cannot answer is ErrStateUnavailable:
+// the caller must not be told the token was revoked.
 func (e *Engine) Revoke(ctx context.Context, raw string) error {
 	in, err := e.Inspect(ctx, raw)
-	if err != nil {
+	if errors.Is(err, ErrInactive) {
 		return nil
 	}
+	if err != nil {
+		return err
+	}
 	if err := e.revoked.Revoke(ctx, in.Claims.ID, time.Unix(in.Claims.Expiry, 0)); err != nil {
-		return fmt.Errorf("%w: revocation store: %w", ErrInternal, err)
+		return fmt.Errorf("%w: %w", ErrStateUnavailable, err)
 	}
 	e.log.Info("token revoked")
 	return nil
 }
 
 // RevocationStore remembers revoked token ids until the tokens would have
-// expired. Implementations shared by many replicas make revocation global.
+// expired; engine/state's Store is the one implementation. Revoked must
+// answer from the shared database (or a cache no staler than one second),
+// so a revocation on one replica is in force on all; an error is never a
+// "not revoked".
 type RevocationStore interface {
 	Revoke(ctx context.Context, jti string, until time.Time) error
 	Revoked(ctx context.Context, jti string) (bool, error)
-}
-
-// MemoryRevocationStore is the in-memory RevocationStore of one process.
-type MemoryRevocationStore struct {
-	now   func() time.Time
-	mu    sync.Mutex
-	until map[string]time.Time
-}
-
-// NewMemoryRevocationStore returns an empty store; now may be nil.
-func NewMemoryRevocationStore(now func() time.Time) *MemoryRevocationStore {
-	if now == nil {
-		now = time.Now
-	}
-	return &MemoryRevocationStore{now: now, until: map[string]time.Time{}}
-}
-
-// Revoke records jti as revoked until the given time.
-func (s *MemoryRevocationStore) Revoke(_ context.Context, jti string, until time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	for k, u := range s.until { // expired entries can never matter again
-		if !u.After(now) {
-			delete(s.until, k)
-		}
-	}
-	s.until[jti] = until
-	return nil
-}
-
-// Revoked reports whether jti is revoked.
-func (s *MemoryRevocationStore) Revoked(_ context.Context, jti string) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u, ok := s.until[jti]
-	return ok && u.After(s.now()), nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/trustgate/trustgate/engine/enginetest"
 	"github.com/trustgate/trustgate/engine/mint"
 	"github.com/trustgate/trustgate/engine/policy"
+	"github.com/trustgate/trustgate/engine/state"
 	"github.com/trustgate/trustgate/engine/verify"
 	"github.com/trustgate/trustgate/server"
 )
@@ -87,11 +88,17 @@ func startStack(t *testing.T) *stack {
 	log := zap.New(core)
 	ts := httptest.NewUnstartedServer(nil)
 	base := "http://" + ts.Listener.Addr().String()
+	store, err := state.Open(context.Background(), "memory:", state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
 	eng, err := engine.New(engine.Config{
-		Issuer:   base,
-		Verifier: verify.New(verify.Config{AllowInsecureIssuers: true, Logger: log}),
-		Keys:     ring,
-		Logger:   log,
+		Issuer:      base,
+		Verifier:    verify.New(verify.Config{AllowInsecureIssuers: true, Logger: log, Replay: store}),
+		Keys:        ring,
+		Revocations: store,
+		Logger:      log,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -28,6 +29,7 @@ import (
 	"github.com/trustgate/trustgate/engine/enginetest"
 	"github.com/trustgate/trustgate/engine/mint"
 	"github.com/trustgate/trustgate/engine/policy"
+	"github.com/trustgate/trustgate/engine/state"
 	"github.com/trustgate/trustgate/engine/verify"
 	"github.com/trustgate/trustgate/server"
 )
@@ -47,6 +49,8 @@ type Options struct {
 	NoPolicy bool
 	// Quiet keeps only Warn and Error lines in Logs (benchmarks).
 	Quiet bool
+	// StateURL is the state store's database (default memory:).
+	StateURL string
 }
 
 // testServer is the whole service over real HTTP on loopback: three real
@@ -64,6 +68,7 @@ type testServer struct {
 	Logs       *observer.ObservedLogs
 	Registry   *prometheus.Registry
 	Client     *http.Client
+	State      *state.Store // replay and revocation
 
 	jwksOnce sync.Once
 	jwks     jose.JSONWebKeySet
@@ -104,12 +109,18 @@ func newTestServer(t testing.TB, opt func(*Options)) *testServer {
 		t.Fatal(err)
 	}
 	metrics := engine.NewMetrics(ts.Registry)
+	ts.State, err = state.Open(context.Background(), cmp.Or(o.StateURL, "memory:"), state.Options{Registerer: ts.Registry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ts.State.Close() })
 	ecfg := engine.Config{
-		Issuer:   ts.URL,
-		Verifier: verify.New(verify.Config{AllowInsecureIssuers: true, Logger: log.Named("verify"), Observer: metrics}),
-		Keys:     ring,
-		Logger:   log.Named("engine"),
-		Metrics:  metrics,
+		Issuer:      ts.URL,
+		Verifier:    verify.New(verify.Config{AllowInsecureIssuers: true, Logger: log.Named("verify"), Observer: metrics, Replay: ts.State}),
+		Keys:        ring,
+		Revocations: ts.State,
+		Logger:      log.Named("engine"),
+		Metrics:     metrics,
 	}
 	if o.Engine != nil {
 		o.Engine(&ecfg)

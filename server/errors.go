@@ -42,6 +42,7 @@ const (
 	descRateLimited = "too many requests; retry after the number of seconds in Retry-After"
 	descUnavailable = "the subject token cannot be verified right now; retry after the number of seconds in Retry-After"
 	descOverloaded  = "the server is busy; retry after the number of seconds in Retry-After"
+	descNoState     = "the server cannot reach its state store; retry after the number of seconds in Retry-After"
 	descServer      = "internal error"
 	descInactive    = "the access token is not active"
 	descNoToken     = "an access token is required in the Authorization header (Bearer scheme)"
@@ -55,6 +56,10 @@ const (
 // engine gives none: the verifier refetches an issuer's keys at most every
 // 30 s, so retrying sooner finds the same failure.
 const unavailableRetryAfter = 30 * time.Second
+
+// stateRetryAfter is the Retry-After of engine.ErrStateUnavailable: a
+// database restart or failover takes seconds.
+const stateRetryAfter = 5 * time.Second
 
 // maxDescription bounds error_description with revealed reasons.
 const maxDescription = 1024
@@ -93,6 +98,7 @@ func invalidRequest(desc string) *apiError {
 //	introspection without client credentials → 401 invalid_client, Basic challenge
 //	engine.ErrNoPolicy, ErrInternal        → 500 server_error
 //	engine.ErrUnavailable                  → 503 temporarily_unavailable, Retry-After
+//	engine.ErrStateUnavailable             → 503 temporarily_unavailable, Retry-After
 //	engine.ErrOverloaded                   → 503 temporarily_unavailable, Retry-After
 //	engine.ErrRateLimited                  → 429 slow_down, Retry-After
 //	engine.ErrInvalidScope                 → 400 invalid_scope
@@ -137,6 +143,9 @@ func toAPIError(err error) *apiError {
 		if e.retryAfter <= 0 {
 			e.retryAfter = unavailableRetryAfter
 		}
+	case errors.Is(err, engine.ErrStateUnavailable):
+		e.status, e.code, e.desc = http.StatusServiceUnavailable, codeUnavailable, descNoState
+		e.retryAfter = stateRetryAfter
 	case errors.Is(err, engine.ErrOverloaded):
 		e.status, e.code, e.desc = http.StatusServiceUnavailable, codeUnavailable, descOverloaded
 		e.retryAfter = max(wait, time.Second)

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
 )
 
@@ -39,31 +40,67 @@ type conn struct {
 	unlock func()
 }
 
-// connect opens and pings the database rawURL names.
-func connect(ctx context.Context, rawURL string, opts Options) (*conn, error) {
+// CheckURL reports what is wrong with a state URL without connecting:
+// the scheme, a SQLite path, memory: alone, a postgres URL pgx can parse.
+// Its errors match ErrBadURL and never show a password.
+func CheckURL(rawURL string) error {
+	_, err := parseURL(rawURL)
+	return err
+}
+
+// target is a checked state URL.
+type target struct {
+	scheme string // sqlite, memory or postgres
+	rest   string // sqlite: the path
+	pg     *pgxpool.Config
+}
+
+func parseURL(rawURL string) (target, error) {
 	scheme, rest, ok := strings.Cut(rawURL, ":")
 	if !ok {
-		return nil, fmt.Errorf("state: %w: want sqlite:PATH, postgres://… or memory:, not %q", ErrBadURL, redact(rawURL))
-	}
-	if opts.PasswordFile != "" && scheme != "postgres" && scheme != "postgresql" {
-		return nil, fmt.Errorf("state: %w: password_file is only for postgres URLs", ErrBadURL)
+		return target{}, fmt.Errorf("%w: want sqlite:PATH, postgres://… or memory:, not %q", ErrBadURL, redact(rawURL))
 	}
 	switch scheme {
 	case "sqlite":
-		return openSQLite(ctx, rest)
+		if rest == "" || strings.ContainsAny(rest, "?#") {
+			return target{}, fmt.Errorf("%w: want sqlite:PATH with a file path without ? or #, not %q", ErrBadURL, rawURL)
+		}
 	case "memory":
-		return openMemory(ctx, rest)
+		if rest != "" {
+			return target{}, fmt.Errorf("%w: want memory: with nothing after it", ErrBadURL)
+		}
 	case "postgres", "postgresql":
-		return openPostgres(ctx, rawURL, opts.PasswordFile)
+		cfg, err := pgxpool.ParseConfig(rawURL)
+		if err != nil {
+			return target{}, fmt.Errorf("%w: %s: %v", ErrBadURL, redact(rawURL), parseProblem(err))
+		}
+		return target{scheme: backendPostgres, pg: cfg}, nil
 	default:
-		return nil, fmt.Errorf("state: %w: unknown scheme %q: want sqlite:PATH, postgres://… or memory:", ErrBadURL, scheme)
+		return target{}, fmt.Errorf("%w: unknown scheme %q: want sqlite:PATH, postgres://… or memory:", ErrBadURL, scheme)
+	}
+	return target{scheme: scheme, rest: rest}, nil
+}
+
+// connect opens and pings the database rawURL names.
+func connect(ctx context.Context, rawURL string, opts Options) (*conn, error) {
+	tg, err := parseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	if opts.PasswordFile != "" && tg.scheme != backendPostgres {
+		return nil, fmt.Errorf("state: %w: password_file is only for postgres URLs", ErrBadURL)
+	}
+	switch tg.scheme {
+	case backendSQLite:
+		return openSQLite(ctx, tg.rest)
+	case backendMemory:
+		return openMemory(ctx)
+	default:
+		return openPostgres(ctx, tg.pg, redact(rawURL), opts.PasswordFile)
 	}
 }
 
 func openSQLite(ctx context.Context, path string) (*conn, error) {
-	if path == "" || strings.ContainsAny(path, "?#") {
-		return nil, fmt.Errorf("state: %w: want sqlite:PATH with a file path without ? or #, not %q", ErrBadURL, "sqlite:"+path)
-	}
 	unlock, err := lockFile(path + "-lock")
 	if err != nil {
 		return nil, fmt.Errorf("state: cannot open SQLite database %s: %w", path, err)
@@ -85,10 +122,7 @@ func openSQLite(ctx context.Context, path string) (*conn, error) {
 
 // openMemory opens a SQLite database in memory, private to this Store: a
 // random name in SQLite's memdb VFS, kept alive by one pinned connection.
-func openMemory(ctx context.Context, rest string) (*conn, error) {
-	if rest != "" {
-		return nil, fmt.Errorf("state: %w: want memory: with nothing after it", ErrBadURL)
-	}
+func openMemory(ctx context.Context) (*conn, error) {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	db, err := sql.Open("sqlite", "file:/trustgate-"+hex.EncodeToString(b[:])+"?vfs=memdb&_pragma=busy_timeout(5000)")

@@ -12,20 +12,11 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
-// openPostgres opens a pgx pool on rawURL (pool size: the URL's
-// pool_max_conns, default max(4, CPUs)) and a database/sql handle over it,
-// so PostgreSQL runs the same SQL as SQLite. The password comes from
-// passwordFile when given; it is never part of a message.
-func openPostgres(ctx context.Context, rawURL, passwordFile string) (*conn, error) {
-	red := redact(rawURL)
-	cfg, err := pgxpool.ParseConfig(rawURL)
-	if err != nil {
-		var pe *pgconn.ParseConfigError
-		if errors.As(err, &pe) && pe.Unwrap() != nil {
-			err = pe.Unwrap()
-		}
-		return nil, fmt.Errorf("state: %w: %s: %v", ErrBadURL, red, err)
-	}
+// openPostgres opens a pgx pool (size: the URL's pool_max_conns, default
+// max(4, CPUs)) and a database/sql handle over it, so PostgreSQL runs the
+// same SQL as SQLite. The password comes from passwordFile when given; it
+// is never part of a message (red is the URL redacted).
+func openPostgres(ctx context.Context, cfg *pgxpool.Config, red, passwordFile string) (*conn, error) {
 	if passwordFile != "" {
 		if cfg.ConnConfig.Password != "" {
 			return nil, fmt.Errorf("state: %w: %s: the URL has a password and password_file is set: keep it in the file only", ErrBadURL, red)
@@ -48,6 +39,15 @@ func openPostgres(ctx context.Context, rawURL, passwordFile string) (*conn, erro
 	return &conn{db: db, backend: backendPostgres, redacted: red, closers: []func() error{
 		func() error { pool.Close(); return nil },
 	}}, nil
+}
+
+// parseProblem is pgx's reason for refusing a URL, without the URL.
+func parseProblem(err error) error {
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) && pe.Unwrap() != nil {
+		return pe.Unwrap()
+	}
+	return errors.New("cannot parse the URL")
 }
 
 // connectProblem says in words why PostgreSQL could not be used.

@@ -20,6 +20,11 @@ var (
 // problem on the server's side, not proof that the token is bad.
 var ErrKeysUnavailable = errors.New("issuer keys unavailable")
 
+// ErrReplayUnavailable means a one-time-use token could not be checked
+// against the replay store (down, or none configured): a problem on the
+// server's side; the token is refused, and was not spent.
+var ErrReplayUnavailable = errors.New("replay store unavailable")
+
 // refusal is a sentinel that is also an ErrInvalidToken.
 type refusal struct{ msg string }
 

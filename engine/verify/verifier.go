@@ -50,8 +50,8 @@ type Config struct {
 	// AllowInsecureIssuers accepts http:// discovery and JWKS URLs on
 	// loopback hosts. It MUST NOT be set in production.
 	AllowInsecureIssuers bool
-	// Replay remembers (iss, jti) of one-time-use providers (default: in
-	// memory, on this Config's clock).
+	// Replay remembers (iss, jti) of one-time-use providers. Nil: tokens of
+	// one-time-use providers are refused with ErrReplayUnavailable.
 	Replay ReplayStore
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -115,9 +115,6 @@ func New(cfg Config) *Verifier {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
-	}
-	if cfg.Replay == nil {
-		cfg.Replay = newMemoryReplayStore(cfg.Now, DefaultReplayCapacity)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
@@ -293,14 +290,18 @@ func (v *Verifier) checkClaims(p *Provider, c map[string]any) (*Verified, error)
 }
 
 // checkReplay refuses a second use of (iss, jti) for one-time-use
-// providers. A store that fails is a server problem, not a refusal.
+// providers. A store that fails, or none, is ErrReplayUnavailable: a server
+// problem, not a refusal, and never an acceptance.
 func (v *Verifier) checkReplay(ctx context.Context, p *Provider, out *Verified) error {
 	if !p.OneTimeUse {
 		return nil
 	}
-	fresh, err := v.cfg.Replay.Use(ctx, p.Issuer+"\x00"+out.JTI, out.Expiry.Add(v.cfg.Skew))
+	if v.cfg.Replay == nil {
+		return fmt.Errorf("%w: no replay store configured", ErrReplayUnavailable)
+	}
+	fresh, err := v.cfg.Replay.Use(ctx, p.Issuer, out.JTI, out.Expiry.Add(v.cfg.Skew))
 	if err != nil {
-		return fmt.Errorf("replay store: %w", err)
+		return fmt.Errorf("%w: %w", ErrReplayUnavailable, err)
 	}
 	if !fresh {
 		return fmt.Errorf("%w: jti seen before (provider %s is one-time-use)", ErrReplay, p.Name)

@@ -21,6 +21,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/trustgate/trustgate/engine/enginetest"
+	"github.com/trustgate/trustgate/engine/state"
 	"github.com/trustgate/trustgate/engine/verify"
 )
 
@@ -42,7 +43,13 @@ func newHarness(t *testing.T, mutate ...func(*verify.Config, *verify.Provider)) 
 	h.now.Store(time.Now().UnixNano())
 	h.prov = &verify.Provider{Name: "ci", Issuer: h.iss.URL(), Platform: "gitlab", Audiences: []string{aud},
 		Algorithms: []string{"RS256"}, MaxTokenLifetime: 2 * time.Hour}
-	cfg := verify.Config{AllowInsecureIssuers: true, Now: func() time.Time { return time.Unix(0, h.now.Load()) }}
+	clock := func() time.Time { return time.Unix(0, h.now.Load()) }
+	store, err := state.Open(context.Background(), "memory:", state.Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	cfg := verify.Config{AllowInsecureIssuers: true, Now: clock, Replay: store}
 	for _, m := range mutate {
 		m(&cfg, h.prov)
 	}

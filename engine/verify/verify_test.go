@@ -239,7 +239,7 @@ func TestOneTimeUseSpendsAJTIOnlyOnAnAcceptedToken(t *testing.T) {
 // brokenStore is a ReplayStore whose backend is down.
 type brokenStore struct{}
 
-func (brokenStore) Use(context.Context, string, time.Time) (bool, error) {
+func (brokenStore) Use(context.Context, string, string, time.Time) (bool, error) {
 	return false, errors.New("replay backend unreachable")
 }
 
@@ -249,8 +249,16 @@ func TestAFailingReplayStoreIsAServerErrorNotAnAcceptance(t *testing.T) {
 		p.OneTimeUse = true
 	})
 	v, err := h.verify(h.iss.Mint(t, h.claims(nil)))
-	if v != nil || err == nil || errors.Is(err, verify.ErrInvalidToken) {
-		t.Fatalf("got %+v, %v; want a server error", v, err)
+	if v != nil || !errors.Is(err, verify.ErrReplayUnavailable) || errors.Is(err, verify.ErrInvalidToken) {
+		t.Fatalf("got %+v, %v; want ErrReplayUnavailable, a server error", v, err)
+	}
+	// No store at all fails the same way.
+	h2 := newHarness(t, func(c *verify.Config, p *verify.Provider) {
+		c.Replay = nil
+		p.OneTimeUse = true
+	})
+	if v, err := h2.verify(h2.iss.Mint(t, h2.claims(nil))); v != nil || !errors.Is(err, verify.ErrReplayUnavailable) {
+		t.Fatalf("no replay store: %+v, %v; want ErrReplayUnavailable", v, err)
 	}
 	// Providers that are not one-time-use never ask the store.
 	h.prov.OneTimeUse = false
