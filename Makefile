@@ -7,21 +7,26 @@ OPA         := $(BIN)/opa
 TRUSTGATE   := $(BIN)/trustgate
 REGO_DIRS   := policies bundles/example
 
-.PHONY: build run demo test test-go test-rego lint fuzz bench load load-100k mutate clean
+.PHONY: build run demo test test-go test-rego lint packages fuzz bench load load-100k mutate clean
+
+# STATE is where `make run` and `demo` keep the server's state.
+STATE       := sqlite:.trustgate/state.db
 
 build:
 	$(GO) build -o $(TRUSTGATE) ./cmd/trustgate
 
 ## run: the server on development defaults (127.0.0.1:8080, bundles/example,
-## ephemeral key) with a dev issuer on 127.0.0.1:8090 that mints demo tokens.
+## ephemeral key, state in .trustgate/) with a dev issuer on 127.0.0.1:8090
+## that mints demo tokens.
 run: build
-	$(TRUSTGATE) serve
+	@mkdir -p .trustgate
+	$(TRUSTGATE) serve --state $(STATE)
 
 ## demo: start the server (with its dev issuer), mint a GitLab-shaped token,
 ## exchange it, and show what the issued token says.
 demo: build
-	@set -e; \
-	$(TRUSTGATE) serve 2>.demo-server.log & pid=$$!; \
+	@set -e; mkdir -p .trustgate; \
+	$(TRUSTGATE) serve --state $(STATE) 2>.demo-server.log & pid=$$!; \
 	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null' EXIT; \
 	for i in $$(seq 50); do curl -sf http://127.0.0.1:8080/readyz >/dev/null 2>&1 && break; sleep 0.2; done; \
 	curl -sf http://127.0.0.1:8080/readyz >/dev/null || { echo "server did not become ready; see .demo-server.log"; exit 1; }; \
@@ -59,7 +64,11 @@ test-rego: $(OPA)
 mutate: $(OPA) build
 	OPA=$(OPA) TRUSTGATE=$(TRUSTGATE) policies/mutation-test.sh
 
-test-go:
+## packages: the Debian packages the Go tests need (PostgreSQL), when missing.
+packages:
+	bash scripts/ensure-packages.sh
+
+test-go: packages
 	$(GO) test -race -count=1 ./...
 
 ## fuzz: each fuzz target for FUZZTIME (default 5m).
@@ -72,7 +81,7 @@ fuzz:
 	$(GO) test ./engine/policy -run='^$$' -fuzz='^FuzzBundleData$$' -fuzztime=$(FUZZTIME)
 
 ## bench: Go benchmarks of each stage and a whole exchange.
-bench:
+bench: packages
 	$(GO) test -run='^$$' -bench=. -benchmem ./engine/... ./server/...
 
 ## load: start `trustgate serve` (decision log to a file, metrics on), a dev

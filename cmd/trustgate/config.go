@@ -40,6 +40,7 @@ type config struct {
 	Tokens             tokensConfig        `json:"tokens"`
 	Limits             limitsConfig        `json:"limits"`
 	Log                logConfig           `json:"log"`
+	State              stateConfig         `json:"state"`
 	// AllowInsecureIssuers allows http issuers on loopback (development, tests).
 	AllowInsecureIssuers bool `json:"allow_insecure_issuers"`
 	// RevealReasons puts deny reasons in error_description.
@@ -321,7 +322,8 @@ func (c *config) validate() []string {
 	if v := c.BundleVerification; v != nil && v.PublicKeyFile == "" {
 		add("bundle_verification.public_key_file", "is required")
 	}
-	return append(p, c.validateNetwork()...)
+	p = append(p, c.validateNetwork()...)
+	return append(p, c.State.problems()...)
 }
 
 // checkURL accepts https URLs, and http on a loopback host when insecure.

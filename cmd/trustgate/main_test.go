@@ -73,7 +73,7 @@ func startServe(t *testing.T, bundle string) (string, func() int) {
 }
 
 // startServeConfig runs serve with the config text cfg, whose issuer is
-// http://listen.
+// http://listen; a cfg without `state` keeps its state in a temp dir.
 func startServeConfig(t *testing.T, cfg string) (string, func() int) {
 	t.Helper()
 	return startServeLogs(t, cfg, &bytes.Buffer{})
@@ -82,6 +82,15 @@ func startServeConfig(t *testing.T, cfg string) (string, func() int) {
 // startServeLogs is startServeConfig writing serve's stderr to stderr,
 // which may be read once stop has returned.
 func startServeLogs(t *testing.T, cfg string, stderr *bytes.Buffer) (string, func() int) {
+	t.Helper()
+	if !strings.Contains(cfg, "\nstate:") {
+		cfg += "\nstate: {url: \"sqlite:" + filepath.Join(t.TempDir(), "state.db") + "\"}\n"
+	}
+	return startServeRaw(t, cfg, stderr)
+}
+
+// startServeRaw runs serve with the config text cfg as it is.
+func startServeRaw(t *testing.T, cfg string, stderr *bytes.Buffer) (string, func() int) {
 	t.Helper()
 	c, err := parseConfig([]byte(cfg))
 	if err != nil {

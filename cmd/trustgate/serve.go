@@ -30,6 +30,7 @@ func runServe(ctx context.Context, args []string, io stdio) int {
 	path := fs.String("config", "", "path of trustgate.yaml (default: development defaults)")
 	level := fs.String("log-level", "", "override log.level")
 	decisions := fs.String("decision-log", "", "override log.decision_log: stdout or a file path")
+	stateURL := fs.String("state", "", "override state.url: sqlite:PATH, postgres://… or memory:")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -46,6 +47,9 @@ func runServe(ctx context.Context, args []string, io stdio) int {
 	if *decisions != "" {
 		cfg.Log.DecisionLog = *decisions
 	}
+	if *stateURL != "" {
+		cfg.State.URL = *stateURL
+	}
 	if problems := cfg.validate(); len(problems) > 0 { // the flags get the config's checks
 		return fail(io, "serve", errors.New(strings.Join(problems, "; ")))
 	}
@@ -61,8 +65,8 @@ func runServe(ctx context.Context, args []string, io stdio) int {
 	return exitOK
 }
 
-// serve wires the service: keys → verifier → engine → policy → server, then
-// serves until ctx ends and drains.
+// serve wires the service: keys → state → verifier → engine → policy →
+// server, then serves until ctx ends and drains.
 func serve(ctx context.Context, cfg config, dev bool, logs *logs, gc gcTuner) error {
 	log := logs.app
 	if dev {
@@ -78,6 +82,11 @@ func serve(ctx context.Context, cfg config, dev bool, logs *logs, gc gcTuner) er
 	if err != nil {
 		return err
 	}
+	store, err := openState(ctx, cfg.State, log, reg)
+	if err != nil {
+		return err
+	}
+	defer store.Close() // after the last request has drained
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 4)
@@ -104,8 +113,10 @@ func serve(ctx context.Context, cfg config, dev bool, logs *logs, gc gcTuner) er
 			AllowInsecureIssuers: cfg.AllowInsecureIssuers,
 			Logger:               log.Named("verify"),
 			Observer:             metrics,
+			Replay:               store,
 		}),
 		Keys:         keys.ring(),
+		Revocations:  store,
 		SubjectRate:  cfg.Limits.SubjectRate,
 		SubjectBurst: cfg.Limits.SubjectBurst,
 		Logger:       log.Named("engine"),
