@@ -1,7 +1,12 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -150,4 +155,67 @@ func TestServeRefusesToStartWithoutARemoteBundleOrItsCache(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "HTTP 503") || !strings.Contains(errOut, "bundle_cache_dir is not set") {
 		t.Fatalf("serve exited %d: %s", code, errOut)
 	}
+}
+
+// bundleSigner is a fresh ES256 bundle signing key and its public key file.
+func bundleSigner(t *testing.T) (*enginetest.BundleSigner, string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "bundle-signing.pub.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &enginetest.BundleSigner{PrivateKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: priv})), Algorithm: "ES256", KeyID: "release"}, path
+}
+
+func TestTwoReplicasFollowOneBundleServerAndRefuseTheSameBadBundle(t *testing.T) {
+	iss := enginetest.NewIssuer(t)
+	dir := testBundle(t, iss.URL(), "https://sts.example.com")
+	signer, pubFile := bundleSigner(t)
+	srv := enginetest.NewBundleServer(t, enginetest.BundleTarball(t, dir, "r1", signer))
+	bundleURL := srv.URL + "/team.tar.gz"
+	var replicas []string
+	for range 2 {
+		addr := freeAddr(t)
+		base, _ := startServeConfig(t, fmt.Sprintf("issuer: http://%s\nlisten: %s\nbundles: [%s]\nallow_insecure_issuers: true\nlog: {level: error}\n"+
+			"bundle_verification: {public_key_file: %s, key_id: release, algorithm: ES256}\n"+
+			"bundle_polling: {min_delay: 100ms, max_delay: 200ms}\nbundle_cache_dir: %s\n", addr, addr, bundleURL, pubFile, t.TempDir()))
+		replicas = append(replicas, base)
+	}
+	// everyReplica waits until every replica serves revision want and its
+	// last refused reload says refusal ("" for none).
+	everyReplica := func(want, refusal string) {
+		t.Helper()
+		for _, base := range replicas {
+			eventually(t, func() string {
+				revs, lastErr := policyRevisions(t, base)
+				if revs[bundleURL] != want || !strings.Contains(lastErr, refusal) || (refusal == "") != (lastErr == "") {
+					return fmt.Sprintf("%s shows %v, last error %q; want %s, refused with %q", base, revs, lastErr, want, refusal)
+				}
+				return ""
+			})
+		}
+	}
+	everyReplica("r1", "")
+	srv.Set(enginetest.BundleTarball(t, dir, "r2", signer))
+	everyReplica("r2", "")
+
+	other, _ := bundleSigner(t)
+	srv.Set(enginetest.BundleTarball(t, dir, "r3", other)) // signed, but not with the trusted key
+	everyReplica("r2", "failed to verify JWT signature")
+	srv.Set(enginetest.BundleTarball(t, dir, "r4", nil)) // unsigned
+	everyReplica("r2", "bundle missing .signatures.json file")
+	srv.Set(enginetest.BundleTarball(t, dir, "r5", signer))
+	everyReplica("r5", "")
 }
