@@ -146,7 +146,8 @@ func TestServeRefusesToStartWithoutARemoteBundleOrItsCache(t *testing.T) {
 	srv := enginetest.NewBundleServer(t, nil)
 	srv.SetDown(true)
 	addr := freeAddr(t)
-	cfg := fmt.Sprintf("issuer: http://%s\nlisten: %s\nbundles: [%s]\nallow_insecure_issuers: true\nlog: {level: error}\n", addr, addr, srv.URL)
+	cfg := fmt.Sprintf("issuer: http://%s\nlisten: %s\nbundles: [%s]\nallow_insecure_issuers: true\nlog: {level: error}\nstate: {url: \"sqlite:%s\"}\n",
+		addr, addr, srv.URL, filepath.Join(t.TempDir(), "state.db"))
 	path := filepath.Join(t.TempDir(), "trustgate.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
