@@ -5,9 +5,12 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
+	"syscall"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
@@ -148,4 +151,27 @@ func redact(rawURL string) string {
 		return rawURL
 	}
 	return u.Redacted()
+}
+
+// lockFile takes an exclusive flock(2) on path, the SQLite file's sidecar,
+// so two processes (or two Stores) opening one fresh SQLite file set it up
+// and migrate it once; the kernel drops the lock if the process dies.
+// SQLite's own locks cannot serve: goose runs its transactions on the
+// connection it migrates with.
+func lockFile(path string) (unlock func(), err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if !errors.Is(err, syscall.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() { _ = f.Close() }, nil // closing releases the lock
 }
