@@ -21,8 +21,10 @@ import (
 
 // The queries the library answers.
 const (
-	decisionQuery = "data.trustgate.decision"
-	explainQuery  = "data.trustgate.explain"
+	decisionQuery      = "data.trustgate.decision"
+	explainQuery       = "data.trustgate.explain"
+	accessRequestQuery = "data.trustgate.access.request"
+	accessReviewQuery  = "data.trustgate.access.review"
 )
 
 // Revision is the revision of one loaded bundle: its manifest's, or
@@ -207,8 +209,8 @@ func dataRuleClashes(m *merged, c *ast.Compiler) []Problem {
 	return problems
 }
 
-// prepare builds the store and prepares both queries once; each Evaluate
-// and Explain only evaluates.
+// prepare builds the store and prepares every query once; each evaluation
+// only evaluates.
 func prepare(ctx context.Context, compiler *ast.Compiler, data map[string]any, opts Options) (*Policy, error) {
 	value, err := ast.InterfaceToValue(data)
 	if err != nil {
@@ -225,7 +227,10 @@ func prepare(ctx context.Context, compiler *ast.Compiler, data map[string]any, o
 	for _, q := range []struct {
 		query string
 		dst   *rego.PreparedEvalQuery
-	}{{decisionQuery, &p.decision}, {explainQuery, &p.explain}} {
+	}{
+		{decisionQuery, &p.decision}, {explainQuery, &p.explain},
+		{accessRequestQuery, &p.accessRequest}, {accessReviewQuery, &p.accessReview},
+	} {
 		pq, err := rego.New(
 			rego.Query(q.query),
 			rego.Compiler(compiler),

@@ -18,8 +18,10 @@ import (
 // and indexed, its queries prepared. It is immutable and safe for
 // concurrent use; a reload builds a new one.
 type Policy struct {
-	decision    rego.PreparedEvalQuery
-	explain     rego.PreparedEvalQuery
+	decision      rego.PreparedEvalQuery
+	explain       rego.PreparedEvalQuery
+	accessRequest rego.PreparedEvalQuery
+	accessReview  rego.PreparedEvalQuery
 	evalTimeout time.Duration
 	index       index
 	revisions   []Revision

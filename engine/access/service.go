@@ -1,0 +1,336 @@
+package access
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"go.uber.org/zap"
+
+	"github.com/trustgate/trustgate/engine/policy"
+	"github.com/trustgate/trustgate/engine/scope"
+)
+
+// Limits on what a requester writes.
+const (
+	MaxReasonLen = 1000
+	MaxTicketLen = 200
+	// MaxList is the most requests one List returns.
+	MaxList = 200
+)
+
+// Policy is what the service asks of the active policy.
+type Policy interface {
+	JustInTime(identity string) (policy.JIT, bool)
+	AccessRequest(ctx context.Context, input ast.Value) (policy.AccessRequestDecision, error)
+	AccessReview(ctx context.Context, input ast.Value) (policy.AccessReviewDecision, error)
+}
+
+// Config is what New needs.
+type Config struct {
+	// Store keeps the requests. Required.
+	Store Store
+	// Notify names the notification targets of each event; nil: none.
+	Notify Subscribers
+	// Record receives every transition, for the decision log; nil: none.
+	Record func(Request, Event)
+	// Logger receives operational logs; nil: none.
+	Logger *zap.Logger
+	// Now is the clock; nil: time.Now.
+	Now func() time.Time
+}
+
+// Service runs just-in-time access over a Store and the active policy. It
+// is safe for concurrent use.
+type Service struct {
+	store  Store
+	notify Subscribers
+	record func(Request, Event)
+	log    *zap.Logger
+	now    func() time.Time
+}
+
+// New returns a Service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("access: Store is required")
+	}
+	s := &Service{store: cfg.Store, notify: cfg.Notify, record: cfg.Record, log: cfg.Logger, now: cfg.Now}
+	if s.notify == nil {
+		s.notify = func(EventType) []string { return nil }
+	}
+	if s.record == nil {
+		s.record = func(Request, Event) {}
+	}
+	if s.log == nil {
+		s.log = zap.NewNop()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s, nil
+}
+
+// NewRequest is what a requester asks for.
+type NewRequest struct {
+	Identity string
+	// Duration asked for; 0: the identity's default_duration.
+	Duration time.Duration
+	Reason   string
+	Ticket   string
+	Scopes   []string
+}
+
+func (in NewRequest) check() error {
+	var problems []string
+	if in.Identity == "" {
+		problems = append(problems, "identity is required")
+	}
+	if strings.TrimSpace(in.Reason) == "" {
+		problems = append(problems, "reason is required")
+	}
+	if len(in.Reason) > MaxReasonLen {
+		problems = append(problems, fmt.Sprintf("reason is longer than %d bytes", MaxReasonLen))
+	}
+	if len(in.Ticket) > MaxTicketLen {
+		problems = append(problems, fmt.Sprintf("ticket is longer than %d bytes", MaxTicketLen))
+	}
+	if in.Duration < 0 || in.Duration%time.Second != 0 {
+		problems = append(problems, "duration must be a positive whole number of seconds")
+	}
+	for _, sc := range in.Scopes {
+		if !scope.Valid(sc) {
+			problems = append(problems, fmt.Sprintf("%q is not a scope", sc))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// Request files a request for who. The policy must allow it; it is then
+// pending, or approved at once when its risk needs no approval.
+func (s *Service) Request(ctx context.Context, pol Policy, who Party, in NewRequest) (Request, error) {
+	if err := in.check(); err != nil {
+		return Request{}, err
+	}
+	now := s.now()
+	d, err := pol.AccessRequest(ctx, requestInput(who, in, now))
+	if err != nil {
+		return Request{}, err
+	}
+	if !d.Allow {
+		return Request{}, &DeniedError{Reasons: d.Reasons}
+	}
+	jit, ok := pol.JustInTime(in.Identity)
+	if !ok {
+		return Request{}, fmt.Errorf("%w: the policy allowed a request for %s, which is not just-in-time", policy.ErrEvaluation, in.Identity)
+	}
+	b, err := BindingFor(jit.Bind, who)
+	if err != nil {
+		return Request{}, &DeniedError{Reasons: []string{err.Error()}}
+	}
+	r := Request{
+		ID: newID(), Identity: in.Identity, State: StatePending, Risk: d.Risk,
+		ApprovalsRequired: d.ApprovalsRequired, Reviews: []Review{},
+		Requester: Requester{Person: who.Person(), Facts: who.facts()}, Binding: b,
+		Reason: in.Reason, Ticket: in.Ticket, Scopes: in.Scopes, DurationSeconds: d.DurationSeconds,
+		CreatedAt: now, ExpiresAt: now.Add(jit.PendingTTL),
+		History: []Event{{Type: EventRequested, Actor: who.Person(), Reason: in.Reason, At: now}},
+	}
+	if d.ApprovalsRequired == 0 {
+		r.State, r.ExpiresAt = StateApproved, now.Add(time.Duration(d.DurationSeconds)*time.Second)
+		r.History = append(r.History, Event{Type: EventApproved, Actor: who.Person(), Reason: "risk " + d.Risk + " needs no approval", At: now})
+	}
+	if err := s.store.CreateAccessRequest(ctx, r, s.notify); err != nil {
+		return Request{}, err
+	}
+	for _, e := range r.History {
+		s.record(r, e)
+	}
+	return r, nil
+}
+
+// Get returns a request who may see: their own, or one the policy lets
+// them read. Anything else is ErrNotFound, as if it did not exist.
+func (s *Service) Get(ctx context.Context, pol Policy, who Party, id string) (Request, error) {
+	r, err := s.store.AccessRequest(ctx, id)
+	if err != nil {
+		return Request{}, err
+	}
+	ok, err := s.visible(ctx, pol, who, r)
+	if err != nil {
+		return Request{}, err
+	}
+	if !ok {
+		return Request{}, ErrNotFound
+	}
+	return r, nil
+}
+
+// List returns the requests who may see, newest first.
+func (s *Service) List(ctx context.Context, pol Policy, who Party, f Filter) ([]Request, error) {
+	if f.Limit <= 0 || f.Limit > MaxList {
+		f.Limit = MaxList
+	}
+	all, err := s.store.AccessRequests(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Request, 0, len(all))
+	for _, r := range all {
+		ok, err := s.visible(ctx, pol, who, r)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// visible: who asked for r, or the policy lets who read it.
+func (s *Service) visible(ctx context.Context, pol Policy, who Party, r Request) (bool, error) {
+	if who.Is(r.Requester.Person) {
+		return true, nil
+	}
+	d, err := pol.AccessReview(ctx, reviewInput(r, who, VerdictRead, s.now()))
+	return d.Allow, err
+}
+
+// Review gives who's verdict (approve or deny) on a pending request.
+func (s *Service) Review(ctx context.Context, pol Policy, who Party, id, verdict, reason string) (Request, error) {
+	if verdict != VerdictApprove && verdict != VerdictDeny {
+		return Request{}, fmt.Errorf("%w: verdict %q is not approve or deny", ErrInvalid, verdict)
+	}
+	if err := checkReason(reason); err != nil {
+		return Request{}, err
+	}
+	r, err := s.authorize(ctx, pol, who, id, verdict)
+	if err != nil {
+		return Request{}, err
+	}
+	rv := Review{Reviewer: who.Person(), Verdict: verdict, Reason: reason, At: s.now()}
+	r, ev, err := s.store.ReviewAccessRequest(ctx, r.ID, rv, s.notify)
+	if err != nil {
+		return Request{}, err
+	}
+	s.record(r, Event{Type: ev, Actor: rv.Reviewer, Reason: reason, At: rv.At})
+	return r, nil
+}
+
+// Cancel withdraws a pending request; only its requester may.
+func (s *Service) Cancel(ctx context.Context, pol Policy, who Party, id, reason string) (Request, error) {
+	r, err := s.Get(ctx, pol, who, id)
+	if err != nil {
+		return Request{}, err
+	}
+	if !who.Is(r.Requester.Person) {
+		return Request{}, &DeniedError{Reasons: []string{"only the requester may cancel a request"}}
+	}
+	return s.end(ctx, r, StatePending, StateCancelled, Event{Type: EventCancelled, Actor: who.Person(), Reason: reason, At: s.now()})
+}
+
+// Revoke ends an approved request's grant now; its requester may, and
+// anyone the policy lets revoke it. Tokens issued under it stop being
+// active.
+func (s *Service) Revoke(ctx context.Context, pol Policy, who Party, id, reason string) (Request, error) {
+	r, err := s.Get(ctx, pol, who, id)
+	if err != nil {
+		return Request{}, err
+	}
+	if !who.Is(r.Requester.Person) {
+		if r, err = s.authorize(ctx, pol, who, id, VerdictRevoke); err != nil {
+			return Request{}, err
+		}
+	}
+	return s.end(ctx, r, StateApproved, StateRevoked, Event{Type: EventRevoked, Actor: who.Person(), Reason: reason, At: s.now()})
+}
+
+func (s *Service) end(ctx context.Context, r Request, from, to State, e Event) (Request, error) {
+	if err := checkOptionalReason(e.Reason); err != nil {
+		return Request{}, err
+	}
+	r, err := s.store.EndAccessRequest(ctx, r.ID, from, to, e, s.notify)
+	if err != nil {
+		return Request{}, err
+	}
+	s.record(r, e)
+	return r, nil
+}
+
+// authorize reads request id and asks the policy whether who may give
+// verdict on it. A request who may not even read is ErrNotFound.
+func (s *Service) authorize(ctx context.Context, pol Policy, who Party, id, verdict string) (Request, error) {
+	r, err := s.Get(ctx, pol, who, id)
+	if err != nil {
+		return Request{}, err
+	}
+	d, err := pol.AccessReview(ctx, reviewInput(r, who, verdict, s.now()))
+	if err != nil {
+		return Request{}, err
+	}
+	if !d.Allow {
+		return Request{}, &DeniedError{Reasons: d.Reasons}
+	}
+	return r, nil
+}
+
+// Grants are the active grants an exchange by who may use.
+func (s *Service) Grants(ctx context.Context, who Party) ([]Grant, error) {
+	return s.store.ActiveGrants(ctx, BindingKeys(who), s.now())
+}
+
+// GrantActive reports whether the grant of request id is still active.
+func (s *Service) GrantActive(ctx context.Context, id string) (bool, error) {
+	return s.store.GrantActive(ctx, id, s.now())
+}
+
+// ExpireDue moves every lapsed request and ended grant to expired, in
+// batches, and reports how many.
+func (s *Service) ExpireDue(ctx context.Context) (int, error) {
+	const batch = 100
+	n := 0
+	for {
+		now := s.now()
+		rs, err := s.store.ExpireAccessRequests(ctx, now, batch, s.notify)
+		if err != nil {
+			return n, err
+		}
+		for _, r := range rs {
+			s.record(r, Event{Type: EventExpired, Actor: Person{}, At: now})
+		}
+		n += len(rs)
+		if len(rs) < batch {
+			return n, nil
+		}
+	}
+}
+
+func checkReason(reason string) error {
+	if strings.TrimSpace(reason) == "" {
+		return fmt.Errorf("%w: reason is required", ErrInvalid)
+	}
+	return checkOptionalReason(reason)
+}
+
+func checkOptionalReason(reason string) error {
+	if len(reason) > MaxReasonLen {
+		return fmt.Errorf("%w: reason is longer than %d bytes", ErrInvalid, MaxReasonLen)
+	}
+	return nil
+}
+
+// newID is a request id: 128 random bits, lower-case base32.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}

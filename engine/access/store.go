@@ -1,0 +1,56 @@
+package access
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps requests, reviews, grants, history and the notification
+// outbox; engine/state implements it on SQLite, PostgreSQL and memory.
+// Every method that changes a request is one transaction: two replicas
+// racing on one request get one outcome, and the loser ErrConflict. Every
+// failure to reach the database matches state.ErrUnavailable.
+type Store interface {
+	// CreateAccessRequest stores a new request with its history (requested,
+	// and approved when it needed no approval) and, for each event, an
+	// outbox entry per target that notify names.
+	CreateAccessRequest(ctx context.Context, r Request, notify Subscribers) error
+	// AccessRequest returns a request with its reviews and history;
+	// ErrNotFound when there is none.
+	AccessRequest(ctx context.Context, id string) (Request, error)
+	// AccessRequests lists requests, newest first, at most f.Limit.
+	AccessRequests(ctx context.Context, f Filter) ([]Request, error)
+	// ReviewAccessRequest records rv on a pending request that has not
+	// lapsed by rv.At and that rv's reviewer has not reviewed; a denial
+	// denies it, and the approval that reaches approvals_required approves
+	// it, its grant ending rv.At + its duration. It returns the request
+	// after the review and the event it caused (reviewed, approved or
+	// denied). Not pending, lapsed or reviewed by the same person before:
+	// ErrConflict; no such request: ErrNotFound.
+	ReviewAccessRequest(ctx context.Context, id string, rv Review, notify Subscribers) (Request, EventType, error)
+	// EndAccessRequest moves a request in state from to state to (cancel:
+	// pending → cancelled; revoke: approved → revoked), only while it has
+	// not lapsed by e.At, recording e. Any other state: ErrConflict.
+	EndAccessRequest(ctx context.Context, id string, from, to State, e Event, notify Subscribers) (Request, error)
+	// ExpireAccessRequests moves requests whose expires_at has passed by
+	// now (pending ones, and approved ones whose grant ended) to expired,
+	// at most limit of them, and returns them.
+	ExpireAccessRequests(ctx context.Context, now time.Time, limit int, notify Subscribers) ([]Request, error)
+	// ActiveGrants returns the approved requests whose binding key is one
+	// of keys and whose grant has not ended by now.
+	ActiveGrants(ctx context.Context, keys []string, now time.Time) ([]Grant, error)
+	// GrantActive reports whether the request id is approved and its
+	// grant has not ended by now.
+	GrantActive(ctx context.Context, id string, now time.Time) (bool, error)
+}
+
+// Filter selects requests to list.
+type Filter struct {
+	// State, when set, keeps requests in that state only.
+	State State
+	// Limit bounds the list (the store may cap it further).
+	Limit int
+}
+
+// Subscribers names the notification targets of each event type; nil: none.
+type Subscribers func(EventType) []string
