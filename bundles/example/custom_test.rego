@@ -209,6 +209,8 @@ test_the_explanation_of_a_feature_branch if {
 	ex == {"identities": {"gitlab-ci-deploy": {
 		"matched": false,
 		"expired": false,
+		"just_in_time": false,
+		"grant_failures": [],
 		"federations": [{
 			"index": 0,
 			"provider": "gitlab",

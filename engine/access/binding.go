@@ -53,18 +53,6 @@ func BindingFor(kind string, p Party) (Binding, error) {
 	return b, nil
 }
 
-// BindingKeys are the keys of every binding a verified token can have:
-// the grants an exchange may use are among them.
-func BindingKeys(p Party) []string {
-	var keys []string
-	for _, kind := range []string{policy.BindSubject, policy.BindProject, policy.BindRef, policy.BindPipeline} {
-		if b, err := BindingFor(kind, p); err == nil {
-			keys = append(keys, b.Key())
-		}
-	}
-	return keys
-}
-
 // platformFacts reads a token's project, ref and pipeline the way its
 // platform writes them: GitLab project_path, ref_type:ref and pipeline_id;
 // GitHub repository, ref and run_id. A generic token has none of them.

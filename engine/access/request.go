@@ -139,6 +139,9 @@ func (r *Requester) UnmarshalJSON(b []byte) error {
 type Grant struct {
 	ID       string
 	Identity string
-	Scopes   []string
+	Binding  Binding
 	EndsAt   time.Time
+	// Binds is whether the grant's binding is the exchanging token's
+	// (set by Service.Grants).
+	Binds bool
 }

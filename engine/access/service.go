@@ -283,9 +283,18 @@ func (s *Service) authorize(ctx context.Context, pol Policy, who Party, id, verd
 	return r, nil
 }
 
-// Grants are the active grants an exchange by who may use.
-func (s *Service) Grants(ctx context.Context, who Party) ([]Grant, error) {
-	return s.store.ActiveGrants(ctx, BindingKeys(who), s.now())
+// Grants are identity's active grants, each marked with whether it binds
+// who's token: the policy grants the identity only through one that does.
+func (s *Service) Grants(ctx context.Context, who Party, identity string) ([]Grant, error) {
+	gs, err := s.store.ActiveGrants(ctx, identity, s.now())
+	if err != nil {
+		return nil, err
+	}
+	for i, g := range gs {
+		b, err := BindingFor(g.Binding.Kind, who)
+		gs[i].Binds = err == nil && b.Key() == g.Binding.Key()
+	}
+	return gs, nil
 }
 
 // GrantActive reports whether the grant of request id is still active.

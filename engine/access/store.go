@@ -36,9 +36,9 @@ type Store interface {
 	// now (pending ones, and approved ones whose grant ended) to expired,
 	// at most limit of them, and returns them.
 	ExpireAccessRequests(ctx context.Context, now time.Time, limit int, notify Subscribers) ([]Request, error)
-	// ActiveGrants returns the approved requests whose binding key is one
-	// of keys and whose grant has not ended by now.
-	ActiveGrants(ctx context.Context, keys []string, now time.Time) ([]Grant, error)
+	// ActiveGrants returns the approved requests for identity whose grant
+	// has not ended by now.
+	ActiveGrants(ctx context.Context, identity string, now time.Time) ([]Grant, error)
 	// GrantActive reports whether the request id is approved and its
 	// grant has not ended by now.
 	GrantActive(ctx context.Context, id string, now time.Time) (bool, error)

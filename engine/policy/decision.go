@@ -11,6 +11,10 @@ type Decision struct {
 	Audiences  []string `json:"audiences"`
 	TTLSeconds int64    `json:"ttl_seconds"`
 	Reasons    []string `json:"reasons"`
+	// Grant is the id of the approved request a just-in-time identity is
+	// granted through ("" for a standing identity): the issued token ends
+	// no later than the grant and names it.
+	Grant string `json:"grant,omitempty"`
 	// Error classifies a deny for the caller: "invalid_scope" when the
 	// requested scopes are not all granted, "invalid_target" when a requested
 	// audience is not allowed, empty for any other deny.

@@ -10,7 +10,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 )
 
-// decisionFields are the fields a decision must have; "error" may be left out.
+// decisionFields are the fields a decision must have; "error" and "grant"
+// may be left out.
 var decisionFields = []string{"allow", "identity", "subject", "roles", "scopes", "audiences", "ttl_seconds", "reasons"}
 
 // denyErrors are the values Decision.Error may take.
@@ -49,6 +50,8 @@ func decodeDecision(v ast.Value) (Decision, error) {
 			d.Subject, err = decodeString(name, val.Value)
 		case "error":
 			d.Error, err = decodeString(name, val.Value)
+		case "grant":
+			d.Grant, err = decodeString(name, val.Value)
 		case "roles":
 			d.Roles, err = decodeStrings(name, val.Value)
 		case "scopes":

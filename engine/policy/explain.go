@@ -14,6 +14,11 @@ type IdentityExplanation struct {
 	Matched bool `json:"matched"`
 	// Expired is true when the identity is past its expires_at.
 	Expired bool `json:"expired"`
+	// JustInTime is true for an identity granted only through an approved
+	// request; GrantFailures then say why no grant covers the token (none
+	// when one does).
+	JustInTime    bool     `json:"just_in_time"`
+	GrantFailures []string `json:"grant_failures"`
 	// Federations lists every federation of the identity in bundle order.
 	Federations []FederationExplanation `json:"federations"`
 }

@@ -63,15 +63,19 @@ identity_matched(id) if {
 }
 
 # matching is every identity that accepts the token, when none is named:
-# only candidates can.
+# only candidates can, and never a just-in-time identity, which is used
+# only when named.
 matching contains name if {
 	some name in candidates
-	identity_matched(known_identities[name])
+	id := known_identities[name]
+	not just_in_time(id)
+	identity_matched(id)
 }
 
 # selected is the identity a grant is for.
 selected := named_identity if {
 	identity_matched(known_identities[named_identity])
+	access_granted
 }
 
 selected := name if {
@@ -144,6 +148,15 @@ identity_reasons contains sprintf("ambiguous: identities %s all accept this toke
 	count(matching) > 1
 }
 
+identity_reasons contains sprintf("identity %s is just-in-time: name it to use an approved request", [name]) if {
+	requested == ""
+	count(matching) == 0
+	some name in explained
+	id := known_identities[name]
+	just_in_time(id)
+	identity_matched(id)
+}
+
 federation_reason(name, f, failure) := sprintf("identity %s, federation %d (provider %s): %s", [name, f.index, f.provider, failure])
 
 scope_reasons contains sprintf("scope %s is not granted to identity %s", [s, selected]) if {
@@ -206,6 +219,7 @@ subject := selected_identity.email if {
 
 grant := {
 	"allow": true,
+	"grant": grant_id,
 	"identity": selected,
 	"subject": subject,
 	"roles": object.get(selected_identity, "roles", []),
@@ -233,6 +247,7 @@ denial_reasons := sort(deny_reasons) if {
 
 denied := {
 	"allow": false,
+	"grant": "",
 	"identity": selected_name,
 	"subject": "",
 	"roles": [],

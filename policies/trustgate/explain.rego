@@ -16,6 +16,8 @@ explain_candidates contains name if {
 identity_explanation(name) := {
 	"matched": identity_granted(name),
 	"expired": is_expired(known_identities[name]),
+	"just_in_time": is_just_in_time(known_identities[name]),
+	"grant_failures": explained_grant_failures(name),
 	"federations": [federation_explanation(i, fed) |
 		some i, fed in object.get(known_identities[name], "federations", [])
 	],
@@ -25,8 +27,29 @@ identity_explanation(name) := {
 # nothing denies every identity (a custom rule, an input without a time).
 identity_granted(name) if {
 	identity_matched(known_identities[name])
+	granted_access(name)
 	count(global_reasons) == 0
 } else := false
+
+# granted_access: a standing identity, or the named just-in-time identity
+# with an active grant.
+granted_access(name) if not just_in_time(known_identities[name])
+
+granted_access(name) if {
+	name == named_identity
+	active_grant
+}
+
+is_just_in_time(id) if just_in_time(id)
+
+else := false
+
+# explained_grant_failures: why no grant covers a just-in-time identity.
+explained_grant_failures(name) := [] if {
+	granted_access(name)
+} else := sort(grant_failures) if {
+	name == named_identity
+} else := ["name the identity to use an approved request"]
 
 is_expired(id) if expired(id)
 

@@ -20,6 +20,8 @@ test_explain_is_exactly_the_explanation_shape if {
 	explain_with(fixtures.gitlab_feature_branch, "x", two_feds) == {"identities": {"x": {
 		"matched": false,
 		"expired": false,
+		"just_in_time": false,
+		"grant_failures": [],
 		"federations": [
 			{"index": 0, "provider": "github", "matched": false, "failures": ["the token is from provider gitlab, not github"]},
 			{"index": 1, "provider": "gitlab", "matched": false, "failures": ["ref `branch:feature/login` is not one of branch:main"]},
@@ -44,7 +46,7 @@ test_explain_with_no_name_covers_every_identity if {
 	object.keys(ex.identities) == {"deploy", "gh", "old"}
 	ex.identities.deploy.matched == true
 	ex.identities.gh.matched == false
-	ex.identities.old == {"matched": false, "expired": true, "federations": [{"index": 0, "provider": "gitlab", "matched": true, "failures": []}]}
+	ex.identities.old == {"matched": false, "expired": true, "just_in_time": false, "grant_failures": [], "federations": [{"index": 0, "provider": "gitlab", "matched": true, "failures": []}]}
 }
 
 test_explain_of_an_email_is_keyed_by_the_identity_name if {
@@ -58,7 +60,7 @@ test_explain_of_an_unknown_name_is_empty if {
 }
 
 test_explain_of_an_identity_without_federations if {
-	explain_with(main, "x", {"x": object.remove(deploy, ["federations"])}) == {"identities": {"x": {"matched": false, "expired": false, "federations": []}}}
+	explain_with(main, "x", {"x": object.remove(deploy, ["federations"])}) == {"identities": {"x": {"matched": false, "expired": false, "just_in_time": false, "grant_failures": [], "federations": []}}}
 }
 
 test_the_reasons_of_a_denial_are_the_explanations_failures if {

@@ -1,0 +1,158 @@
+# Tests of grants in the decision (grants.rego): a just-in-time identity
+# is granted only when named and covered by an active grant that binds the
+# token; each allow with the denies around it.
+package trustgate_test
+
+import data.fixtures
+import data.trustgate
+
+jit_deploy := object.union(deploy, {
+	"access": "just-in-time",
+	"jit": {"max_duration": "4h", "default_duration": "1h", "bind": "ref", "approvers": [{"provider": "corp", "subject": "u-*"}]},
+})
+
+jit_ids := {"jit": jit_deploy, "deploy": deploy}
+
+active := {"id": "g1", "identity": "jit", "ends_at": "2026-11-23T11:00:00Z", "binds": true, "binding": {"kind": "ref", "project": "my-group/app", "ref": "branch:main"}}
+
+unbound := object.union(object.remove(active, ["binding"]), {"binds": false})
+
+decide_grants(identity, grants) := d if {
+	d := trustgate.decision with input as {"token": main, "provider": gitlab, "request": request(identity, [], []), "grants": grants, "now": now}
+		with data.trustgate.identities as jit_ids
+}
+
+explain_grants(identity, grants) := ex if {
+	ex := trustgate.explain with input as {"token": main, "provider": gitlab, "request": request(identity, [], []), "grants": grants, "now": now}
+		with data.trustgate.identities as jit_ids
+}
+
+test_a_named_just_in_time_identity_with_an_active_grant_is_granted_through_it if {
+	d := decide_grants("jit", [active])
+	d.allow == true
+	d.identity == "jit"
+	d.grant == "g1"
+	d.reasons == []
+}
+
+test_a_standing_identity_carries_no_grant if {
+	d := decide_grants("deploy", [active])
+	d.allow == true
+	d.grant == ""
+}
+
+test_a_just_in_time_identity_without_a_grant_is_refused if {
+	d := decide_grants("jit", [])
+	d.allow == false
+	d.grant == ""
+	d.reasons == ["identity jit is just-in-time and has no approved request: ask for one (trustgate access request)"]
+}
+
+test_a_just_in_time_identity_without_grants_in_the_input_is_refused if {
+	d := trustgate.decision with input as {"token": main, "provider": gitlab, "request": request("jit", [], []), "now": now}
+		with data.trustgate.identities as jit_ids
+	d.allow == false
+}
+
+test_a_grant_bound_to_another_ref_does_not_cover_the_token if {
+	other := object.union(active, {"binds": false, "binding": {"kind": "ref", "project": "my-group/app", "ref": "branch:release"}})
+	d := decide_grants("jit", [other])
+	d.allow == false
+	d.reasons == ["grant g1 is for project my-group/app, ref branch:release, not this token"]
+}
+
+test_a_grant_bound_to_another_project_or_pipeline_or_subject_is_named_in_words if {
+	d := decide_grants("jit", [
+		object.union(unbound, {"id": "a", "binding": {"kind": "project", "project": "other/app"}}),
+		object.union(unbound, {"id": "b", "binding": {"kind": "pipeline", "project": "my-group/app", "pipeline": "99"}}),
+		object.union(unbound, {"id": "c", "binding": {"kind": "subject", "sub": "someone"}}),
+		object.union(unbound, {"id": "d", "binding": {"kind": "odd"}}),
+	])
+	d.allow == false
+	d.reasons == [
+		"grant a is for project other/app, not this token",
+		"grant b is for project my-group/app, pipeline 99, not this token",
+		"grant c is for sub someone, not this token",
+		"grant d is for {\"kind\":\"odd\"}, not this token",
+	]
+}
+
+test_a_grant_whose_binds_is_not_true_never_covers if {
+	decide_grants("jit", [object.union(active, {"binds": "true"})]).allow == false
+	decide_grants("jit", [object.remove(active, ["binds"])]).allow == false
+}
+
+test_an_ended_grant_does_not_cover_the_token if {
+	d := decide_grants("jit", [object.union(active, {"ends_at": "2026-11-23T10:00:00Z"})])
+	d.allow == false
+	d.reasons == ["grant g1 ended at 2026-11-23T10:00:00Z"]
+}
+
+test_a_grant_with_an_unreadable_end_does_not_cover_the_token if {
+	decide_grants("jit", [object.union(active, {"ends_at": "soon"})]).allow == false
+}
+
+test_a_grant_of_another_identity_does_not_cover_the_token if {
+	d := decide_grants("jit", [object.union(active, {"identity": "deploy"})])
+	d.allow == false
+	d.reasons == ["identity jit is just-in-time and has no approved request: ask for one (trustgate access request)"]
+}
+
+test_of_several_grants_the_one_that_ends_last_is_used if {
+	d := decide_grants("jit", [
+		object.union(active, {"id": "early", "ends_at": "2026-11-23T10:30:00Z"}),
+		object.union(active, {"id": "late", "ends_at": "2026-11-23T12:00:00Z"}),
+		object.union(active, {"id": "unbound", "ends_at": "2026-11-23T13:00:00Z", "binds": false}),
+	])
+	d.allow == true
+	d.grant == "late"
+}
+
+test_a_grant_does_not_lift_the_federation if {
+	d := trustgate.decision with input as {"token": fixtures.gitlab_feature_branch, "provider": gitlab, "request": request("jit", [], []), "grants": [active], "now": now}
+		with data.trustgate.identities as jit_ids
+	d.allow == false
+	"identity jit, federation 0 (provider gitlab): ref `branch:feature/login` is not one of branch:main, tag:v*" in d.reasons
+}
+
+test_a_grant_does_not_lift_a_custom_deny if {
+	d := trustgate.decision with input as {"token": main, "provider": gitlab, "request": request("jit", [], []), "grants": [active], "now": now}
+		with data.trustgate.identities as jit_ids
+		with data.trustgate.custom.deny as {"frozen"}
+	d.allow == false
+}
+
+test_an_unnamed_token_never_selects_a_just_in_time_identity if {
+	d := trustgate.decision with input as {"token": main, "provider": gitlab, "request": request("", [], []), "grants": [active], "now": now}
+		with data.trustgate.identities as {"jit": jit_deploy}
+	d.allow == false
+	"identity jit is just-in-time: name it to use an approved request" in d.reasons
+}
+
+test_an_unnamed_token_selects_the_standing_identity_beside_a_just_in_time_one if {
+	d := trustgate.decision with input as {"token": main, "provider": gitlab, "request": request("", [], []), "grants": [active], "now": now}
+		with data.trustgate.identities as jit_ids
+	d.allow == true
+	d.identity == "deploy"
+}
+
+test_explain_says_why_no_grant_covers_the_token if {
+	ex := explain_grants("jit", [object.union(active, {"binds": false})])
+	ex.identities.jit.matched == false
+	ex.identities.jit.just_in_time == true
+	ex.identities.jit.grant_failures == ["grant g1 is for project my-group/app, ref branch:main, not this token"]
+}
+
+test_explain_shows_a_covered_just_in_time_identity_as_matched if {
+	ex := explain_grants("jit", [active])
+	ex.identities.jit.matched == true
+	ex.identities.jit.grant_failures == []
+}
+
+test_explain_without_a_name_asks_for_one if {
+	ex := explain_grants("", [active])
+	ex.identities.jit.matched == false
+	ex.identities.jit.grant_failures == ["name the identity to use an approved request"]
+	ex.identities.deploy.just_in_time == false
+	ex.identities.deploy.grant_failures == []
+}
