@@ -90,7 +90,7 @@ func TestTheLibraryAloneDecides(t *testing.T) {
 			}
 			got, _ := json.Marshal(rs[0].Expressions[0].Value)
 			want := map[string]string{
-				"data.trustgate.decision": `{"allow":false,"audiences":[],"error":"","identity":"","reasons":["no identity accepts this token from provider gitlab"],"roles":[],"scopes":[],"subject":"","ttl_seconds":0}`,
+				"data.trustgate.decision": `{"allow":false,"audiences":[],"error":"","grant":"","identity":"","reasons":["no identity accepts this token from provider gitlab"],"roles":[],"scopes":[],"subject":"","ttl_seconds":0}`,
 				"data.trustgate.explain":  `{"identities":{}}`,
 			}[query]
 			if string(got) != want {

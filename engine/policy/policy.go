@@ -143,6 +143,10 @@ func (p *Policy) checkGrant(d Decision) error {
 		return fmt.Errorf("grants identity %s audiences %q beyond its %q", id.name, d.Audiences, id.audiences)
 	case d.TTLSeconds > int64(id.ttl/time.Second):
 		return fmt.Errorf("grants identity %s a ttl of %ds, longer than its %s", id.name, d.TTLSeconds, id.ttl)
+	case id.jit != nil && d.Grant == "":
+		return fmt.Errorf("grants just-in-time identity %s without a grant", id.name)
+	case id.jit == nil && d.Grant != "":
+		return fmt.Errorf("grants standing identity %s through grant %q", id.name, d.Grant)
 	}
 	return nil
 }
