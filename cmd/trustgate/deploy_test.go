@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -226,28 +227,28 @@ func svcSelector(t *testing.T, objs []k8sObject) map[string]string {
 	return s.Spec.Selector
 }
 
-func TestConfigMapConfigPassesTrustgatesOwnValidationWithTheDeploymentsMounts(t *testing.T) {
-	objs := loadBase(t)
-	d, c, _ := trustgateDeployment(t, objs)
-	pod := d.Spec.Template.Spec
-	if len(c.Args) != 3 || c.Args[0] != "serve" || c.Args[1] != "--config" {
-		t.Fatalf("args %v, want serve --config PATH", c.Args)
-	}
-	root := t.TempDir()
-	// Mount the pod's volumes under root: ConfigMaps with their files,
-	// Secrets empty (the test writes what the config asks of them).
+// podFS is the pod's volumes mounted under a test directory.
+type podFS struct {
+	root   string
+	mounts map[string]volume // by mount path
+}
+
+// mountPod mounts c's volumes under a new directory: ConfigMaps with their
+// files, Secrets and emptyDirs empty.
+func mountPod(t *testing.T, objs []k8sObject, pod podSpec, c container) *podFS {
+	t.Helper()
+	fs := &podFS{root: t.TempDir(), mounts: map[string]volume{}}
 	volumes := map[string]volume{}
 	for _, v := range pod.Volumes {
 		volumes[v.Name] = v
 	}
-	mounts := map[string]volume{} // by mount path
 	for _, m := range c.VolumeMounts {
 		v, ok := volumes[m.Name]
 		if !ok {
 			t.Fatalf("mount %s names no volume", m.Name)
 		}
-		mounts[m.MountPath] = v
-		dir := filepath.Join(root, m.MountPath)
+		fs.mounts[m.MountPath] = v
+		dir := filepath.Join(fs.root, m.MountPath)
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -259,56 +260,82 @@ func TestConfigMapConfigPassesTrustgatesOwnValidationWithTheDeploymentsMounts(t 
 			}
 		}
 	}
-	// Paths of the config point into the mounts, longest mount path first.
-	paths := slices.Collect(func(yield func(string) bool) {
-		for p := range mounts {
-			if !yield(p) {
-				return
-			}
-		}
-	})
+	return fs
+}
+
+// rewrite points the paths of a config text into the mounts, in one pass
+// (a rewritten path is never rewritten again), longest mount path first.
+func (fs *podFS) rewrite(text string) string {
+	paths := slices.Collect(maps.Keys(fs.mounts))
 	slices.SortFunc(paths, func(a, b string) int { return len(b) - len(a) })
-	configPath := c.Args[2]
-	if v := mounts[filepath.Dir(configPath)]; v.ConfigMap == nil || v.ConfigMap.Name != "trustgate-config" {
-		t.Fatalf("--config %s is not in the trustgate-config ConfigMap's mount", configPath)
-	}
-	text, err := os.ReadFile(filepath.Join(root, configPath))
-	if err != nil {
-		t.Fatalf("--config %s is not a key of trustgate-config: %v", configPath, err)
-	}
-	var pairs []string // one pass: a rewritten path is never rewritten again
+	var pairs []string
 	for _, p := range paths {
-		pairs = append(pairs, " "+p, " "+filepath.Join(root, p), "["+p, "["+filepath.Join(root, p))
+		pairs = append(pairs, " "+p, " "+filepath.Join(fs.root, p), "["+p, "["+filepath.Join(fs.root, p))
 	}
-	rewritten := strings.NewReplacer(pairs...).Replace(string(text))
-	var raw config
-	if err := yaml.Unmarshal([]byte(rewritten), &raw); err != nil {
-		t.Fatal(err)
+	return strings.NewReplacer(pairs...).Replace(text)
+}
+
+// volumeOf is the volume a rewritten path is in, directly.
+func (fs *podFS) volumeOf(path string) volume {
+	rel, ok := strings.CutPrefix(path, fs.root)
+	if !ok {
+		return volume{}
 	}
-	// Files the config takes from Secrets must be in Secret mounts.
+	if v, ok := fs.mounts[rel]; ok {
+		return v
+	}
+	return fs.mounts[filepath.Dir(rel)]
+}
+
+// placeSecrets writes what the config takes from Secrets, a real signing
+// key and client secrets, after checking each is in a Secret's mount.
+func (fs *podFS) placeSecrets(t *testing.T, raw config) {
+	t.Helper()
 	inSecret := func(key, path string) {
 		t.Helper()
-		rel, ok := strings.CutPrefix(path, root)
-		if v := mounts[filepath.Dir(rel)]; !ok || v.Secret == nil {
+		if fs.volumeOf(path).Secret == nil {
 			t.Fatalf("%s %s is not in a Secret's mount", key, path)
 		}
 	}
-	inSecret("signing.key_file", raw.Signing.KeyFile)
-	key, err := mint.Generate(raw.Signing.Algorithm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mint.WriteKeyFile(raw.Signing.KeyFile, key); err != nil {
-		t.Fatal(err)
-	}
-	if dir := raw.BundleCacheDir; dir != "" {
-		if v := mounts[strings.TrimPrefix(dir, root)]; v.EmptyDir == nil {
-			t.Fatalf("bundle_cache_dir %s is not an emptyDir mount: the root file system is read-only", dir)
+	for i, path := range append([]string{raw.Signing.KeyFile}, raw.Signing.PreviousKeyFiles...) {
+		inSecret(fmt.Sprintf("signing key file %d", i), path)
+		key, err := mint.Generate(raw.Signing.Algorithm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := mint.WriteKeyFile(path, key); err != nil {
+			t.Fatal(err)
 		}
 	}
 	for i, cl := range raw.Introspection.Clients {
 		inSecret(fmt.Sprintf("introspection.clients[%d].secret_file", i), cl.SecretFile)
 		writeFile(t, cl.SecretFile, randomSecret(t)+"\n")
+	}
+}
+
+func TestConfigMapConfigPassesTrustgatesOwnValidationWithTheDeploymentsMounts(t *testing.T) {
+	objs := loadBase(t)
+	d, c, _ := trustgateDeployment(t, objs)
+	if len(c.Args) != 3 || c.Args[0] != "serve" || c.Args[1] != "--config" {
+		t.Fatalf("args %v, want serve --config PATH", c.Args)
+	}
+	fs := mountPod(t, objs, d.Spec.Template.Spec, c)
+	configPath := filepath.Join(fs.root, c.Args[2])
+	if v := fs.volumeOf(configPath); v.ConfigMap == nil || v.ConfigMap.Name != "trustgate-config" {
+		t.Fatalf("--config %s is not in the trustgate-config ConfigMap's mount", c.Args[2])
+	}
+	text, err := os.ReadFile(configPath)
+	if err != nil {
+		t.Fatalf("--config %s is not a key of trustgate-config: %v", c.Args[2], err)
+	}
+	rewritten := fs.rewrite(string(text))
+	var raw config
+	if err := yaml.Unmarshal([]byte(rewritten), &raw); err != nil {
+		t.Fatal(err)
+	}
+	fs.placeSecrets(t, raw)
+	if dir := raw.BundleCacheDir; dir != "" && fs.volumeOf(dir).EmptyDir == nil {
+		t.Fatalf("bundle_cache_dir %s is not an emptyDir mount: the root file system is read-only", dir)
 	}
 	cfg, err := parseConfig([]byte(rewritten))
 	if err != nil {
