@@ -78,6 +78,7 @@ fuzz:
 	$(GO) test ./engine/verify -run='^$$' -fuzz='^FuzzParseClaims$$' -fuzztime=$(FUZZTIME)
 	$(GO) test ./server -run='^$$' -fuzz='^FuzzReadForm$$' -fuzztime=$(FUZZTIME)
 	$(GO) test ./server -run='^$$' -fuzz='^FuzzDecodeExchangeRequest$$' -fuzztime=$(FUZZTIME)
+	$(GO) test ./server -run='^$$' -fuzz='^FuzzClientIP$$' -fuzztime=$(FUZZTIME)
 	$(GO) test ./engine/policy -run='^$$' -fuzz='^FuzzBundleData$$' -fuzztime=$(FUZZTIME)
 
 ## bench: Go benchmarks of each stage and a whole exchange.

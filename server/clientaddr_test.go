@@ -138,3 +138,34 @@ func TestNewRefusesATrustedProxyThatIsNotANetwork(t *testing.T) {
 		t.Fatalf("error %v, want one naming TrustedProxies[0]", err)
 	}
 }
+
+// FuzzClientIP: whatever the proxy headers hold, the client address never
+// panics, is always an address (never garbage from a header), and is the
+// peer itself when the peer is not a trusted proxy.
+func FuzzClientIP(f *testing.F) {
+	f.Add("192.0.2.1, 203.0.113.7", `for="[2001:db8::1]:80";proto=https, for=10.0.0.3`)
+	f.Add("", "for=unknown")
+	f.Add("<script>,,,", `for="unterminated`)
+	f.Add("fe80::1%eth0", `for=_hidden;by="a,b\"c"`)
+	f.Add("[::ffff:10.0.0.2]:1", `FOR=10.0.0.2, for="10.0.0.4"`)
+	srv, err := New(Config{Engine: newFakeEngine(), TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, xff, fwd string) {
+		for _, peer := range []string{"10.0.0.1", "198.51.100.1"} {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.RemoteAddr = peer + ":4000"
+			r.Header.Set(headerXForwardedFor, xff)
+			r.Header.Set(headerForwarded, fwd)
+			got := srv.clientIP(r)
+			addr, err := netip.ParseAddr(got)
+			if err != nil || addr.Zone() != "" || addr.Is4In6() {
+				t.Fatalf("peer %s: client address %q is not a plain address", peer, got)
+			}
+			if peer == "198.51.100.1" && got != peer {
+				t.Fatalf("an untrusted peer's headers chose the client address %q", got)
+			}
+		}
+	})
+}
