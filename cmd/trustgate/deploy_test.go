@@ -307,6 +307,10 @@ func (fs *podFS) placeSecrets(t *testing.T, raw config) {
 			t.Fatal(err)
 		}
 	}
+	if pw := raw.State.PasswordFile; pw != "" {
+		inSecret("state.password_file", pw)
+		writeFile(t, pw, randomSecret(t))
+	}
 	for i, cl := range raw.Introspection.Clients {
 		inSecret(fmt.Sprintf("introspection.clients[%d].secret_file", i), cl.SecretFile)
 		writeFile(t, cl.SecretFile, randomSecret(t)+"\n")
@@ -336,6 +340,9 @@ func TestConfigMapConfigPassesTrustgatesOwnValidationWithTheDeploymentsMounts(t 
 	fs.placeSecrets(t, raw)
 	if dir := raw.BundleCacheDir; dir != "" && fs.volumeOf(dir).EmptyDir == nil {
 		t.Fatalf("bundle_cache_dir %s is not an emptyDir mount: the root file system is read-only", dir)
+	}
+	if !strings.HasPrefix(raw.State.URL, "postgres://") {
+		t.Fatalf("state.url %q: replicas need one shared PostgreSQL", raw.State.URL)
 	}
 	cfg, err := parseConfig([]byte(rewritten))
 	if err != nil {
