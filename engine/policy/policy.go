@@ -22,11 +22,11 @@ type Policy struct {
 	explain       rego.PreparedEvalQuery
 	accessRequest rego.PreparedEvalQuery
 	accessReview  rego.PreparedEvalQuery
-	evalTimeout time.Duration
-	index       index
-	revisions   []Revision
-	digest      string // of every bundle's content: equal digests, equal policies
-	loadedAt    time.Time
+	evalTimeout   time.Duration
+	index         index
+	revisions     []Revision
+	digest        string // of every bundle's content: equal digests, equal policies
+	loadedAt      time.Time
 }
 
 // ProviderByIssuer returns the provider whose issuer is exactly iss; it
