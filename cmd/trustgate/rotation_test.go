@@ -260,3 +260,92 @@ func TestServePublishesAReplacedPreviousKeyWithoutARestart(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// whoamiStatus is GET /v1/whoami's status for token on base.
+func whoamiStatus(t *testing.T, base, token string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, base+"/v1/whoami", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestReplicasOnTheSameKeyFilesTrustEachOthersTokensThroughARotation(t *testing.T) {
+	iss := enginetest.NewIssuer(t)
+	bundle := testBundle(t, iss.URL(), "https://sts.example.com")
+	a, b := newKey(t), newKey(t)
+	_, cur, prev := keyFiles(t, a, newKey(t))
+	// One issuer for both, as behind a load balancer: replica A's URL. Each
+	// listens on its own port.
+	addrs := []string{freeAddr(t), freeAddr(t)}
+	issuer := "http://" + addrs[0]
+	var replicas []string
+	for _, addr := range addrs {
+		startServeConfig(t, fmt.Sprintf("issuer: %s\nlisten: %s\nbundles: [%s]\nallow_insecure_issuers: true\nlog: {level: error}\n"+
+			"signing: {algorithm: ES256, key_file: %s, previous_key_files: [%s]}\n", issuer, addr, bundle, cur, prev[0]))
+		replicas = append(replicas, "http://"+addr)
+	}
+	waitReady(t, replicas[1]) // startServeConfig waited for the issuer's address: replica A
+	exchange := func(on string) string {
+		t.Helper()
+		good := iss.Mint(t, enginetest.GitLabClaims(iss.URL(), "https://sts.example.com"))
+		code, out, errOut := runCLI(t, map[string]string{"T": good}, "exchange", "--url", on, "--token-env", "T")
+		if code != 0 {
+			t.Fatalf("exchange on %s: %s", on, errOut)
+		}
+		return trimNL(out)
+	}
+	fromA := exchange(replicas[0])
+	if code := whoamiStatus(t, replicas[1], fromA); code != http.StatusOK {
+		t.Fatalf("a token issued by replica A gets %d on replica B", code)
+	}
+
+	writeKey(t, prev[0], a) // rotate on the shared files: a becomes previous, b current
+	writeKey(t, cur, b)
+	for _, base := range replicas {
+		deadline := time.Now().Add(10 * time.Second)
+		for kids := jwksKids(t, base); !kids[a.ID] || !kids[b.ID] || len(kids) != 2; kids = jwksKids(t, base) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s publishes %v after the rotation, want %s and %s", base, kids, b.ID, a.ID)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	fromB := exchange(replicas[1])
+	if kid := headerKid(t, fromB); kid != b.ID {
+		t.Fatalf("replica B signs with %s after the rotation, want %s", kid, b.ID)
+	}
+	for _, tok := range []string{fromA, fromB} {
+		for _, base := range replicas {
+			if code := whoamiStatus(t, base, tok); code != http.StatusOK {
+				t.Fatalf("after the rotation a token of kid %s gets %d on %s", headerKid(t, tok), code, base)
+			}
+		}
+	}
+}
+
+// waitReady waits until base answers /readyz with 200.
+func waitReady(t *testing.T, base string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is not ready", base)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
