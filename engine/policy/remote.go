@@ -32,9 +32,12 @@ const (
 
 // Outcomes of one fetch of a remote bundle, as a FetchObserver sees them.
 const (
-	FetchUpdated     = "updated"      // 200: a body whose content differs from the last one
-	FetchUnchanged   = "not_modified" // 304, or a 200 with the same content
-	FetchFailed      = "failed"       // no usable answer: network, status, size, credentials
+	FetchUpdated   = "updated"      // 200: a body whose content differs from the last one
+	FetchUnchanged = "not_modified" // 304, or a 200 with the same content
+	FetchFailed    = "failed"       // no usable answer: network, status, size, credentials
+)
+
+const (
 	maxRedirectHops  = 3
 	bundleMediaTypes = "application/gzip, application/vnd.openpolicyagent.bundles, application/octet-stream"
 )
