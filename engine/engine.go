@@ -11,6 +11,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"go.uber.org/zap"
 
+	"github.com/trustgate/trustgate/engine/access"
 	"github.com/trustgate/trustgate/engine/decisionlog"
 	"github.com/trustgate/trustgate/engine/mint"
 	"github.com/trustgate/trustgate/engine/policy"
@@ -35,6 +36,10 @@ type Config struct {
 	// Revocations records revoked token ids (an engine/state Store).
 	// Required.
 	Revocations RevocationStore
+	// Access runs just-in-time access (DESIGN §13). Nil: just-in-time
+	// identities are never granted and the access calls fail with
+	// ErrNoAccess.
+	Access *access.Service
 	// SubjectRate and SubjectBurst limit exchanges per (issuer, subject);
 	// zero rate: no limit.
 	SubjectRate  float64
@@ -97,6 +102,7 @@ type Engine struct {
 	keys     atomic.Pointer[mint.KeyRing]
 	limiter  *ratelimit.Keyed
 	revoked  RevocationStore
+	access   *access.Service
 	slots    *slots
 	metrics  *Metrics
 	statusMu sync.Mutex
@@ -121,6 +127,7 @@ func New(cfg Config) (*Engine, error) {
 		now:     cfg.Now,
 		limiter: ratelimit.New(cfg.SubjectRate, cfg.SubjectBurst, cfg.Now),
 		revoked: cfg.Revocations,
+		access:  cfg.Access,
 		slots:   newSlots(cfg.MaxConcurrentEvaluations, cfg.QueueTimeout),
 		metrics: cfg.Metrics,
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"go.uber.org/zap"
 
+	"github.com/trustgate/trustgate/engine/access"
 	"github.com/trustgate/trustgate/engine/mint"
 	"github.com/trustgate/trustgate/engine/policy"
 	"github.com/trustgate/trustgate/engine/verify"
@@ -54,6 +55,14 @@ func (e *Engine) exchange(ctx context.Context, req Request, rec *record) (*Token
 		return nil, ErrRateLimited
 	}
 
+	// A just-in-time identity's active grants; standing identities read
+	// no state.
+	grants, err := e.grantsFor(ctx, pol, v, req)
+	if err != nil {
+		rec.reasons = []string{err.Error()}
+		return nil, err
+	}
+
 	// 6. Evaluate the policy, in one of a bounded number of slots.
 	waited, err := e.slots.acquire(ctx)
 	e.metrics.stage(stageQueue, waited)
@@ -62,7 +71,7 @@ func (e *Engine) exchange(ctx context.Context, req Request, rec *record) (*Token
 		return nil, err
 	}
 	start = e.now()
-	d, err := e.evaluate(ctx, v, req, pol)
+	d, err := e.evaluate(ctx, v, req, pol, grants)
 	e.metrics.stage(stageEvaluate, e.now().Sub(start))
 	if err != nil {
 		rec.reasons = []string{err.Error()}
@@ -72,19 +81,24 @@ func (e *Engine) exchange(ctx context.Context, req Request, rec *record) (*Token
 	if err := denial(d); err != nil {
 		return nil, err
 	}
+	notAfter, err := grantEnd(d, grants)
+	if err != nil {
+		rec.reasons = []string{err.Error()}
+		return nil, err
+	}
 
 	// 7. Mint.
 	start = e.now()
-	tok, err := e.mint(v, d)
+	tok, err := e.mint(v, d, notAfter)
 	e.metrics.stage(stageSign, e.now().Sub(start))
 	return tok, err
 }
 
 // evaluate evaluates pol for v and req in the slot the caller acquired,
 // giving the slot back however evaluation ends (a panic included).
-func (e *Engine) evaluate(ctx context.Context, v *verify.Verified, req Request, pol *policy.Policy) (policy.Decision, error) {
+func (e *Engine) evaluate(ctx context.Context, v *verify.Verified, req Request, pol *policy.Policy, grants []access.Grant) (policy.Decision, error) {
 	defer e.slots.release()
-	return pol.Evaluate(ctx, Input(pol, v.Provider, v.Claims, req, e.now()))
+	return pol.Evaluate(ctx, withGrants(Input(pol, v.Provider, v.Claims, req, e.now()), grants))
 }
 
 func classifyVerify(err error, rec *record) error {
@@ -162,9 +176,17 @@ func claimsValue(claims map[string]any) ast.Value {
 	return v
 }
 
-func (e *Engine) mint(v *verify.Verified, d policy.Decision) (*Token, error) {
+// mint signs the token d grants; it ends no later than notAfter when that
+// is set (the end of a just-in-time grant).
+func (e *Engine) mint(v *verify.Verified, d policy.Decision, notAfter time.Time) (*Token, error) {
 	now := e.now()
 	ttl := e.ttl(d)
+	if !notAfter.IsZero() {
+		ttl = min(ttl, notAfter.Sub(now).Truncate(time.Second))
+		if ttl <= 0 {
+			return nil, fmt.Errorf("%w: grant %s has ended", ErrDenied, d.Grant)
+		}
+	}
 	aud := d.Audiences
 	if len(aud) == 0 {
 		aud = []string{e.cfg.Issuer}
@@ -181,6 +203,7 @@ func (e *Engine) mint(v *verify.Verified, d policy.Decision) (*Token, error) {
 		ClientID:  d.Identity,
 		Act:       &mint.Actor{Issuer: v.Issuer, Subject: v.Subject},
 		Src:       sourceFacts(v.Claims),
+		Grant:     d.Grant,
 	}
 	raw, jti, err := e.keys.Load().Sign(c)
 	if err != nil {

@@ -32,6 +32,9 @@ func (e *Engine) Inspect(ctx context.Context, raw string) (*Introspection, error
 	if revoked {
 		return nil, fmt.Errorf("%w: revoked", ErrInactive)
 	}
+	if err := e.checkGrant(ctx, c.Grant); err != nil {
+		return nil, err
+	}
 	return &Introspection{Claims: *c}, nil
 }
 
@@ -62,4 +65,23 @@ func (e *Engine) Revoke(ctx context.Context, raw string) error {
 type RevocationStore interface {
 	Revoke(ctx context.Context, jti string, until time.Time) error
 	Revoked(ctx context.Context, jti string) (bool, error)
+}
+
+// checkGrant: a token issued under a just-in-time grant is active only
+// while the grant is (not revoked, not ended), on every replica.
+func (e *Engine) checkGrant(ctx context.Context, id string) error {
+	if id == "" {
+		return nil
+	}
+	if e.access == nil {
+		return fmt.Errorf("%w: issued under a grant, and just-in-time access is off", ErrInactive)
+	}
+	active, err := e.access.GrantActive(ctx, id)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStateUnavailable, err)
+	}
+	if !active {
+		return fmt.Errorf("%w: its grant has ended", ErrInactive)
+	}
+	return nil
 }

@@ -33,6 +33,9 @@ type Claims struct {
 	ClientID  string            `json:"client_id"`
 	Act       *Actor            `json:"act,omitempty"`
 	Src       map[string]string `json:"src,omitempty"`
+	// Grant is the id of the just-in-time request the token was issued
+	// under: the token is active only while that grant is.
+	Grant string `json:"grant,omitempty"`
 }
 
 // Actor is the RFC 8693 §4.1 actor: the source token's issuer and subject.
