@@ -12,7 +12,7 @@ const indexKey = "index"
 // globMeta are the characters that make a pattern more than its own text
 // (github.com/gobwas/glob, which glob.match uses): a pattern without any
 // matches only a claim equal to it.
-const globMeta = `*?[]{}\`
+const globMeta = `*?[]{}\,`
 
 // candidateIndex derives, once per load, which identities a token can
 // possibly be granted, so that an exchange naming no identity does not walk

@@ -16,6 +16,7 @@ func TestTheCandidateIndexLeadsEachPinnedValueToItsIdentitiesAndKeepsTheRest(t *
 		"glob":    map[string]any{"federations": []any{fed("gitlab", map[string]any{"project_path": "g/*"})}},
 		"mixed":   map[string]any{"federations": []any{fed("gitlab", map[string]any{"project_path": "g/x"}), fed("gitlab", nil)}},
 		"escaped": map[string]any{"federations": []any{fed("gitlab", map[string]any{"project_path": `g/\*`})}},
+		"comma":   map[string]any{"federations": []any{fed("gitlab", map[string]any{"project_path": "g/a,b"})}},
 		"github":  map[string]any{"federations": []any{fed("github", map[string]any{"repository": "acme/svc"})}},
 	}
 	want := map[string]any{"providers": map[string]any{
@@ -24,7 +25,7 @@ func TestTheCandidateIndexLeadsEachPinnedValueToItsIdentitiesAndKeepsTheRest(t *
 			"by": map[string]any{
 				"g/app": []string{"app", "twice"}, "g/docs": []string{"docs"}, "g/handbook": []string{"docs"},
 			},
-			"rest": []string{"escaped", "glob", "mixed"},
+			"rest": []string{"comma", "escaped", "glob", "mixed"},
 		},
 		"github": map[string]any{
 			"claim": "repository",
