@@ -111,37 +111,55 @@ func (r *record) finish(now time.Time, tok *Token, err error) {
 }
 
 func (e *Engine) writeRecord(r *record) {
-	fields := []zap.Field{
-		zap.String("decision_id", r.id),
-		zap.Time("time", r.start),
-		zap.String("result", r.result),
-		zap.Bool("allow", r.result == resultIssued),
-		zap.String("provider", r.provider),
-		zap.String("source_iss", r.srcIss),
-		zap.String("source_sub", r.srcSub),
-		zap.String("source_jti", r.srcJTI),
-		zap.String("source_token_sha256", r.tokenHash),
-		zap.String("client_ip", r.clientIP),
-		zap.String("requested_identity", r.requested),
-		zap.Strings("requested_scopes", r.reqScopes),
-		zap.Strings("requested_audiences", r.reqAud),
-		zap.Strings("reasons", r.reasons),
-		zap.Array("bundles", revisions(r.revisions)),
-		zap.Duration("latency", r.latency),
+	if ce := e.decLog.Check(zapcore.InfoLevel, "decision"); ce != nil {
+		ce.Write(zap.Inline(r))
 	}
-	if d := r.decision; d != nil {
-		fields = append(fields,
-			zap.String("identity", d.Identity),
-			zap.String("subject", d.Subject),
-			zap.Strings("roles", d.Roles),
-			zap.Strings("scopes", d.Scopes),
-			zap.Strings("audiences", d.Audiences),
-		)
-	}
-	e.decLog.Info("decision", fields...)
 	if e.cfg.DecisionSink != nil {
 		e.cfg.DecisionSink.Record(r.event())
 	}
+}
+
+// MarshalLogObject writes the record's fields straight into the decision
+// log's encoder: no field slice, no boxing, per exchange.
+func (r *record) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	enc.AddString("decision_id", r.id)
+	enc.AddTime("time", r.start)
+	enc.AddString("result", r.result)
+	enc.AddBool("allow", r.result == resultIssued)
+	enc.AddString("provider", r.provider)
+	enc.AddString("source_iss", r.srcIss)
+	enc.AddString("source_sub", r.srcSub)
+	enc.AddString("source_jti", r.srcJTI)
+	enc.AddString("source_token_sha256", r.tokenHash)
+	enc.AddString("client_ip", r.clientIP)
+	enc.AddString("requested_identity", r.requested)
+	err := errors.Join(
+		enc.AddArray("requested_scopes", stringArray(r.reqScopes)),
+		enc.AddArray("requested_audiences", stringArray(r.reqAud)),
+		enc.AddArray("reasons", stringArray(r.reasons)),
+		enc.AddArray("bundles", revisions(r.revisions)),
+	)
+	enc.AddDuration("latency", r.latency)
+	if d := r.decision; d != nil {
+		enc.AddString("identity", d.Identity)
+		enc.AddString("subject", d.Subject)
+		err = errors.Join(err,
+			enc.AddArray("roles", stringArray(d.Roles)),
+			enc.AddArray("scopes", stringArray(d.Scopes)),
+			enc.AddArray("audiences", stringArray(d.Audiences)),
+		)
+	}
+	return err
+}
+
+// stringArray logs a list of strings, [] when there are none.
+type stringArray []string
+
+func (ss stringArray) MarshalLogArray(enc zapcore.ArrayEncoder) error {
+	for _, s := range ss {
+		enc.AppendString(s)
+	}
+	return nil
 }
 
 // revisions logs bundle revisions as [{"path", "revision"}], without
