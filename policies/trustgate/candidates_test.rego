@@ -77,3 +77,11 @@ test_a_denial_explains_at_most_ten_candidates_and_counts_the_others if {
 	not "identity id-11, federation 0 (provider gitlab): claim `project_path` is `my-group/app`, not other/11" in d.reasons
 	"2 more candidate identities are not explained; name one to see its reasons" in d.reasons
 }
+
+test_an_ambiguous_token_counts_no_unexplained_candidates if {
+	two := {"a": project("my-group/app"), "b": project("my-group/*")}
+	d := trustgate.decision with input as {"token": main, "provider": gitlab, "request": request("", [], []), "now": now}
+		with data.trustgate.identities as object.union(many, two)
+	d.allow == false
+	d.reasons == ["ambiguous: identities a, b all accept this token; name one"]
+}
