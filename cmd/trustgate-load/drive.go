@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -21,8 +22,9 @@ type result struct {
 	elapsed     time.Duration
 	latencies   []time.Duration // of the answers that had the wanted status
 	failed      int64
-	cpuSeconds  float64 // the server's process_cpu_seconds_total, after - before
-	rssBytes    float64 // the server's process_resident_memory_bytes after
+	failures    map[string]int64 // failed requests by what went wrong
+	cpuSeconds  float64          // the server's process_cpu_seconds_total, after - before
+	rssBytes    float64          // the server's process_resident_memory_bytes after
 }
 
 // drive posts bodies (cycled) to endpoint at concurrency c for d or until
@@ -34,6 +36,7 @@ func drive(ctx context.Context, client *http.Client, endpoint string, bodies []s
 		sent, failed atomic.Int64
 		mu           sync.Mutex
 		latencies    = make([]time.Duration, 0, 1<<16)
+		failures     = make(map[string]int64)
 		wg           sync.WaitGroup
 	)
 	start := time.Now()
@@ -51,6 +54,9 @@ func drive(ctx context.Context, client *http.Client, endpoint string, bodies []s
 				if err := post(ctx, client, endpoint, bodies[int(n)%len(bodies)], want); err != nil {
 					if ctx.Err() == nil {
 						failed.Add(1)
+						mu.Lock()
+						failures[err.Error()]++
+						mu.Unlock()
 					}
 					continue
 				}
@@ -62,7 +68,7 @@ func drive(ctx context.Context, client *http.Client, endpoint string, bodies []s
 		}()
 	}
 	wg.Wait()
-	return result{concurrency: c, elapsed: time.Since(start), latencies: latencies, failed: failed.Load()}
+	return result{concurrency: c, elapsed: time.Since(start), latencies: latencies, failed: failed.Load(), failures: failures}
 }
 
 func post(ctx context.Context, client *http.Client, endpoint, body string, want int) error {
@@ -152,4 +158,7 @@ func report(out io.Writer, r result, floorMS float64) {
 		fmt.Fprintf(out, " crypto_floor_ms=%.3f x-floor=%.2f", floorMS, cpuMS/floorMS)
 	}
 	fmt.Fprintf(out, " server_rss_mb=%.0f\n", r.rssBytes/(1<<20))
+	for _, what := range slices.Sorted(maps.Keys(r.failures)) {
+		fmt.Fprintf(out, "  failed: %d x %s\n", r.failures[what], what)
+	}
 }
