@@ -169,3 +169,31 @@ func FuzzClientIP(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkClientIP: the cost per request of finding the client behind
+// proxies (run twice per exchange: the rate limit and the engine request).
+func BenchmarkClientIP(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		trusted []netip.Prefix
+	}{
+		{"no trusted proxies", nil},
+		{"through two trusted proxies", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			srv, err := New(Config{Engine: newFakeEngine(), TrustedProxies: bc.trusted})
+			if err != nil {
+				b.Fatal(err)
+			}
+			r := httptest.NewRequest(http.MethodPost, "/oauth2/token", nil)
+			r.RemoteAddr = "10.0.0.1:40000"
+			r.Header.Set(headerXForwardedFor, "192.0.2.1, 203.0.113.7, 10.0.0.2")
+			b.ReportAllocs()
+			for b.Loop() {
+				if srv.clientIP(r) == "" {
+					b.Fatal("no address")
+				}
+			}
+		})
+	}
+}
