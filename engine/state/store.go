@@ -18,6 +18,11 @@ const (
 	DefaultOpenTimeout   = 15 * time.Second
 	DefaultSweepInterval = time.Minute
 	DefaultSweepBatch    = 500
+	// DefaultRequestRetention keeps a finished just-in-time request (denied,
+	// cancelled, expired, revoked) with its reviews and history this long.
+	DefaultRequestRetention = 90 * 24 * time.Hour
+	// DefaultNotificationRetention keeps a delivered notification this long.
+	DefaultNotificationRetention = 7 * 24 * time.Hour
 )
 
 // ErrUnavailable is matched by every error of a Store operation: the
@@ -61,6 +66,11 @@ type Options struct {
 	// SweepBatch is how many rows one DELETE removes at most (default 500).
 	SweepInterval time.Duration
 	SweepBatch    int
+	// RequestRetention is how long a finished just-in-time request is kept
+	// after its last transition (default 90 days); NotificationRetention
+	// how long a delivered notification is (default 7 days).
+	RequestRetention      time.Duration
+	NotificationRetention time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -76,6 +86,7 @@ type Store struct {
 	log       *zap.Logger
 	metrics   *metrics
 	sweep     sweeper
+	retention retention
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -100,6 +111,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		opTimeout: opts.OpTimeout,
 		log:       opts.Logger,
 		metrics:   newMetrics(opts.Registerer),
+		retention: retention{requests: opts.RequestRetention, notifications: opts.NotificationRetention},
 	}
 	err = migrate(ctx, c, s.log)
 	if c.unlock != nil {
@@ -128,6 +140,12 @@ func fillDefaults(o *Options) {
 	}
 	if o.SweepBatch <= 0 {
 		o.SweepBatch = DefaultSweepBatch
+	}
+	if o.RequestRetention <= 0 {
+		o.RequestRetention = DefaultRequestRetention
+	}
+	if o.NotificationRetention <= 0 {
+		o.NotificationRetention = DefaultNotificationRetention
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -8,12 +8,45 @@ import (
 	"go.uber.org/zap"
 )
 
-// sweeps are the statements that delete at most $2 rows expired at $1, one
-// per table that expires; a table added later adds its own here.
-var sweeps = [...]struct{ table, query string }{
-	{"replay", sweepReplay},
-	{"revocation", sweepRevocation},
+// retention is how long finished requests and delivered notifications
+// are kept.
+type retention struct{ requests, notifications time.Duration }
+
+// sweeps are the statements that delete at most $2 rows that expired by
+// the cutoff $1, one per table, in order: a request's reviews and history
+// go before the request. A table added later adds its own here.
+var sweeps = [...]struct {
+	table, query string
+	cutoff       func(now time.Time, keep retention) int64
+}{
+	{"replay", sweepReplay, unixNow},
+	{"revocation", sweepRevocation, unixNow},
+	{"access_review", sweepReviews, requestCutoff},
+	{"access_event", sweepEvents, requestCutoff},
+	{"access_request", sweepRequests, requestCutoff},
+	{"notification_outbox", sweepNotifications, func(now time.Time, keep retention) int64 {
+		return nanos(now.Add(-keep.notifications))
+	}},
 }
+
+func unixNow(now time.Time, _ retention) int64 { return now.Unix() }
+
+func requestCutoff(now time.Time, keep retention) int64 { return nanos(now.Add(-keep.requests)) }
+
+// finishedBefore selects the requests that finished (denied, cancelled,
+// expired, revoked) by $1.
+const finishedBefore = `SELECT id FROM access_request WHERE state IN ('denied', 'cancelled', 'expired', 'revoked') AND updated_at <= $1`
+
+const sweepReviews = `DELETE FROM access_review WHERE (request_id, seq) IN
+(SELECT request_id, seq FROM access_review WHERE request_id IN (` + finishedBefore + `) LIMIT $2)`
+
+const sweepEvents = `DELETE FROM access_event WHERE (request_id, seq) IN
+(SELECT request_id, seq FROM access_event WHERE request_id IN (` + finishedBefore + `) LIMIT $2)`
+
+const sweepRequests = `DELETE FROM access_request WHERE id IN (` + finishedBefore + ` LIMIT $2)`
+
+const sweepNotifications = `DELETE FROM notification_outbox WHERE id IN
+(SELECT id FROM notification_outbox WHERE delivered_at IS NOT NULL AND delivered_at <= $1 LIMIT $2)`
 
 // sweeper deletes expired rows in the background until stopped.
 type sweeper struct {
@@ -49,7 +82,8 @@ func (w sweeper) stop() {
 	}
 }
 
-// Sweep deletes every row that has expired, batch rows per statement, so
+// Sweep deletes every row that has expired (finished requests and
+// delivered notifications once their retention has passed), batch rows per statement, so
 // no statement holds a lock for long; it returns how many it deleted. The
 // background sweeper calls it every SweepInterval.
 func (s *Store) Sweep(ctx context.Context, batch int) (int64, error) {
@@ -57,12 +91,13 @@ func (s *Store) Sweep(ctx context.Context, batch int) (int64, error) {
 		return 0, errors.New("state: sweep batch must be positive")
 	}
 	var total int64
-	now := s.now().Unix()
+	now := s.now()
 	for _, sw := range sweeps {
+		cutoff := sw.cutoff(now, s.retention)
 		for ctx.Err() == nil {
 			var n int64
 			err := s.op(ctx, "sweep", func(ctx context.Context) error {
-				res, err := s.db.ExecContext(ctx, sw.query, now, batch)
+				res, err := s.db.ExecContext(ctx, sw.query, cutoff, batch)
 				if err != nil {
 					return err
 				}
