@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/trustgate/trustgate/engine/access"
 )
 
 // benchStore opens a fresh database of one of the backends the benchmarks
@@ -74,6 +76,70 @@ func BenchmarkRevoked(b *testing.B) {
 					}
 					if revoked, err := s.Revoked(ctx, jti); revoked != want || err != nil {
 						b.Fatalf("revoked %v, err %v; want %v", revoked, err, want)
+					}
+				}
+			})
+		})
+	}
+}
+
+// grantStore is a store with 1,000 requests for 50 identities: per
+// identity 10 active grants, 5 ended and 5 pending.
+func grantStore(b *testing.B, backend string) (*Store, time.Time) {
+	b.Helper()
+	s := benchStore(b, backend)
+	now := time.Now()
+	for i := range 1000 {
+		r := newRequest("r"+strconv.Itoa(i), "id-"+strconv.Itoa(i%50), "g/p"+strconv.Itoa(i), 0, now.Add(-time.Hour))
+		switch i / 50 % 4 {
+		case 0, 1:
+			r.State, r.ExpiresAt = access.StateApproved, now.Add(time.Hour)
+		case 2:
+			r.State, r.ExpiresAt = access.StateApproved, now.Add(-time.Minute)
+		}
+		if err := s.CreateAccessRequest(context.Background(), r, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return s, now
+}
+
+// BenchmarkActiveGrants is the read of an exchange for a just-in-time
+// identity: its active grants, read through (no cache).
+func BenchmarkActiveGrants(b *testing.B) {
+	for _, name := range []string{"sqlite", "postgres"} {
+		b.Run(name, func(b *testing.B) {
+			s, now := grantStore(b, name)
+			var n atomic.Int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					gs, err := s.ActiveGrants(context.Background(), "id-"+strconv.FormatInt(n.Add(1)%50, 10), now)
+					if len(gs) != 10 || err != nil {
+						b.Fatalf("%d grants, err %v; want 10", len(gs), err)
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkGrantActive is the check of introspection and whoami for a
+// token issued under a grant: one indexed read, half the ids active.
+func BenchmarkGrantActive(b *testing.B) {
+	for _, name := range []string{"sqlite", "postgres"} {
+		b.Run(name, func(b *testing.B) {
+			s, now := grantStore(b, name)
+			var n atomic.Int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := n.Add(1) % 200
+					ok, err := s.GrantActive(context.Background(), "r"+strconv.FormatInt(i, 10), now)
+					if want := i < 100; ok != want || err != nil {
+						b.Fatalf("r%d: active %v, err %v; want %v", i, ok, err, want)
 					}
 				}
 			})
