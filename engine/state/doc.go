@@ -1,9 +1,10 @@
 // Package state owns everything Trustgate keeps beyond one request
 // (DESIGN §11): the (iss, jti) pairs of one-time-use subject tokens until
 // they expire (replay.go), the ids of revoked access tokens until they expire
-// (revocation.go), and later the just-in-time requests, reviews, grants and
-// notification outbox (each one more file here and one more migration per
-// dialect under migrations/).
+// (revocation.go), the just-in-time requests with their reviews and history
+// (access.go, transition.go, grants.go: access.Store) and the notification
+// outbox (outbox.go: access.Outbox). Each table comes with a migration per
+// dialect under migrations/.
 //
 // One Store serves three backends with the same SQL and the same code paths:
 //
