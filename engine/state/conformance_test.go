@@ -52,6 +52,7 @@ func TestConformance(t *testing.T) {
 		{"Sweeping deletes expired rows in batches and keeps live ones", testSweep},
 		{"Of many goroutines using one key exactly one is fresh", testConcurrentUse},
 		{"Of two Stores on one database using one key exactly one is fresh", testTwoStores},
+		{"A revocation through one Store is in force at once through another", testRevokedEverywhere},
 		{"Stores opened together on a fresh database migrate it once", testMigrateOnce},
 		{"A database with a newer schema is refused naming both versions", testNewerSchema},
 		{"A closed store answers errors, never fresh or not revoked", testClosed},
@@ -248,6 +249,23 @@ func testTwoStores(t *testing.T, b backend) {
 	}
 }
 
+func testRevokedEverywhere(t *testing.T, b backend) {
+	needShared(t, b)
+	ctx := context.Background()
+	url := b.fresh(t)
+	a, c := open(t, url, nil), open(t, url, nil)
+	if revoked, err := c.Revoked(ctx, "shared"); revoked || err != nil {
+		t.Fatalf("before the revocation: %v, %v", revoked, err)
+	}
+	if err := a.Revoke(ctx, "shared", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	// Read-through: the next check on the other Store sees it, no waiting.
+	if revoked, err := c.Revoked(ctx, "shared"); !revoked || err != nil {
+		t.Fatalf("the other Store right after the revocation: %v, %v", revoked, err)
+	}
+}
+
 func testMigrateOnce(t *testing.T, b backend) {
 	needShared(t, b)
 	url := b.fresh(t)
@@ -313,6 +331,10 @@ func testClosed(t *testing.T, b backend) {
 		if n := testutil.ToFloat64(s.metrics.errors.WithLabelValues(op)); n != 1 {
 			t.Fatalf("trustgate_state_errors_total{operation=%q} = %v, want 1", op, n)
 		}
+	}
+	// Failed operations are timed too: one latency series per operation.
+	if n := testutil.CollectAndCount(reg, "trustgate_state_operation_seconds"); n != 3 {
+		t.Fatalf("trustgate_state_operation_seconds has %d series, want one per operation (3)", n)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("a second Close: %v", err)
