@@ -101,10 +101,11 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if st != nil {
-		defer st.stop()
-	}
 	var failed int64
+	if st != nil {
+		// A failed run keeps the server's log and decision log, which say why.
+		defer func() { st.stop(failed > 0, out) }()
+	}
 	for _, c := range o.concurrency {
 		r, err := measure(ctx, o, client, base, bodies, want, c)
 		if err != nil {
@@ -163,7 +164,7 @@ func setup(ctx context.Context, o options, client *http.Client, out io.Writer) (
 	}
 	bodies, err := st.bodies(o)
 	if err != nil {
-		st.stop()
+		st.stop(false, out)
 		return "", nil, 0, nil, err
 	}
 	fmt.Fprintf(out, "server=%s identities=%d tokens=%d named=%t deny=%t\n", st.url, o.identities, len(bodies), o.named, o.deny)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -40,7 +41,7 @@ func startStack(ctx context.Context, o options) (*stack, error) {
 	}
 	s := &stack{dir: dir, logPath: filepath.Join(dir, "server.log")}
 	if err := s.start(ctx, o); err != nil {
-		s.stop()
+		s.stop(true, os.Stderr)
 		return nil, err
 	}
 	return s, nil
@@ -179,7 +180,9 @@ func (s *stack) peakRSS() (int64, error) {
 	return 0, errors.New("no VmHWM in /proc status")
 }
 
-func (s *stack) stop() {
+// stop ends the server and the issuer and removes the directory, unless
+// keep is set: then it says where the server's files are.
+func (s *stack) stop(keep bool, out io.Writer) {
 	if s.cmd != nil && s.cmd.Process != nil {
 		_ = s.cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
@@ -193,6 +196,10 @@ func (s *stack) stop() {
 	}
 	if s.issuerHS != nil {
 		_ = s.issuerHS.Close()
+	}
+	if keep {
+		fmt.Fprintf(out, "server log and decision log kept in %s\n", s.dir)
+		return
 	}
 	_ = os.RemoveAll(s.dir)
 }
