@@ -52,6 +52,10 @@ type config struct {
 	TrustedProxies []string `json:"trusted_proxies"`
 	// Introspection names the clients allowed to introspect tokens.
 	Introspection introspectionConfig `json:"introspection"`
+	// Notifications are webhooks told of just-in-time events, and
+	// ConsoleURL the console their links point to (config_notify.go).
+	Notifications []notificationConfig `json:"notifications"`
+	ConsoleURL    string               `json:"console_url"`
 }
 
 type bundleVerification struct {
@@ -256,6 +260,7 @@ func (c *config) fillDefaults() {
 		c.ShutdownGrace = duration(20 * time.Second)
 	}
 	c.fillBundleDefaults()
+	c.fillNotifyDefaults()
 	if v := c.BundleVerification; v != nil {
 		if v.KeyID == "" {
 			v.KeyID = "default"
@@ -323,6 +328,7 @@ func (c *config) validate() []string {
 		add("bundle_verification.public_key_file", "is required")
 	}
 	p = append(p, c.validateNetwork()...)
+	p = append(p, c.notifyProblems()...)
 	return append(p, c.State.problems()...)
 }
 

@@ -89,7 +89,7 @@ func serve(ctx context.Context, cfg config, dev bool, logs *logs, gc gcTuner) er
 	defer store.Close() // after the last request has drained
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 4)
+	errc := make(chan error, 8)
 	var sink engine.DecisionSink
 	if cfg.Log.DecisionLogURL != "" {
 		s, err := decisionlog.NewHTTPSink(decisionlog.Config{URL: cfg.Log.DecisionLogURL, Logger: log.Named("decision-sink"), Registerer: reg})
@@ -146,6 +146,9 @@ func serve(ctx context.Context, cfg config, dev bool, logs *logs, gc gcTuner) er
 	}
 
 	go func() { errc <- keys.watch(ctx, eng.SetKeys) }()
+	if err := startNotifications(ctx, cfg, store, log, reg, errc); err != nil {
+		return err
+	}
 	if dev {
 		go func() { errc <- runDevIssuerServer(ctx, devIssuerAddr, cfg.Issuer, log.Named("dev-issuer")) }()
 	}

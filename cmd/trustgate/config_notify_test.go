@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/trustgate/trustgate/engine/access"
+	"github.com/trustgate/trustgate/engine/access/notify"
+)
+
+const webhookCredential = "T0001/B0001/slackcredentialslackcred"
+
+func TestNotificationsAreValidatedWithTheirKeysAndNeverEchoTheURL(t *testing.T) {
+	slackURL := secretFile(t, "https://hooks.slack.example.com/services/"+webhookCredential+"\n")
+	httpURL := secretFile(t, "http://hooks.example.com/services/"+webhookCredential)
+	loopURL := secretFile(t, "http://127.0.0.1:9/services/"+webhookCredential)
+	notURL := secretFile(t, "not a url "+webhookCredential)
+	secret := secretFile(t, strings.Repeat("s", 32)+"\n")
+	short := secretFile(t, "short-"+webhookCredential[:4])
+	tests := []struct{ name, yaml, want string }{
+		{"a notification without url_file is refused", "notifications: [{format: slack}]", "notifications[0].url_file: is required"},
+		{"a missing url_file is refused", "notifications: [{url_file: /does/not/exist, format: slack}]", "notifications[0].url_file: open /does/not/exist"},
+		{"an http webhook off loopback is refused", "notifications: [{url_file: " + httpURL + ", format: slack}]", "notifications[0].url_file: " + httpURL + " holds a URL that is not https"},
+		{"a loopback http webhook needs allow_insecure_issuers", "notifications: [{url_file: " + loopURL + ", format: slack}]", "is not https"},
+		{"a file without a URL is refused", "notifications: [{url_file: " + notURL + ", format: slack}]", "does not hold an absolute URL"},
+		{"an unknown format is refused", "notifications: [{url_file: " + slackURL + ", format: teams}]", "notifications[0].format: want slack or json, not \"teams\""},
+		{"a json notification without a secret is refused", "notifications: [{url_file: " + slackURL + ", format: json}]", "notifications[0].secret_file: is required"},
+		{"a short secret is refused", "notifications: [{url_file: " + slackURL + ", format: json, secret_file: " + short + "}]", "shorter than 32 bytes"},
+		{"a secret for Slack is refused", "notifications: [{url_file: " + slackURL + ", format: slack, secret_file: " + secret + "}]", "notifications[0].secret_file: only json notifications are signed"},
+		{"an unknown event is refused", "notifications: [{url_file: " + slackURL + ", format: slack, events: [requested, approvd]}]", "notifications[0].events: \"approvd\" is not one of"},
+		{"two notifications of one name are refused", "notifications: [{url_file: " + slackURL + ", format: slack}, {url_file: " + slackURL + ", format: slack}]", "notifications[1].name: \"" + slackURL + "\" names another"},
+		{"an unknown key is refused", "notifications: [{url: https://hooks.example.com/x, format: slack}]", "notifications[0].url: unknown key"},
+		{"a console_url over http off loopback is refused", "console_url: http://sts.example.com/console", "console_url: http is allowed only on a loopback host"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseConfig([]byte("issuer: https://sts.example.com\nbundles: [.]\n" + tc.yaml + "\n"))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one saying %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), webhookCredential[:10]) {
+				t.Fatalf("the error repeats the webhook URL or secret: %v", err)
+			}
+		})
+	}
+}
+
+func TestConfigTakesNotificationsWithDefaults(t *testing.T) {
+	slackURL := secretFile(t, "https://hooks.slack.example.com/services/"+webhookCredential+"\n")
+	secret := secretFile(t, strings.Repeat("s", 40))
+	c, err := parseConfig([]byte(fmt.Sprintf(`issuer: https://sts.example.com
+bundles: [.]
+console_url: https://sts.example.com/console
+notifications:
+  - {name: oncall, url_file: %s, format: slack, events: [requested, approved]}
+  - {url_file: %s, format: json, secret_file: %s}
+`, slackURL, slackURL, secret)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets, err := c.targets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if targets[0].URL != "https://hooks.slack.example.com/services/"+webhookCredential || targets[0].Format != notify.FormatSlack {
+		t.Errorf("slack target %+v", targets[0].Format)
+	}
+	if targets[1].Name != slackURL || string(targets[1].Secret) != strings.Repeat("s", 40) || len(targets[1].Events) != 6 {
+		t.Errorf("an unnamed json target is named %q with %d events", targets[1].Name, len(targets[1].Events))
+	}
+	subs := c.subscribers()
+	if got := subs(access.EventRequested); !slices.Equal(got, []string{"oncall", slackURL}) {
+		t.Errorf("requested goes to %v", got)
+	}
+	if got := subs(access.EventRevoked); !slices.Equal(got, []string{slackURL}) {
+		t.Errorf("revoked goes to %v", got)
+	}
+}
+
+// serve's wiring: an event the config's subscribers queue reaches the
+// configured webhook, from the state store serve opens.
+func TestServeDeliversTheConfiguredNotifications(t *testing.T) {
+	got := make(chan []byte, 1)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got <- body
+	}))
+	t.Cleanup(hook.Close)
+	c, err := parseConfig([]byte(fmt.Sprintf("issuer: http://127.0.0.1:1\nallow_insecure_issuers: true\nbundles: [.]\nnotifications: [{name: oncall, url_file: %s, format: slack}]\n",
+		secretFile(t, hook.URL+"/services/x"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	store, err := openState(ctx, stateConfig{URL: "memory:"}, zap.NewNop(), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	now := time.Now()
+	r := access.Request{ID: "r1", Identity: "prod-db-breakglass", State: access.StatePending, Risk: "high", ApprovalsRequired: 1,
+		Requester: access.Requester{Person: access.Person{Issuer: "https://gitlab.example.com", Subject: "p"}},
+		Reason:    "deploy", CreatedAt: now, ExpiresAt: now.Add(time.Hour),
+		History: []access.Event{{Type: access.EventRequested, At: now}}}
+	if err := store.CreateAccessRequest(ctx, r, c.subscribers()); err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	if err := startNotifications(ctx, c, store, zap.NewNop(), prometheus.NewRegistry(), errc); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case body := <-got:
+		if !strings.Contains(string(body), "Access requested: prod-db-breakglass") {
+			t.Errorf("webhook got %s", body)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the webhook got nothing")
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Errorf("the notifier ended with %v", err)
+	}
+}
