@@ -50,6 +50,7 @@ func TestConformance(t *testing.T) {
 		{"A one-time key is fresh once, used until it expires, then fresh again", testReplay},
 		{"A revoked jti is revoked until its time and no longer after", testRevocation},
 		{"Sweeping deletes expired rows in batches and keeps live ones", testSweep},
+		{"The background sweeper deletes expired rows and stops on Close", testBackgroundSweeper},
 		{"Of many goroutines using one key exactly one is fresh", testConcurrentUse},
 		{"Of two Stores on one database using one key exactly one is fresh", testTwoStores},
 		{"A revocation through one Store is in force at once through another", testRevokedEverywhere},
@@ -161,6 +162,43 @@ func testRevocation(t *testing.T, b backend) {
 	check("a jti revoked twice, before the later time", "a", true)
 	clk.Advance(30 * time.Second)
 	check("a jti whose token has expired", "a", false)
+}
+
+func testBackgroundSweeper(t *testing.T, b backend) {
+	ctx := context.Background()
+	clk := newClock()
+	s, err := Open(ctx, b.fresh(t), Options{Now: clk.Now, SweepInterval: 10 * time.Millisecond, SweepBatch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, jti := range []string{"a", "b", "c"} {
+		if err := s.Revoke(ctx, jti, clk.Now().Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(2 * time.Minute)
+	left := func() (n int) {
+		if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM revocation").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for i := 0; left() > 0; i++ {
+		if i == 500 {
+			t.Fatalf("%d expired rows left after 5s of sweeping every 10ms", left())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return: the sweeper did not stop")
+	}
 }
 
 func testSweep(t *testing.T, b backend) {
