@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/trustgate/trustgate/engine"
+	"github.com/trustgate/trustgate/engine/access"
 )
 
 // Error codes. RFC 6749 §5.2 and RFC 8693 §2.2.2 for the token endpoints,
@@ -29,6 +30,8 @@ const (
 	codeUnavailable          = "temporarily_unavailable"
 	codeNotFound             = "not_found"
 	codeMethodNotAllowed     = "method_not_allowed"
+	codeAccessDenied         = "access_denied"
+	codeConflict             = "conflict"
 )
 
 // Client-facing descriptions of the engine's refusals. They are constants:
@@ -105,6 +108,12 @@ func invalidRequest(desc string) *apiError {
 //	engine.ErrInvalidTarget                → 400 invalid_target
 //	engine.ErrInvalidToken, ErrDenied      → 400 invalid_request, the same words for both
 //	engine.ErrInactive                     → 401 invalid_token with a Bearer challenge
+//	a just-in-time call's refusal (*accessError), by accessStatus:
+//	  engine.ErrInvalidToken               → 401 invalid_token with a Bearer challenge
+//	  access.ErrDenied                     → 403 access_denied (reasons only with RevealReasons)
+//	  access.ErrNotFound, engine.ErrNoAccess → 404 not_found
+//	  access.ErrConflict                   → 409 conflict
+//	  access.ErrInvalid                    → 400 invalid_request
 //	anything else                          → 500 server_error
 //
 // Server-side classes are tested first, so an error that is both is never
@@ -156,6 +165,8 @@ func toAPIError(err error) *apiError {
 		e.status, e.code, e.desc = http.StatusBadRequest, codeInvalidScope, descScope
 	case errors.Is(err, engine.ErrInvalidTarget):
 		e.status, e.code, e.desc = http.StatusBadRequest, codeInvalidTarget, descTarget
+	case errors.As(err, new(*accessError)):
+		accessStatus(e, err)
 	case errors.Is(err, engine.ErrInvalidToken), errors.Is(err, engine.ErrDenied):
 		e.status, e.code, e.desc = http.StatusBadRequest, codeInvalidRequest, descRefused
 	case errors.Is(err, engine.ErrInactive):
@@ -163,6 +174,26 @@ func toAPIError(err error) *apiError {
 		e.challenge = `Bearer error="invalid_token"`
 	}
 	return e
+}
+
+// accessStatus sets e for a refused just-in-time call (DESIGN §13); a
+// cause it does not know leaves e a 500.
+func accessStatus(e *apiError, err error) {
+	switch {
+	case errors.Is(err, engine.ErrInvalidToken):
+		e.status, e.code, e.desc = http.StatusUnauthorized, codeInvalidToken, descBadIDToken
+		e.challenge = `Bearer error="invalid_token"`
+	case errors.Is(err, access.ErrDenied):
+		e.status, e.code, e.desc = http.StatusForbidden, codeAccessDenied, descAccessDenied
+	case errors.Is(err, access.ErrNotFound):
+		e.status, e.code, e.desc = http.StatusNotFound, codeNotFound, descAccessNotFound
+	case errors.Is(err, engine.ErrNoAccess):
+		e.status, e.code, e.desc = http.StatusNotFound, codeNotFound, descAccessOff
+	case errors.Is(err, access.ErrConflict):
+		e.status, e.code, e.desc = http.StatusConflict, codeConflict, descAccessConflict
+	case errors.Is(err, access.ErrInvalid):
+		e.status, e.code, e.desc = http.StatusBadRequest, codeInvalidRequest, descAccessInvalid
+	}
 }
 
 // errorBody is the RFC 6749 §5.2 error response.

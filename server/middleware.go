@@ -69,7 +69,7 @@ var errPanic = errors.New("handler panicked")
 // API has it, else endpointUnknown. A raw path is never a label: it is
 // unbounded and may carry a token.
 func (s *Server) endpointLabel(r *http.Request) string {
-	if rt, ok := s.known[r.URL.Path]; ok {
+	if rt, ok := s.lookup(r.URL.Path); ok {
 		return rt.path
 	}
 	return endpointUnknown

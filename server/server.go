@@ -52,6 +52,9 @@ var _ Engine = (*engine.Engine)(nil)
 type Config struct {
 	// Engine exchanges, inspects and revokes tokens. Required.
 	Engine Engine
+	// Access answers the just-in-time API under /v1/access/ (DESIGN §13).
+	// Nil: those paths are 404.
+	Access Access
 	// Logger receives one line per refused or failed request (4xx at Warn,
 	// 5xx at Error) and, at Debug, one per successful request. It never
 	// receives a token, a parameter value or a URL path. Nil: no logs.
@@ -94,19 +97,21 @@ type Config struct {
 
 // Server is the HTTP API of DESIGN §6. It is safe for concurrent use.
 type Server struct {
-	eng      Engine
-	log      *zap.Logger
-	maxBody  int64
-	reveal   bool
-	limiter  *ratelimit.Keyed
-	proxies  trustedProxies
-	clients  clientSecrets
-	metrics  *metrics
-	gatherer prometheus.Gatherer
-	routes   []route
-	known    map[string]*route // by path
-	draining atomic.Bool
-	handler  http.Handler
+	eng       Engine
+	access    Access
+	log       *zap.Logger
+	maxBody   int64
+	reveal    bool
+	limiter   *ratelimit.Keyed
+	proxies   trustedProxies
+	clients   clientSecrets
+	metrics   *metrics
+	gatherer  prometheus.Gatherer
+	routes    []route
+	known     map[string]*route // by path
+	templated []*route          // routes whose path has {name} segments
+	draining  atomic.Bool
+	handler   http.Handler
 }
 
 // New checks cfg, fills its defaults, registers the metrics and builds the
@@ -158,6 +163,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		eng:      cfg.Engine,
+		access:   cfg.Access,
 		log:      cfg.Logger,
 		maxBody:  cfg.MaxBodyBytes,
 		reveal:   cfg.RevealReasons,
@@ -170,6 +176,10 @@ func New(cfg Config) (*Server, error) {
 	s.routes = s.routeTable()
 	s.known = make(map[string]*route, len(s.routes))
 	for i := range s.routes {
+		if strings.Contains(s.routes[i].path, "{") {
+			s.templated = append(s.templated, &s.routes[i])
+			continue
+		}
 		s.known[s.routes[i].path] = &s.routes[i]
 	}
 	s.handler = s.instrument(s.router())
@@ -251,6 +261,9 @@ func (s *Server) routeTable() []route {
 	if s.gatherer != nil {
 		routes = append(routes, route{path: pathMetrics, methods: get, handle: s.prometheus()})
 	}
+	if s.access != nil {
+		routes = append(routes, s.accessRoutes()...)
+	}
 	return routes
 }
 
@@ -264,7 +277,7 @@ func (s *Server) router() *mux.Router {
 		r.Handle(rt.path, s.endpoint(rt)).Methods(rt.methods...)
 	}
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if rt, ok := s.known[r.URL.Path]; ok {
+		if rt, ok := s.lookup(r.URL.Path); ok {
 			w.Header().Set("Allow", strings.Join(rt.methods, ", "))
 		}
 		s.writeError(w, r, &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed, desc: descMethod})

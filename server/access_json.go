@@ -1,0 +1,203 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+	"unicode/utf8"
+
+	"github.com/trustgate/trustgate/engine/access"
+)
+
+// Fields of the just-in-time API's bodies.
+const (
+	fieldDuration = "duration"
+	fieldReason   = "reason"
+	fieldTicket   = "ticket"
+	paramState    = "state"
+)
+
+// Descriptions of refused just-in-time calls (constants, never input).
+const (
+	descNoIDToken       = "an ID token is required in the Authorization header (Bearer scheme)"
+	descBadIDToken      = "the ID token is not valid"
+	descAccessString    = "identity, duration, reason and ticket must be strings"
+	descAccessIdentity  = "field identity is required"
+	descAccessReason    = "field reason is required"
+	descAccessDuration  = "duration must be a positive duration in whole seconds, such as 1h or 90m"
+	descAccessTooLong   = "reason or ticket is too long"
+	descAccessState     = "parameter state must be one of pending, approved, denied, cancelled, expired, revoked"
+	descAccessListQuery = "the only query parameter is state, given once"
+	descQueryNone       = "this endpoint takes no query parameters"
+	descAccessDenied    = "refused by policy"
+	descAccessNotFound  = "no such access request"
+	descAccessConflict  = "the access request's state does not allow this"
+	descAccessInvalid   = "the access request is malformed"
+	descAccessOff       = "just-in-time access is not enabled on this server"
+)
+
+// states a list may be filtered by.
+var states = map[string]access.State{
+	"pending": access.StatePending, "approved": access.StateApproved, "denied": access.StateDenied,
+	"cancelled": access.StateCancelled, "expired": access.StateExpired, "revoked": access.StateRevoked,
+}
+
+// readAccessFilter reads GET /v1/access/requests's query: state, at most
+// once, and nothing else.
+func readAccessFilter(rawQuery string) (access.Filter, error) {
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return access.Filter{}, invalidRequest(descAccessListQuery)
+	}
+	var f access.Filter
+	for name, vs := range q {
+		if name != paramState || len(vs) != 1 {
+			return access.Filter{}, invalidRequest(descAccessListQuery)
+		}
+		st, ok := states[vs[0]]
+		if !ok {
+			return access.Filter{}, invalidRequest(descAccessState)
+		}
+		f.State = st
+	}
+	return f, nil
+}
+
+// readNewAccessRequest reads POST /v1/access/requests's body strictly:
+// {"identity", "duration"?, "reason", "ticket"?, "scopes"?}.
+func readNewAccessRequest(r *http.Request) (access.NewRequest, error) {
+	var in access.NewRequest
+	if err := checkPost(r, jsonMediaType, descJSONType); err != nil {
+		return in, err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return in, err
+	}
+	var duration string
+	err = decodeObject(body, map[string]func(*json.Decoder) error{
+		fieldIdentity: stringField(&in.Identity),
+		fieldDuration: stringField(&duration),
+		fieldReason:   stringField(&in.Reason),
+		fieldTicket:   stringField(&in.Ticket),
+		fieldScopes: func(dec *json.Decoder) (err error) {
+			in.Scopes, err = jsonStrings(dec)
+			return err
+		},
+	})
+	if err != nil {
+		return in, err
+	}
+	return in, checkNewAccessRequest(&in, duration)
+}
+
+func checkNewAccessRequest(in *access.NewRequest, duration string) error {
+	if in.Identity == "" {
+		return invalidRequest(descAccessIdentity)
+	}
+	if in.Reason == "" {
+		return invalidRequest(descAccessReason)
+	}
+	if len(in.Reason) > access.MaxReasonLen || len(in.Ticket) > access.MaxTicketLen {
+		return invalidRequest(descAccessTooLong)
+	}
+	if duration != "" {
+		d, err := time.ParseDuration(duration)
+		if err != nil || d <= 0 || d%time.Second != 0 {
+			return invalidRequest(descAccessDuration)
+		}
+		in.Duration = d
+	}
+	scopes, err := checkScopes(in.Scopes)
+	in.Scopes = scopes
+	return err
+}
+
+// readAccessReason reads the body of a review, cancel or revoke:
+// {"reason"}, required for a review. A cancel or revoke may send no body.
+func readAccessReason(r *http.Request, required bool) (string, error) {
+	if r.URL.RawQuery != "" {
+		return "", invalidRequest(descQuery)
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return "", err
+	}
+	if len(body) == 0 && !required {
+		return "", nil
+	}
+	if err := checkPost(r, jsonMediaType, descJSONType); err != nil {
+		return "", err
+	}
+	var reason string
+	if err := decodeObject(body, map[string]func(*json.Decoder) error{fieldReason: stringField(&reason)}); err != nil {
+		return "", err
+	}
+	switch {
+	case required && reason == "":
+		return "", invalidRequest(descAccessReason)
+	case len(reason) > access.MaxReasonLen:
+		return "", invalidRequest(descAccessTooLong)
+	}
+	return reason, nil
+}
+
+// decodeObject decodes body strictly, token by token: exactly one object;
+// field names matched exactly; a field given twice, an unknown field or
+// data after the object refused; no invalid UTF-8. Each known field is
+// read by its function.
+func decodeObject(body []byte, fields map[string]func(*json.Decoder) error) error {
+	if !utf8.Valid(body) {
+		return invalidRequest(descJSONUTF8)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return invalidRequest(descJSONSyntax)
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return invalidRequest(descJSONSyntax)
+		}
+		name, _ := tok.(string)
+		read, ok := fields[name]
+		switch {
+		case seen[name]:
+			return invalidRequest(descJSONDuplicate)
+		case !ok:
+			return invalidRequest(descJSONUnknown)
+		}
+		seen[name] = true
+		if err := read(dec); err != nil {
+			return err
+		}
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return invalidRequest(descJSONSyntax)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return invalidRequest(descJSONTrailing)
+	}
+	return nil
+}
+
+// stringField reads a field that must be a string into dst.
+func stringField(dst *string) func(*json.Decoder) error {
+	return func(dec *json.Decoder) error {
+		tok, err := dec.Token()
+		if err != nil {
+			return invalidRequest(descJSONSyntax)
+		}
+		s, ok := tok.(string)
+		if !ok {
+			return invalidRequest(descAccessString)
+		}
+		*dst = s
+		return nil
+	}
+}
