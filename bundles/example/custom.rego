@@ -21,3 +21,31 @@ deny contains sprintf("change freeze until %s: %s", [w.until, w.reason]) if {
 	time.parse_rfc3339_ns(w.from) <= now
 	now < time.parse_rfc3339_ns(w.until)
 }
+
+# Risk of just-in-time requests (data.trustgate.access.request): a request
+# that touches production is high risk and needs one approval from
+# prod-approvers; outside working hours it is critical and needs two
+# (data.trustgate.risk_levels). The highest risk wins.
+risk contains "high" if production
+
+risk contains "critical" if {
+	production
+	not working_hours
+}
+
+# production: the identity asked for is a production one, or the requesting
+# job deploys to production.
+production if input.request.identity in data.trustgate.production_identities
+
+production if input.token.environment == "production"
+
+# working_hours: input.now (UTC) falls on a working day, inside the hours of
+# data.trustgate.working_hours.
+working_hours if {
+	hours := data.trustgate.working_hours
+	now := time.parse_rfc3339_ns(input.now)
+	time.weekday(now) in hours.days
+	[hour, _, _] := time.clock(now)
+	hours.start_hour <= hour
+	hour < hours.end_hour
+}

@@ -245,3 +245,120 @@ test_only_the_named_project_is_blocked if {
 	})
 	decide(claims, gitlab, "gitlab-ci-deploy").allow == true
 }
+
+# Just-in-time access to prod-db-breakglass: the custom risk rule, the
+# requesters and approvers the data names, and grants in the exchange.
+monday_10 := "2026-11-23T10:00:00Z"
+
+request_at(claims, provider, req, now) := r if {
+	r := trustgate.access.request with input as {"token": claims, "provider": provider, "request": req, "now": now}
+}
+
+breakglass(seconds) := {"identity": "prod-db-breakglass", "duration_seconds": seconds, "reason": "incident 42", "scopes": []}
+
+test_a_breakglass_request_in_working_hours_is_high_risk_with_one_approval if {
+	r := request_at(fixtures.gitlab_main_protected, gitlab, breakglass(3600), monday_10)
+	r.allow == true
+	r.risk == "high"
+	r.approvals_required == 1
+	r.duration_seconds == 3600
+}
+
+test_a_breakglass_request_outside_working_hours_is_critical_with_two_approvals if {
+	every now in ["2026-11-23T18:00:00Z", "2026-11-23T07:59:59Z", "2026-11-28T10:00:00Z", "2026-11-29T12:00:00Z"] {
+		r := request_at(fixtures.gitlab_main_protected, gitlab, breakglass(3600), now)
+		r.allow == true
+		r.risk == "critical"
+		r.approvals_required == 2
+	}
+}
+
+test_working_hours_start_at_eight_and_end_before_six if {
+	request_at(fixtures.gitlab_main_protected, gitlab, breakglass(3600), "2026-11-23T08:00:00Z").risk == "high"
+	request_at(fixtures.gitlab_main_protected, gitlab, breakglass(3600), "2026-11-27T17:59:59Z").risk == "high"
+}
+
+test_no_duration_asks_for_the_default_hour if {
+	request_at(fixtures.gitlab_main_protected, gitlab, breakglass(0), monday_10).duration_seconds == 3600
+}
+
+test_a_breakglass_request_longer_than_four_hours_is_refused if {
+	r := request_at(fixtures.gitlab_main_protected, gitlab, breakglass(14401), monday_10)
+	r.allow == false
+	r.reasons == ["duration 14401s is longer than identity prod-db-breakglass's max_duration 4h"]
+}
+
+test_a_breakglass_request_from_a_feature_branch_is_refused if {
+	r := request_at(fixtures.gitlab_feature_branch, gitlab, breakglass(3600), monday_10)
+	r.allow == false
+	count(r.reasons) > 0
+}
+
+test_a_breakglass_request_from_another_project_is_refused if {
+	claims := object.union(fixtures.gitlab_main_protected, {"project_path": "my-group/other"})
+	r := request_at(claims, gitlab, breakglass(3600), monday_10)
+	r.allow == false
+	count(r.reasons) > 0
+}
+
+test_a_standing_identity_cannot_be_requested if {
+	req := object.union(breakglass(3600), {"identity": "gitlab-ci-deploy"})
+	r := request_at(fixtures.gitlab_main_protected, gitlab, req, monday_10)
+	r.allow == false
+	r.reasons == ["identity gitlab-ci-deploy is not just-in-time: exchange a token for it instead"]
+}
+
+test_a_production_job_raises_the_risk_of_any_just_in_time_request if {
+	trustgate.custom.production with input as {"token": {"environment": "production"}, "request": {"identity": "x"}}
+	not trustgate.custom.production with input as {"token": {"environment": "staging"}, "request": {"identity": "x"}}
+}
+
+corp := {"name": "corp", "issuer": "https://login.example.com", "platform": "generic"}
+
+alice := {"iss": "https://login.example.com", "sub": "u-alice", "email": "alice@example.com", "groups": ["sre", "prod-approvers"]}
+
+stored := {
+	"id": "r1", "identity": "prod-db-breakglass", "state": "pending", "reviews": [],
+	"requester": {"provider": "gitlab", "issuer": "https://gitlab.com", "sub": fixtures.gitlab_main_protected.sub, "claims": {"user_login": "sample-user"}},
+}
+
+review_by(claims, provider) := r if {
+	r := trustgate.access.review with input as {"request": stored, "token": claims, "provider": provider, "verdict": "approve", "now": monday_10}
+}
+
+test_a_prod_approver_of_the_company_idp_may_approve if {
+	review_by(alice, corp).allow == true
+}
+
+test_a_person_outside_prod_approvers_may_not_approve if {
+	r := review_by(object.union(alice, {"groups": ["sre"]}), corp)
+	r.allow == false
+}
+
+test_the_person_behind_the_pipeline_may_not_approve_it if {
+	r := review_by(object.union(alice, {"preferred_username": "sample-user"}), corp)
+	r.allow == false
+	"a requester may not review their own request" in r.reasons
+}
+
+grant(binds, ends_at) := {
+	"id": "r1", "identity": "prod-db-breakglass", "ends_at": ends_at, "binds": binds,
+	"binding": {"kind": "ref", "provider": "gitlab", "issuer": "https://gitlab.com", "project": "my-group/app", "ref": "branch:main"},
+}
+
+decide_grants(grants) := d if {
+	d := trustgate.decision with input as {
+		"token": fixtures.gitlab_main_protected, "provider": gitlab, "now": monday_10, "grants": grants,
+		"request": {"identity": "prod-db-breakglass", "scopes": [], "audiences": [], "client_ip": ""},
+	}
+}
+
+test_breakglass_is_granted_only_through_an_active_grant_for_the_token if {
+	d := decide_grants([grant(true, "2026-11-23T11:00:00Z")])
+	d.allow == true
+	d.grant == "r1"
+	d.roles == ["db-admin"]
+	decide_grants([]).allow == false
+	decide_grants([grant(false, "2026-11-23T11:00:00Z")]).allow == false
+	decide_grants([grant(true, "2026-11-23T10:00:00Z")]).allow == false
+}
