@@ -21,7 +21,8 @@ func runDevIssuer(ctx context.Context, args []string, io stdio) int {
 	defer logs.sync()
 	fmt.Fprintf(io.stderr, "mint a GitLab-shaped token:  curl -s 'http://%s/token'\n"+
 		"mint a GitHub-shaped token:  curl -s 'http://%s/token?platform=github'\n"+
-		"override any claim:          curl -s 'http://%s/token?ref=feature&ref_protected=false'\n", *listen, *listen, *listen)
+		"override any claim:          curl -s 'http://%s/token?ref=feature&ref_protected=false'\n"+
+		"mint an approver's token:    curl -s 'http://%s/token?kind=person&sub=alice&groups=prod-approvers'\n", *listen, *listen, *listen, *listen)
 	if err := runDevIssuerServer(ctx, *listen, *aud, logs.app.Named("dev-issuer")); err != nil {
 		logs.app.Error("dev issuer stopped", zap.Error(err))
 		return exitFail

@@ -71,11 +71,14 @@ func New(cfg Config) (*Issuer, error) {
 	return &Issuer{cfg: cfg, key: key, kid: kid, signer: signer}, nil
 }
 
-// Handler serves discovery, the JWKS and GET /token.
+// Handler serves discovery, the JWKS and GET /token, and the same for the
+// people issuer under PeoplePath (its tokens: GET /token?kind=person).
 func (i *Issuer) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", i.discovery)
 	mux.HandleFunc("GET /oauth/discovery/keys", i.jwks)
+	mux.HandleFunc("GET "+PeoplePath+"/.well-known/openid-configuration", i.peopleDiscovery)
+	mux.HandleFunc("GET "+PeoplePath+"/keys", i.jwks)
 	mux.HandleFunc("GET /token", i.token)
 	return mux
 }
@@ -114,9 +117,14 @@ func (i *Issuer) jwks(w http.ResponseWriter, _ *http.Request) {
 }
 
 // token mints a token: ?platform=gitlab|github, ?aud=..., and any other
-// query parameter overrides the claim of that name (as a string).
+// query parameter overrides the claim of that name (as a string);
+// ?kind=person mints a person's token instead (person).
 func (i *Issuer) token(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if q.Get("kind") == "person" {
+		i.person(w, r)
+		return
+	}
 	aud := q.Get("aud")
 	if aud == "" {
 		aud = i.cfg.Audience
