@@ -26,6 +26,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/trustgate/trustgate/engine"
+	"github.com/trustgate/trustgate/engine/access"
 	"github.com/trustgate/trustgate/engine/enginetest"
 	"github.com/trustgate/trustgate/engine/mint"
 	"github.com/trustgate/trustgate/engine/policy"
@@ -51,6 +52,9 @@ type Options struct {
 	Quiet bool
 	// StateURL is the state store's database (default memory:).
 	StateURL string
+	// Data rewrites the example bundle's data.yaml (after the test
+	// issuers' URLs are in it).
+	Data func(string) string
 }
 
 // testServer is the whole service over real HTTP on loopback: three real
@@ -64,11 +68,12 @@ type testServer struct {
 	GitLab     *enginetest.Issuer // provider gitlab
 	GitLabSelf *enginetest.Issuer // provider gitlab-self
 	GitHub     *enginetest.Issuer // provider github
+	Corp       *enginetest.Issuer // provider corp: people's ID tokens
 	Bundle     string
 	Logs       *observer.ObservedLogs
 	Registry   *prometheus.Registry
 	Client     *http.Client
-	State      *state.Store // replay and revocation
+	State      *state.Store // replay, revocation, just-in-time access
 
 	jwksOnce sync.Once
 	jwks     jose.JSONWebKeySet
@@ -86,10 +91,11 @@ func newTestServer(t testing.TB, opt func(*Options)) *testServer {
 		GitLab:     enginetest.NewIssuer(t),
 		GitLabSelf: enginetest.NewIssuer(t),
 		GitHub:     enginetest.NewIssuer(t),
+		Corp:       enginetest.NewIssuer(t),
 		Bundle:     t.TempDir(),
 		Registry:   prometheus.NewRegistry(),
 	}
-	ts.writeExampleBundle(t)
+	ts.writeExampleBundle(t, o.Data)
 	level := zapcore.DebugLevel
 	if o.Quiet {
 		level = zapcore.WarnLevel
@@ -125,6 +131,13 @@ func newTestServer(t testing.TB, opt func(*Options)) *testServer {
 	if o.Engine != nil {
 		o.Engine(&ecfg)
 	}
+	if ecfg.Access == nil {
+		ecfg.Access, err = access.New(access.Config{Store: ts.State, Record: engine.AccessRecorder(log.Named("decisions")),
+			Logger: log.Named("access"), Now: ecfg.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	ts.Engine, err = engine.New(ecfg)
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +154,7 @@ func newTestServer(t testing.TB, opt func(*Options)) *testServer {
 		}
 		ts.Engine.SetPolicy(p)
 	}
-	scfg := server.Config{Engine: ts.Engine, Logger: log.Named("http"), Registerer: ts.Registry}
+	scfg := server.Config{Engine: ts.Engine, Access: ts.Engine, Logger: log.Named("http"), Registerer: ts.Registry}
 	if o.Server != nil {
 		o.Server(&scfg)
 	}
@@ -157,8 +170,9 @@ func newTestServer(t testing.TB, opt func(*Options)) *testServer {
 }
 
 // writeExampleBundle copies bundles/example into ts.Bundle with the test
-// issuers in place of gitlab.com, gitlab.example.com and GitHub's issuer.
-func (ts *testServer) writeExampleBundle(t testing.TB) {
+// issuers in place of gitlab.com, gitlab.example.com, GitHub's issuer and
+// the company IdP, then rewritten by patch (nil: none).
+func (ts *testServer) writeExampleBundle(t testing.TB, patch func(string) string) {
 	t.Helper()
 	data := readRepoFile(t, "bundles/example/data.yaml")
 	for _, r := range []struct{ old, new string }{
@@ -166,11 +180,15 @@ func (ts *testServer) writeExampleBundle(t testing.TB) {
 		{"issuer: https://gitlab.example.com\n", "issuer: " + ts.GitLabSelf.URL() + "\n"},
 		{"jwks_url: https://gitlab.example.com/oauth/discovery/keys\n", "jwks_url: " + ts.GitLabSelf.JWKSURL() + "\n"},
 		{"issuer: https://token.actions.githubusercontent.com\n", "issuer: " + ts.GitHub.URL() + "\n"},
+		{"issuer: https://login.example.com\n", "issuer: " + ts.Corp.URL() + "\n"},
 	} {
 		if strings.Count(data, r.old) != 1 {
 			t.Fatalf("bundles/example/data.yaml no longer has exactly one %q", strings.TrimSpace(r.old))
 		}
 		data = strings.Replace(data, r.old, r.new, 1)
+	}
+	if patch != nil {
+		data = patch(data)
 	}
 	mustWrite(t, filepath.Join(ts.Bundle, "data.yaml"), data)
 	mustWrite(t, filepath.Join(ts.Bundle, "custom.rego"), readRepoFile(t, "bundles/example/custom.rego"))
@@ -319,7 +337,7 @@ func (ts *testServer) servedJWKS(t testing.TB) jose.JSONWebKeySet {
 }
 
 // issuedClaimNames is every claim an issued token may carry (DESIGN §5).
-var issuedClaimNames = []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "scope", "roles", "client_id", "act", "src"}
+var issuedClaimNames = []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "scope", "roles", "client_id", "act", "src", "grant"}
 
 // verifyIssued checks raw as a relying party would, with the keys served
 // on /.well-known/jwks.json: header typ at+jwt, kid, ES256 (RFC 9068 §2.1),

@@ -104,6 +104,13 @@ func serve(ctx context.Context, cfg config, dev bool, logs *logs, gc gcTuner) er
 		go func() { _ = s.Run(sctx); close(sinkDone) }()
 		defer func() { stopSink(); <-sinkDone }()
 	}
+	jit, err := newAccess(store, logs)
+	if err != nil {
+		return err
+	}
+	expired := make(chan struct{})
+	go func() { runExpiry(ctx, jit, expiryInterval, log.Named("access")); close(expired) }()
+	defer func() { cancel(); <-expired }() // before the store closes
 	eng, err := engine.New(engine.Config{
 		Issuer:     cfg.Issuer,
 		DefaultTTL: time.Duration(cfg.Tokens.DefaultTTL),
@@ -117,6 +124,7 @@ func serve(ctx context.Context, cfg config, dev bool, logs *logs, gc gcTuner) er
 		}),
 		Keys:         keys.ring(),
 		Revocations:  store,
+		Access:       jit,
 		SubjectRate:  cfg.Limits.SubjectRate,
 		SubjectBurst: cfg.Limits.SubjectBurst,
 		Logger:       log.Named("engine"),
@@ -168,6 +176,7 @@ func newServer(cfg config, eng *engine.Engine, reg *prometheus.Registry, log *za
 	}
 	return server.New(server.Config{
 		Engine:               eng,
+		Access:               eng,
 		Logger:               log.Named("http"),
 		MaxBodyBytes:         cfg.Limits.MaxBodyBytes,
 		RevealReasons:        cfg.RevealReasons,
