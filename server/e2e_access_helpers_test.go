@@ -47,15 +47,26 @@ func newJITServer(t *testing.T, hours string, opt func(*Options)) *jitEnv {
 	t.Helper()
 	c := &clock{}
 	ts := newTestServer(t, func(o *Options) {
+		if opt != nil {
+			opt(o)
+		}
+		adjust := o.Engine
+		o.Engine = func(cfg *engine.Config) {
+			cfg.Now = c.Now
+			if adjust != nil {
+				adjust(cfg)
+			}
+		}
+		more := o.Data
 		o.Data = func(data string) string {
 			if strings.Count(data, exampleHours) != 1 {
 				t.Fatalf("bundles/example/data.yaml no longer has the working hours %q", exampleHours)
 			}
-			return strings.Replace(data, exampleHours, hours, 1)
-		}
-		o.Engine = func(cfg *engine.Config) { cfg.Now = c.Now }
-		if opt != nil {
-			opt(o)
+			data = strings.Replace(data, exampleHours, hours, 1)
+			if more != nil {
+				data = more(data)
+			}
+			return data
 		}
 	})
 	return &jitEnv{testServer: ts, clock: c}
