@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,11 +26,39 @@ const (
 // Largest response the exchange client reads.
 const maxResponseBytes = 1 << 20
 
-type exchangeFlags struct {
+// tokenSource is where a command reaches the server and finds the
+// caller's ID token: a named variable, a file, or GitHub Actions' token
+// request endpoint. exchange and access share it.
+type tokenSource struct {
 	url       string
 	tokenEnv  string
 	tokenFile string
 	ghAud     string
+}
+
+// flags registers the source's flags on fs.
+func (s *tokenSource) flags(fs *flag.FlagSet, io stdio) {
+	fs.StringVar(&s.url, "url", io.env.get("TRUSTGATE_URL"), "Trustgate base URL (env TRUSTGATE_URL)")
+	fs.StringVar(&s.tokenEnv, "token-env", "", "name of the environment variable holding the ID token (GitLab: the id_tokens variable)")
+	fs.StringVar(&s.tokenFile, "token-file", "", "file holding the ID token ('-' for standard input)")
+	fs.StringVar(&s.ghAud, "github-audience", "", "GitHub Actions: audience to request the ID token for (default: the Trustgate URL)")
+}
+
+func (s *tokenSource) check() error {
+	if s.url == "" {
+		return errors.New("--url (or TRUSTGATE_URL) is required")
+	}
+	if err := checkEndpoint(s.url); err != nil {
+		return fmt.Errorf("--url: %w", err)
+	}
+	if s.tokenEnv != "" && s.tokenFile != "" {
+		return errors.New("give --token-env or --token-file, not both")
+	}
+	return nil
+}
+
+type exchangeFlags struct {
+	tokenSource
 	identity  string
 	scope     string
 	audiences stringList
@@ -41,15 +70,10 @@ type exchangeFlags struct {
 func runExchange(ctx context.Context, args []string, io stdio) int {
 	fs := newFlags("exchange", io)
 	var f exchangeFlags
-	fs.StringVar(&f.url, "url", io.env.get("TRUSTGATE_URL"), "Trustgate base URL (env TRUSTGATE_URL)")
-	fs.StringVar(&f.tokenEnv, "token-env", "", "name of the environment variable holding the ID token (GitLab: the id_tokens variable)")
-	fs.StringVar(&f.tokenFile, "token-file", "", "file holding the ID token ('-' for standard input)")
-	fs.StringVar(&f.ghAud, "github-audience", "", "GitHub Actions: audience to request the ID token for (default: the Trustgate URL)")
+	f.tokenSource.flags(fs, io)
 	fs.StringVar(&f.identity, "identity", "", "identity name or email to ask for (default: the one that matches)")
 	fs.StringVar(&f.scope, "scope", "", "space-separated scopes to ask for (default: all of the identity's)")
-	fs.Var(&f.audiences, "audience", "audience of the issued token (repeatable)")
-	fs.StringVar(&f.format, "format", "token", "output: token, json or env")
-	fs.StringVar(&f.envName, "env-name", "TRUSTGATE_TOKEN", "variable name for --format env")
+	f.outputFlags(fs)
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "overall timeout")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -60,7 +84,7 @@ func runExchange(ctx context.Context, args []string, io stdio) int {
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	client := newClient()
 	idToken, err := f.idToken(ctx, client, io)
 	if err != nil {
 		return fail(io, "exchange", err)
@@ -72,16 +96,27 @@ func runExchange(ctx context.Context, args []string, io stdio) int {
 	return f.print(io, resp)
 }
 
+// outputFlags registers how the issued token is printed.
+func (f *exchangeFlags) outputFlags(fs *flag.FlagSet) {
+	fs.Var(&f.audiences, "audience", "audience of the issued token (repeatable)")
+	fs.StringVar(&f.format, "format", "token", "output: token, json or env")
+	fs.StringVar(&f.envName, "env-name", "TRUSTGATE_TOKEN", "variable name for --format env")
+}
+
+// newClient is the commands' HTTP client: it follows no redirect, so a
+// token is only ever sent where --url says.
+func newClient() *http.Client {
+	return &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
 func (f *exchangeFlags) check() error {
-	if f.url == "" {
-		return errors.New("--url (or TRUSTGATE_URL) is required")
+	if err := f.tokenSource.check(); err != nil {
+		return err
 	}
-	if err := checkEndpoint(f.url); err != nil {
-		return fmt.Errorf("--url: %w", err)
-	}
-	if f.tokenEnv != "" && f.tokenFile != "" {
-		return errors.New("give --token-env or --token-file, not both")
-	}
+	return f.checkOutput()
+}
+
+func (f *exchangeFlags) checkOutput() error {
 	switch f.format {
 	case "token", "json", "env":
 	default:
@@ -119,7 +154,7 @@ func validEnvName(s string) bool {
 
 // idToken finds the ID token: a named variable, a file, or GitHub Actions'
 // token request endpoint.
-func (f *exchangeFlags) idToken(ctx context.Context, client *http.Client, io stdio) (string, error) {
+func (f *tokenSource) idToken(ctx context.Context, client *http.Client, io stdio) (string, error) {
 	switch {
 	case f.tokenEnv != "":
 		tok := strings.TrimSpace(io.env.get(f.tokenEnv))
@@ -250,10 +285,7 @@ func (f *exchangeFlags) exchange(ctx context.Context, client *http.Client, idTok
 		return nil, fmt.Errorf("HTTP %d with an unreadable body", resp.StatusCode)
 	}
 	if resp.StatusCode != http.StatusOK || tr.AccessToken == "" {
-		if tr.Error == "" {
-			tr.Error = "server_error"
-		}
-		return nil, fmt.Errorf("%s: %s (HTTP %d)", tr.Error, tr.ErrorDescription, resp.StatusCode)
+		return nil, newServerError(resp, tr.Error, tr.ErrorDescription)
 	}
 	if !isCompactJWS(tr.AccessToken) {
 		// Printed for eval and $(...): only base64url and dots get through.

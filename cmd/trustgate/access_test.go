@@ -1,0 +1,215 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trustgate/trustgate/engine/enginetest"
+)
+
+// accessStack is serve with just-in-time access: a pipeline issuer
+// (provider ci) and a people issuer (provider corp), and a just-in-time
+// identity breakglass that prod-approvers approve.
+type accessStack struct {
+	url      string
+	ci, corp *enginetest.Issuer
+}
+
+func startAccessStack(t *testing.T) *accessStack {
+	t.Helper()
+	s := &accessStack{ci: enginetest.NewIssuer(t), corp: enginetest.NewIssuer(t)}
+	dir := t.TempDir()
+	data := strings.NewReplacer("CI", s.ci.URL(), "CORP", s.corp.URL()).Replace(`trustgate:
+  providers:
+    ci: {issuer: CI, platform: gitlab, audiences: [https://sts.example.com]}
+    corp: {issuer: CORP, platform: generic, audiences: [trustgate]}
+  identities:
+    breakglass:
+      roles: [db-admin]
+      scopes: [read, write]
+      audiences: [https://db.example.com]
+      access: just-in-time
+      jit:
+        max_duration: 4h
+        default_duration: 1h
+        bind: ref
+        approvers:
+          - provider: corp
+            claims: {groups: prod-approvers}
+      federations:
+        - provider: ci
+          claims: {ref_protected: "true"}
+          refs: ["branch:main"]
+`)
+	if err := os.WriteFile(filepath.Join(dir, "data.yaml"), []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.url, _ = startServe(t, dir)
+	return s
+}
+
+// env holds a pipeline's and two people's ID tokens, as a job and a
+// shell would.
+func (s *accessStack) env(t *testing.T) map[string]string {
+	t.Helper()
+	return map[string]string{
+		"TRUSTGATE_URL": s.url,
+		"CI_ID_TOKEN":   s.ci.Mint(t, enginetest.GitLabClaims(s.ci.URL(), "https://sts.example.com")),
+		"ALICE_TOKEN":   s.corp.Mint(t, enginetest.PersonClaims(s.corp.URL(), "trustgate", "alice", "prod-approvers")),
+		"MALLORY_TOKEN": s.corp.Mint(t, enginetest.PersonClaims(s.corp.URL(), "trustgate", "mallory", "sre")),
+	}
+}
+
+var requestID = regexp.MustCompile(`request ([a-z2-7]{26}) for breakglass`)
+
+// waitForPending returns the id of the request the approver sees pending.
+func waitForPending(t *testing.T, env map[string]string) string {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		code, out, errOut := runCLI(t, env, "access", "list", "--state", "pending", "--token-env", "ALICE_TOKEN")
+		if code != exitOK {
+			t.Fatalf("list: %d %s", code, errOut)
+		}
+		if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) == 2 {
+			return strings.Fields(lines[1])[0]
+		}
+	}
+	t.Fatal("no pending request appeared")
+	return ""
+}
+
+type cliResult struct {
+	code             int
+	stdout, stderr string
+}
+
+func runAsync(t *testing.T, env map[string]string, args ...string) <-chan cliResult {
+	done := make(chan cliResult, 1)
+	go func() {
+		code, out, errOut := runCLI(t, env, args...)
+		done <- cliResult{code, out, errOut}
+	}()
+	return done
+}
+
+func TestAccessRequestWaitsForApprovalThenPrintsTheTokenLikeExchange(t *testing.T) {
+	s := startAccessStack(t)
+	env := s.env(t)
+	done := runAsync(t, env, "access", "request", "--token-env", "CI_ID_TOKEN", "--identity", "breakglass",
+		"--duration", "30m", "--reason", "incident 42", "--ticket", "INC-42", "--wait", "--poll", "1s", "--format", "env")
+	id := waitForPending(t, env)
+
+	code, out, errOut := runCLI(t, env, "access", "show", id, "--token-env", "ALICE_TOKEN")
+	if code != exitOK || !regexp.MustCompile(`reason: +incident 42`).MatchString(out) || !strings.Contains(out, "requested by project_path:") {
+		t.Fatalf("show: %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = runCLI(t, env, "access", "approve", id, "--reason", "checked with on-call", "--token-env", "ALICE_TOKEN")
+	if code != exitOK || !strings.HasPrefix(out, "request "+id+" for breakglass: approved") {
+		t.Fatalf("approve: %d %s%s", code, out, errOut)
+	}
+
+	r := <-done
+	if r.code != exitOK || !strings.HasPrefix(r.stdout, "export TRUSTGATE_TOKEN=ey") {
+		t.Fatalf("request --wait: %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+	tok := strings.TrimPrefix(strings.SplitN(r.stdout, "\n", 2)[0], "export TRUSTGATE_TOKEN=")
+	if !introspect(t, s.url, tok) {
+		t.Fatal("the token printed is not active")
+	}
+	if m := requestID.FindStringSubmatch(r.stderr); m == nil || m[1] != id {
+		t.Fatalf("stderr does not name request %s: %s", id, r.stderr)
+	}
+	for _, secret := range []string{env["CI_ID_TOKEN"], env["ALICE_TOKEN"]} {
+		for _, part := range strings.Split(secret, ".") {
+			if strings.Contains(r.stdout+r.stderr+out+errOut, part) {
+				t.Fatal("a command printed part of an ID token")
+			}
+		}
+	}
+
+	code, out, errOut = runCLI(t, env, "access", "revoke", id, "--reason", "incident over", "--token-env", "ALICE_TOKEN")
+	if code != exitOK || !strings.Contains(out, ": revoked") || introspect(t, s.url, tok) {
+		t.Fatalf("revoke: %d %s%s", code, out, errOut)
+	}
+}
+
+func TestAccessRequestThatIsDeniedIsOneLineAndExit1(t *testing.T) {
+	s := startAccessStack(t)
+	env := s.env(t)
+	done := runAsync(t, env, "access", "request", "--token-env", "CI_ID_TOKEN", "--identity", "breakglass",
+		"--reason", "incident 42", "--wait", "--poll", "1s")
+	id := waitForPending(t, env)
+	if code, out, errOut := runCLI(t, env, "access", "deny", id, "--reason", "not now", "--token-env", "ALICE_TOKEN"); code != exitOK {
+		t.Fatalf("deny: %d %s%s", code, out, errOut)
+	}
+	r := <-done
+	want := fmt.Sprintf("trustgate access request: request %s is denied\n", id)
+	if r.code != exitFail || r.stdout != "" || !strings.HasSuffix(r.stderr, want) {
+		t.Fatalf("denied: %d\nstdout %q\nstderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestAccessRequestThatTimesOutIsCancelled(t *testing.T) {
+	s := startAccessStack(t)
+	env := s.env(t)
+	code, out, errOut := runCLI(t, env, "access", "request", "--token-env", "CI_ID_TOKEN", "--identity", "breakglass",
+		"--reason", "incident 42", "--wait", "--poll", "1s", "--timeout", "2s")
+	if code != exitFail || out != "" || !strings.Contains(errOut, "stopped waiting") {
+		t.Fatalf("timed out: %d\nstdout %q\nstderr %q", code, out, errOut)
+	}
+	m := requestID.FindStringSubmatch(errOut)
+	if m == nil {
+		t.Fatalf("no request id in %q", errOut)
+	}
+	if code, out, errOut := runCLI(t, env, "access", "show", m[1], "--token-env", "CI_ID_TOKEN", "--format", "json"); code != exitOK || !strings.Contains(out, `"state": "cancelled"`) {
+		t.Fatalf("the request after the timeout: %d %s%s", code, out, errOut)
+	}
+}
+
+func TestAccessCommandsRefuseWithTheOAuthErrorCode(t *testing.T) {
+	s := startAccessStack(t)
+	env := s.env(t)
+	code, out, _ := runCLI(t, env, "access", "request", "--token-env", "CI_ID_TOKEN", "--identity", "breakglass", "--reason", "x")
+	if code != exitOK || len(strings.TrimSpace(out)) != 26 {
+		t.Fatalf("request: %d %q", code, out)
+	}
+	id := strings.TrimSpace(out)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"A non-approver's approval is not_found: the request is not theirs to see.",
+			[]string{"approve", id, "--reason", "ok", "--token-env", "MALLORY_TOKEN"}, exitFail, "trustgate access approve: not_found: no such access request; decision id "},
+		{"A duration over max_duration is access_denied.",
+			[]string{"request", "--token-env", "CI_ID_TOKEN", "--identity", "breakglass", "--reason", "x", "--duration", "5h"}, exitFail, "trustgate access request: access_denied: refused by policy; decision id "},
+		{"A pipeline may not approve its own request.",
+			[]string{"approve", id, "--reason", "ok", "--token-env", "CI_ID_TOKEN"}, exitFail, "trustgate access approve: "},
+		{"An empty token variable is named.",
+			[]string{"list", "--token-env", "NO_SUCH_VAR"}, exitFail, "environment variable NO_SUCH_VAR is empty or not set"},
+		{"Approving without a reason is a usage error.",
+			[]string{"approve", id, "--token-env", "ALICE_TOKEN"}, exitUsage, "--reason is required"},
+		{"A verdict without an id is a usage error.",
+			[]string{"deny", "--reason", "no", "--token-env", "ALICE_TOKEN"}, exitUsage, "a request id is required"},
+		{"A request without a reason is a usage error.",
+			[]string{"request", "--token-env", "CI_ID_TOKEN", "--identity", "breakglass"}, exitUsage, "--reason is required"},
+		{"An unknown subcommand is a usage error.", []string{"grant"}, exitUsage, `unknown command "grant"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, env, append([]string{"access"}, tc.args...)...)
+			if code != tc.code || out != "" || !strings.Contains(errOut, tc.want) {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want exit %d and %q", code, out, errOut, tc.code, tc.want)
+			}
+			if tc.code == exitFail && strings.Count(errOut, "\n") != 1 {
+				t.Fatalf("want one line, got %q", errOut)
+			}
+		})
+	}
+}
