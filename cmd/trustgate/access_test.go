@@ -84,7 +84,7 @@ func waitForPending(t *testing.T, env map[string]string) string {
 }
 
 type cliResult struct {
-	code             int
+	code           int
 	stdout, stderr string
 }
 
