@@ -17,10 +17,12 @@ import (
 const expiryInterval = 5 * time.Second
 
 // newAccess builds just-in-time access (DESIGN §13) on the state store
-// serve opened: every transition is a decision-log record.
-func newAccess(store access.Store, logs *logs) (*access.Service, error) {
+// serve opened: every transition is a decision-log record and, for the
+// events the notifications config names, an outbox entry per target.
+func newAccess(store access.Store, notify access.Subscribers, logs *logs) (*access.Service, error) {
 	return access.New(access.Config{
 		Store:  store,
+		Notify: notify,
 		Record: engine.AccessRecorder(logs.decisions),
 		Logger: logs.app.Named("access"),
 	})

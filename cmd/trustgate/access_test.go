@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,6 +24,12 @@ type accessStack struct {
 }
 
 func startAccessStack(t *testing.T) *accessStack {
+	t.Helper()
+	return startAccessStackWith(t, "")
+}
+
+// startAccessStackWith starts it with extra lines of config.
+func startAccessStackWith(t *testing.T, extra string) *accessStack {
 	t.Helper()
 	s := &accessStack{ci: enginetest.NewIssuer(t), corp: enginetest.NewIssuer(t)}
 	dir := t.TempDir()
@@ -49,7 +58,9 @@ func startAccessStack(t *testing.T) *accessStack {
 	if err := os.WriteFile(filepath.Join(dir, "data.yaml"), []byte(data), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s.url, _ = startServe(t, dir)
+	addr := freeAddr(t)
+	s.url, _ = startServeConfig(t, fmt.Sprintf("issuer: http://%s\nlisten: %s\nbundles: [%s]\nallow_insecure_issuers: true\nshutdown_grace: 5s\nlog: {level: error}\n%s",
+		addr, addr, dir, extra))
 	return s
 }
 
@@ -211,5 +222,33 @@ func TestAccessCommandsRefuseWithTheOAuthErrorCode(t *testing.T) {
 				t.Fatalf("want one line, got %q", errOut)
 			}
 		})
+	}
+}
+
+func TestServeNotifiesTheTargetsOfAJustInTimeEvent(t *testing.T) {
+	got := make(chan string, 10)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- string(b)
+	}))
+	t.Cleanup(receiver.Close)
+	urlFile := filepath.Join(t.TempDir(), "slack-url")
+	if err := os.WriteFile(urlFile, []byte(receiver.URL+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startAccessStackWith(t, "notifications: [{url_file: "+urlFile+", format: slack, events: [requested]}]\n")
+	env := s.env(t)
+	code, out, errOut := runCLI(t, env, "access", "request", "--token-env", "CI_ID_TOKEN", "--identity", "breakglass", "--reason", "incident 42")
+	if code != exitOK {
+		t.Fatalf("request: %d %s", code, errOut)
+	}
+	id := strings.TrimSpace(out)
+	select {
+	case body := <-got:
+		if !strings.Contains(body, id) || !strings.Contains(body, "breakglass") {
+			t.Fatalf("the webhook body does not name request %s: %s", id, body)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no notification within 20s of the request")
 	}
 }

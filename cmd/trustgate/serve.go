@@ -104,7 +104,7 @@ func serve(ctx context.Context, cfg config, dev bool, logs *logs, gc gcTuner) er
 		go func() { _ = s.Run(sctx); close(sinkDone) }()
 		defer func() { stopSink(); <-sinkDone }()
 	}
-	jit, err := newAccess(store, logs)
+	jit, err := newAccess(store, cfg.subscribers(), logs)
 	if err != nil {
 		return err
 	}
