@@ -85,3 +85,46 @@ test_an_ambiguous_token_counts_no_unexplained_candidates if {
 	d.allow == false
 	d.reasons == ["ambiguous: identities a, b all accept this token; name one"]
 }
+
+jit_app := object.union(project("my-group/app"), {"access": "just-in-time"})
+
+decide_unnamed(ids) := d if {
+	d := trustgate.decision with input as {"token": main, "provider": gitlab, "request": request("", [], []), "now": now}
+		with data.trustgate.identities as ids
+}
+
+test_an_unnamed_token_only_a_just_in_time_identity_accepts_says_to_name_it if {
+	d := decide_unnamed({"jit": jit_app, "docs": project("my-group/docs")})
+	d.allow == false
+	d.reasons == [
+		"identity docs, federation 0 (provider gitlab): claim `project_path` is `my-group/app`, not my-group/docs",
+		"identity jit is just-in-time: name it to use an approved request",
+		"no identity accepts this token from provider gitlab",
+	]
+}
+
+test_a_just_in_time_identity_that_does_not_accept_the_token_is_not_said_to_be_named if {
+	d := decide_unnamed({"jit": object.union(jit_app, {"federations": [{"provider": "gitlab", "claims": {"project_path": "other/x"}}]})})
+	d.reasons == [
+		"identity jit, federation 0 (provider gitlab): claim `project_path` is `my-group/app`, not other/x",
+		"no identity accepts this token from provider gitlab",
+	]
+}
+
+test_an_ambiguous_token_does_not_also_point_at_a_just_in_time_identity if {
+	d := decide_unnamed({"a": project("my-group/app"), "b": project("my-group/*"), "jit": jit_app})
+	d.reasons == ["ambiguous: identities a, b all accept this token; name one"]
+}
+
+test_a_just_in_time_identity_beyond_the_explained_candidates_is_counted_not_named if {
+	d := decide_unnamed(object.union(many, {"zz-jit": jit_app}))
+	d.allow == false
+	not "identity zz-jit is just-in-time: name it to use an approved request" in d.reasons
+	"3 more candidate identities are not explained; name one to see its reasons" in d.reasons
+}
+
+test_a_named_denial_does_not_point_at_an_accepting_just_in_time_identity if {
+	d := trustgate.decision with input as {"token": main, "provider": gitlab, "request": request("docs", [], []), "now": now}
+		with data.trustgate.identities as {"jit": jit_app, "docs": project("my-group/docs")}
+	d.reasons == ["identity docs, federation 0 (provider gitlab): claim `project_path` is `my-group/app`, not my-group/docs"]
+}

@@ -62,14 +62,17 @@ identity_matched(id) if {
 	federation_matches(fed)
 }
 
-# matching is every identity that accepts the token, when none is named:
-# only candidates can, and never a just-in-time identity, which is used
-# only when named.
-matching contains name if {
+# accepting is every candidate that accepts the token; only candidates can.
+accepting contains name if {
 	some name in candidates
-	id := known_identities[name]
-	not just_in_time(id)
-	identity_matched(id)
+	identity_matched(known_identities[name])
+}
+
+# matching is every identity used when none is named: an accepting one,
+# never a just-in-time identity, which is used only when named.
+matching contains name if {
+	some name in accepting
+	not just_in_time(known_identities[name])
 }
 
 # selected is the identity a grant is for.
@@ -148,13 +151,12 @@ identity_reasons contains sprintf("ambiguous: identities %s all accept this toke
 	count(matching) > 1
 }
 
+# With none matching, every accepting candidate is just-in-time.
 identity_reasons contains sprintf("identity %s is just-in-time: name it to use an approved request", [name]) if {
 	requested == ""
 	count(matching) == 0
-	some name in explained
-	id := known_identities[name]
-	just_in_time(id)
-	identity_matched(id)
+	some name in accepting
+	name in explained
 }
 
 federation_reason(name, f, failure) := sprintf("identity %s, federation %d (provider %s): %s", [name, f.index, f.provider, failure])
