@@ -23,7 +23,9 @@ run: build
 	$(TRUSTGATE) serve --state $(STATE)
 
 ## demo: start the server (with its dev issuer), mint a GitLab-shaped token,
-## exchange it, and show what the issued token says.
+## exchange it, and show what the issued token says; then just-in-time
+## access: a job requests prod-db-breakglass, an approver approves, the job
+## exchanges.
 demo: build
 	@set -e; mkdir -p .trustgate; \
 	$(TRUSTGATE) serve --state $(STATE) 2>.demo-server.log & pid=$$!; \
@@ -39,7 +41,24 @@ demo: build
 	curl -sf -H "Authorization: Bearer $$TG" http://127.0.0.1:8080/v1/whoami; echo; \
 	echo "4. a token from a feature branch is refused:"; \
 	export CI_ID_TOKEN=$$(curl -sf 'http://127.0.0.1:8090/token?ref=feature&ref_protected=false&sub=project_path:demo-group/demo-project:ref_type:branch:ref:feature'); \
-	$(TRUSTGATE) exchange --url http://127.0.0.1:8080 --token-env CI_ID_TOKEN || true
+	$(TRUSTGATE) exchange --url http://127.0.0.1:8080 --token-env CI_ID_TOKEN || true; \
+	echo "5. just-in-time: the job asks for prod-db-breakglass and waits (trustgate access request --wait)"; \
+	export TRUSTGATE_URL=http://127.0.0.1:8080 CI_ID_TOKEN=$$(curl -sf http://127.0.0.1:8090/token); \
+	$(TRUSTGATE) access request --token-env CI_ID_TOKEN --identity prod-db-breakglass --duration 30m \
+	  --reason "demo: fix the orders table" --wait --poll 1s --timeout 1m --format env --env-name TG >.demo-jit.env 2>.demo-jit.log & job=$$!; \
+	until grep -q '^request ' .demo-jit.log 2>/dev/null; do sleep 0.2; done; sed 's/^/   /' .demo-jit.log; \
+	ID=$$(sed -n 's/^request \([a-z2-7]*\) for.*/\1/p' .demo-jit.log); \
+	echo "6. alice, a prod-approver, signs in to the company IdP (dev issuer: /token?kind=person) and approves:"; \
+	export ALICE=$$(curl -sf 'http://127.0.0.1:8090/token?kind=person&sub=alice&groups=prod-approvers'); \
+	$(TRUSTGATE) access approve $$ID --reason "checked with on-call" --token-env ALICE | tee .demo-jit.out; \
+	if grep -q ': pending' .demo-jit.out; then \
+	  echo "   outside working hours the request is critical: bob approves too"; \
+	  export BOB=$$(curl -sf 'http://127.0.0.1:8090/token?kind=person&sub=bob&groups=prod-approvers'); \
+	  $(TRUSTGATE) access approve $$ID --reason "second pair of eyes" --token-env BOB; \
+	fi; \
+	wait $$job; . ./.demo-jit.env; rm -f .demo-jit.env .demo-jit.log .demo-jit.out; \
+	echo "7. the job got a token for prod-db-breakglass, until the grant ends:"; \
+	curl -sf -H "Authorization: Bearer $$TG" http://127.0.0.1:8080/v1/whoami; echo
 
 $(OPA):
 	GOBIN=$(BIN) $(GO) install github.com/open-policy-agent/opa@$(OPA_VERSION)
@@ -106,4 +125,4 @@ load-100k: build
 	$(GO) run ./cmd/trustgate-load -serve $(TRUSTGATE) -identities 100000 -deny -c 16 -d $(LOADTIME) $(LOADFLAGS)
 
 clean:
-	rm -rf $(BIN) .demo-server.log
+	rm -rf $(BIN) .demo-server.log .demo-jit.env .demo-jit.log .demo-jit.out

@@ -60,8 +60,11 @@ func TestJustInTimeAccessFromRequestToRevocation(t *testing.T) {
 	if c.Grant != id || c.ClientID != breakglass || !slices.Equal(c.Roles, []string{"db-admin"}) || c.Expiry > ends.Unix() {
 		t.Fatalf("issued: grant %q client_id %q roles %v exp %d (grant ends %d)", c.Grant, c.ClientID, c.Roles, c.Expiry, ends.Unix())
 	}
-	if in := e.introspect(t, tok); in.body["active"] != true {
+	if in := e.introspect(t, tok); in.body["active"] != true || in.body["grant"] != id {
 		t.Fatalf("introspection of the fresh token: %s", in.raw)
+	}
+	if w := e.get(t, "/v1/whoami", "Authorization", "Bearer "+tok); w.status != http.StatusOK || w.body["grant"] != id {
+		t.Fatalf("whoami of the fresh token: %d %s", w.status, w.raw)
 	}
 
 	// 4. The approver revokes: the token is inactive at once.

@@ -28,6 +28,8 @@ type whoamiResponse struct {
 	ExpiresAt time.Time         `json:"expires_at"`
 	Actor     *mint.Actor       `json:"act,omitempty"`
 	Source    map[string]string `json:"src,omitempty"`
+	// Grant is the just-in-time request the token was issued under.
+	Grant string `json:"grant,omitempty"`
 }
 
 // whoami is GET /v1/whoami: the issued token, from the Authorization header
@@ -58,6 +60,7 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) error {
 		ExpiresAt: time.Unix(c.Expiry, 0).UTC(),
 		Actor:     c.Act,
 		Source:    c.Src,
+		Grant:     c.Grant,
 	})
 }
 
@@ -114,6 +117,7 @@ type introspection struct {
 	ID        string      `json:"jti,omitempty"`
 	Roles     []string    `json:"roles,omitempty"`
 	Actor     *mint.Actor `json:"act,omitempty"`
+	Grant     string      `json:"grant,omitempty"`
 }
 
 // introspect is POST /oauth2/introspect (RFC 7662): the client's
@@ -152,6 +156,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 		ID:        c.ID,
 		Roles:     c.Roles,
 		Actor:     c.Act,
+		Grant:     c.Grant,
 	})
 }
 
