@@ -17,10 +17,10 @@ import (
 	"github.com/trustgate/trustgate/engine/verify"
 )
 
-// jitBundle is bundleData plus a people provider (corp) and a just-in-time
+// benchJITBundle is bundleData plus a people provider (corp) and a just-in-time
 // identity the same pipelines may ask for, which corp's prod-approvers
 // approve.
-func jitBundle(issuer, corp string) string {
+func benchJITBundle(issuer, corp string) string {
 	const providers = "trustgate:\n  providers:\n"
 	data := bundleData(issuer)
 	data = providers + "    corp: {issuer: " + corp + ", platform: generic, audiences: [trustgate]}\n" + strings.TrimPrefix(data, providers)
@@ -51,7 +51,7 @@ func jitBundle(issuer, corp string) string {
 func newJITFixture(b *testing.B, url string) *fixture {
 	iss, corp := enginetest.NewIssuer(b), enginetest.NewIssuer(b)
 	dir := b.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "data.yaml"), []byte(jitBundle(iss.URL(), corp.URL())), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "data.yaml"), []byte(benchJITBundle(iss.URL(), corp.URL())), 0o600); err != nil {
 		b.Fatal(err)
 	}
 	st, err := state.Open(context.Background(), url, state.Options{})
