@@ -6,9 +6,12 @@ import (
 
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/trustgate/trustgate/server/console"
 )
 
 // instrument is the middleware every request goes through, routed or not:
@@ -71,6 +74,9 @@ var errPanic = errors.New("handler panicked")
 func (s *Server) endpointLabel(r *http.Request) string {
 	if rt, ok := s.lookup(r.URL.Path); ok {
 		return rt.path
+	}
+	if s.console != nil && strings.HasPrefix(r.URL.Path, console.PathPrefix) {
+		return console.PathPrefix
 	}
 	return endpointUnknown
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/trustgate/trustgate/engine"
 	"github.com/trustgate/trustgate/engine/ratelimit"
+	"github.com/trustgate/trustgate/server/console"
 )
 
 // DefaultMaxBodyBytes is Config.MaxBodyBytes when it is zero.
@@ -89,6 +90,11 @@ type Config struct {
 	// Registerer receives the server's metrics (trustgate_http_*). Nil: a
 	// registry of the server's own.
 	Registerer prometheus.Registerer
+	// Console, when set, serves every path under /console/ (the approval
+	// console, server/console), behind the same middleware; its requests
+	// carry the client address in their context (console.WithClientIP).
+	// Nil: no console.
+	Console http.Handler
 	// Gatherer is what GET /metrics serves. Nil: the Registerer when it is
 	// also a Gatherer (a *prometheus.Registry is); otherwise /metrics is not
 	// served.
@@ -107,6 +113,7 @@ type Server struct {
 	clients   clientSecrets
 	metrics   *metrics
 	gatherer  prometheus.Gatherer
+	console   http.Handler
 	routes    []route
 	known     map[string]*route // by path
 	templated []*route          // routes whose path has {name} segments
@@ -172,6 +179,7 @@ func New(cfg Config) (*Server, error) {
 		clients:  clients,
 		metrics:  m,
 		gatherer: cfg.Gatherer,
+		console:  cfg.Console,
 	}
 	s.routes = s.routeTable()
 	s.known = make(map[string]*route, len(s.routes))
@@ -275,6 +283,12 @@ func (s *Server) router() *mux.Router {
 	for i := range s.routes {
 		rt := &s.routes[i]
 		r.Handle(rt.path, s.endpoint(rt)).Methods(rt.methods...)
+	}
+	if s.console != nil {
+		r.Handle("/console", http.RedirectHandler(console.PathPrefix, http.StatusMovedPermanently))
+		r.PathPrefix(console.PathPrefix).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.console.ServeHTTP(w, r.WithContext(console.WithClientIP(r.Context(), s.clientIP(r))))
+		}))
 	}
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rt, ok := s.lookup(r.URL.Path); ok {

@@ -56,6 +56,8 @@ type config struct {
 	// ConsoleURL the console their links point to (config_notify.go).
 	Notifications []notificationConfig `json:"notifications"`
 	ConsoleURL    string               `json:"console_url"`
+	// Console is the approval console's sign-in (config_console.go).
+	Console *consoleConfig `json:"console,omitempty"`
 }
 
 type bundleVerification struct {
@@ -329,6 +331,7 @@ func (c *config) validate() []string {
 	}
 	p = append(p, c.validateNetwork()...)
 	p = append(p, c.notifyProblems()...)
+	p = append(p, c.consoleProblems()...)
 	return append(p, c.State.problems()...)
 }
 

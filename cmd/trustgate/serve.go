@@ -170,6 +170,10 @@ func newServer(cfg config, eng *engine.Engine, reg *prometheus.Registry, log *za
 	if err != nil {
 		return nil, err
 	}
+	cons, err := newConsole(cfg, eng, log)
+	if err != nil {
+		return nil, err
+	}
 	if len(clients) == 0 {
 		log.Warn("introspection is open to anyone: configure introspection.clients so that only your resource servers " +
 			"learn the claims of a token (RFC 7662 §2.1)")
@@ -186,6 +190,7 @@ func newServer(cfg config, eng *engine.Engine, reg *prometheus.Registry, log *za
 		IntrospectionClients: clients,
 		Registerer:           reg,
 		Gatherer:             reg,
+		Console:              cons,
 	})
 }
 

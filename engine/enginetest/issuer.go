@@ -2,7 +2,8 @@
 // discovery and a JWKS served over HTTP, RSA-2048 and P-256 keys generated
 // per issuer, GitLab- and GitHub-shaped tokens, key rotation and removal,
 // request counters, a switch that makes the JWKS endpoint hang, and one that
-// makes discovery name another issuer; and a bundle server speaking OPA's
+// makes discovery name another issuer; an authorization code flow for
+// console sign-ins (Login); and a bundle server speaking OPA's
 // bundle protocol (BundleServer) with BundleTarball to build what it
 // serves. It is for tests only: no production package imports it.
 package enginetest
@@ -50,6 +51,8 @@ type Issuer struct {
 	hanging bool
 	hang    chan struct{} // closed when hanging stops
 	jwks    []byte        // when set, served instead of the JWKS
+
+	login *Login
 }
 
 // IssuerOption changes how NewIssuer sets up an issuer.
@@ -74,6 +77,9 @@ func NewIssuer(t testing.TB, opts ...IssuerOption) *Issuer {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+i.path+"/.well-known/openid-configuration", i.discovery)
 	mux.HandleFunc("GET "+i.path+"/jwks", i.serveJWKS)
+	i.login = newLogin(i)
+	mux.HandleFunc("GET "+i.path+"/oauth/authorize", i.login.authorize)
+	mux.HandleFunc("POST "+i.path+"/oauth/token", i.login.token)
 	i.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		i.requests.Add(1)
 		mux.ServeHTTP(w, r)
@@ -200,7 +206,8 @@ func (i *Issuer) discovery(w http.ResponseWriter, _ *http.Request) {
 		"issuer":                                iss,
 		"jwks_uri":                              i.JWKSURL(),
 		"authorization_endpoint":                i.URL() + "/oauth/authorize",
-		"response_types_supported":              []string{"id_token"},
+		"token_endpoint":                        i.URL() + "/oauth/token",
+		"response_types_supported":              []string{"code", "id_token"},
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{"RS256", "ES256"},
 		"claims_supported":                      []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti"},
