@@ -1,0 +1,275 @@
+package console_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/trustgate/trustgate/engine"
+	"github.com/trustgate/trustgate/engine/access"
+	"github.com/trustgate/trustgate/engine/enginetest"
+	"github.com/trustgate/trustgate/engine/mint"
+	"github.com/trustgate/trustgate/engine/policy"
+	"github.com/trustgate/trustgate/engine/state"
+	"github.com/trustgate/trustgate/engine/verify"
+	"github.com/trustgate/trustgate/server"
+	"github.com/trustgate/trustgate/server/console"
+)
+
+const (
+	clientID     = "trustgate-console"
+	clientSecret = "the-console-client-secret-of-the-test"
+	ciAudience   = "https://sts.example.com"
+	identity     = "prod-db-breakglass"
+)
+
+// People the test IdP signs in.
+var (
+	alice   = map[string]any{"sub": "alice", "email": "alice@example.com", "groups": []any{"prod-approvers"}}
+	bob     = map[string]any{"sub": "bob", "email": "bob@example.com", "groups": []any{"prod-approvers"}}
+	mallory = map[string]any{"sub": "mallory", "email": "mallory@example.com", "groups": []any{"developers"}}
+)
+
+// bundleData is a bundle with a CI provider, the company IdP (whose
+// audiences are the console's client id) and one just-in-time identity
+// that prod-approvers approve.
+const bundleData = `trustgate:
+  providers:
+    gitlab:
+      issuer: {{CI}}
+      platform: gitlab
+      audiences: [` + ciAudience + `]
+    corp:
+      issuer: {{PEOPLE}}
+      platform: generic
+      audiences: [` + clientID + `]
+  identities:
+    ` + identity + `:
+      roles: [db-admin]
+      scopes: [read, write]
+      audiences: [https://db.example.com]
+      ttl: 15m
+      access: just-in-time
+      jit:
+        max_duration: 4h
+        default_duration: 1h
+        bind: ref
+        pending_ttl: 24h
+        approvers:
+          - provider: corp
+            claims:
+              groups: prod-approvers
+      federations:
+        - provider: gitlab
+          claims:
+            project_path: demo-group/demo-project
+            ref_protected: "true"
+          refs: ["branch:main"]
+`
+
+// stack is the whole service on loopback: a CI issuer, the company IdP
+// (with its authorization code flow), the real engine with the real
+// policy and a real state store, and the server with the console mounted.
+type stack struct {
+	URL    string
+	Engine *engine.Engine
+	CI     *enginetest.Issuer
+	People *enginetest.Issuer
+	Logs   *observer.ObservedLogs
+	mu sync.Mutex
+	// served is every response the server wrote: headers and body.
+	served []string
+	// skew moves the console's clock (not the engine's) forward.
+	skew atomic.Int64
+}
+
+// advance moves the console's clock forward by d.
+func (st *stack) advance(d time.Duration) { st.skew.Add(int64(d)) }
+
+func (st *stack) now() time.Time { return time.Now().Add(time.Duration(st.skew.Load())) }
+
+func newStack(t testing.TB) *stack {
+	t.Helper()
+	st := &stack{CI: enginetest.NewIssuer(t), People: enginetest.NewIssuer(t)}
+	core, logs := observer.New(zapcore.DebugLevel)
+	log := zap.New(core)
+	st.Logs = logs
+	hs := httptest.NewUnstartedServer(nil)
+	st.URL = "http://" + hs.Listener.Addr().String()
+	st.People.Login().AddClient(clientID, clientSecret, st.URL+"/console/callback")
+
+	store, err := state.Open(context.Background(), "memory:", state.Options{Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	svc, err := access.New(access.Config{Store: store, Record: engine.AccessRecorder(log.Named("decisions")), Logger: log.Named("access")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Engine = newEngine(t, st.URL, store, svc, log)
+	dir := t.TempDir()
+	data := strings.NewReplacer("{{CI}}", st.CI.URL(), "{{PEOPLE}}", st.People.URL()).Replace(bundleData)
+	if err := os.WriteFile(filepath.Join(dir, "data.yaml"), []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err := policy.Load(context.Background(), []string{dir}, policy.Options{ServerIssuer: st.URL,
+		AllowInsecureIssuers: true, Logger: log.Named("policy"), EvalTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Engine.SetPolicy(p)
+
+	cons, err := console.New(console.Config{Engine: st.Engine, Issuer: st.People.URL(), ClientID: clientID,
+		ClientSecret: clientSecret, RedirectURL: st.URL + "/console/callback", SessionKey: make([]byte, console.KeySize),
+		Logger: log.Named("console"), Now: st.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Config{Engine: st.Engine, Logger: log.Named("http"), Console: cons.Handler()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs.Config.Handler = st.recording(srv.Handler())
+	hs.Start()
+	t.Cleanup(hs.Close)
+	t.Cleanup(func() { st.scanForTokens(t) })
+	return st
+}
+
+func newEngine(t testing.TB, issuer string, store *state.Store, svc *access.Service, log *zap.Logger) *engine.Engine {
+	t.Helper()
+	key, err := mint.Generate(mint.ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := mint.NewKeyRing(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engine.Config{
+		Issuer:      issuer,
+		Verifier:    verify.New(verify.Config{AllowInsecureIssuers: true, Logger: log.Named("verify"), Replay: store}),
+		Keys:        ring,
+		Revocations: store,
+		Access:      svc,
+		Logger:      log.Named("engine"),
+		DecisionLog: log.Named("decisions"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng
+}
+
+// ciToken is a GitLab CI token of demo-group/demo-project on protected
+// main: one the identity federates with.
+func (st *stack) ciToken(t testing.TB) string {
+	t.Helper()
+	return st.CI.Mint(t, enginetest.GitLabClaims(st.CI.URL(), ciAudience))
+}
+
+// personToken is an ID token of the company IdP, as a login yields.
+func (st *stack) personToken(t testing.TB, person map[string]any) string {
+	t.Helper()
+	c := map[string]any{"iss": st.People.URL(), "aud": clientID, "iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix()}
+	for k, v := range person {
+		c[k] = v
+	}
+	return st.People.Mint(t, c)
+}
+
+// request files a pending request from the pipeline, as the API does.
+func (st *stack) request(t testing.TB) access.Request {
+	t.Helper()
+	r, err := st.Engine.RequestAccess(context.Background(), engine.AccessCall{Token: st.ciToken(t), ClientIP: "127.0.0.1"},
+		access.NewRequest{Identity: identity, Duration: time.Hour, Reason: "migrate the orders table", Ticket: "OPS-1234"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// browser is an HTTP client with a cookie jar that does not follow
+// redirects, so each step can be checked.
+func browser(t testing.TB) *http.Client {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// tokenShaped finds anything shaped like a JWT, or a long base64url run.
+var tokenShaped = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}|[A-Za-z0-9_-]{200,}`)
+
+func cookieJar() (http.CookieJar, error) { return cookiejar.New(nil) }
+
+// state reads a request's state as the pipeline that asked sees it.
+func (st *stack) state(t testing.TB, id string) access.State {
+	t.Helper()
+	r, err := st.Engine.AccessRequest(context.Background(), engine.AccessCall{Token: st.ciToken(t)}, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.State
+}
+
+// recording keeps every response next writes (its headers, Set-Cookie
+// aside, and its body) for scanForTokens.
+func (st *stack) recording(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		for k, vs := range rec.Header() {
+			w.Header()[k] = vs
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+		h := rec.Header().Clone()
+		h.Del("Set-Cookie") // the sealed session: opaque, and meant to be long
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		st.served = append(st.served, fmt.Sprint(h), rec.Body.String())
+	})
+}
+
+// scanForTokens fails the test when any page, header or log line holds
+// something shaped like a token: the console's ID tokens and the
+// pipelines' never leave the session cookie and the engine.
+func (st *stack) scanForTokens(t testing.TB) {
+	t.Helper()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.served) == 0 {
+		t.Error("scanForTokens: nothing was served, so nothing was scanned")
+	}
+	for _, s := range st.served {
+		if m := tokenShaped.FindString(s); m != "" {
+			t.Errorf("a response holds a token-shaped string %.40q…", m)
+		}
+	}
+	for _, e := range st.Logs.All() {
+		line := e.Message + " " + fmt.Sprint(e.ContextMap())
+		if m := tokenShaped.FindString(line); m != "" {
+			t.Errorf("log line %q holds a token-shaped string %.40q…", e.Message, m)
+		}
+	}
+}
