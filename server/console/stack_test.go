@@ -217,8 +217,11 @@ func browser(t testing.TB) *http.Client {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
-// tokenShaped finds anything shaped like a JWT, or a long base64url run.
-var tokenShaped = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}|[A-Za-z0-9_-]{200,}`)
+// tokenShaped finds anything shaped like a part of a JWT: base64url that
+// opens a JSON object (eyJ, a header or payload), or a long base64url run
+// (a signature). The console's own values cannot match: CSRF tokens are
+// upper-case base32, request ids lower-case base32.
+var tokenShaped = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{16,}|[A-Za-z0-9_-]{200,}`)
 
 func cookieJar() (http.CookieJar, error) { return cookiejar.New(nil) }
 
