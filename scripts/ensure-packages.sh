@@ -1,21 +1,30 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the Go tests need when they are missing:
 # PostgreSQL's server binaries, with which engine/state/pgtest starts a
-# throwaway cluster per test package (CI runs as root on a clean machine).
+# throwaway cluster per test package, and chromium, which the approval
+# console's browser tests drive (server/console) (CI runs as root on a
+# clean machine).
 set -euo pipefail
-if compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+missing=()
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing+=(chromium)
+if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
-  echo "ensure-packages: PostgreSQL is not installed and only root can install it" \
-       "(apt-get install postgresql); the tests that need it will skip (and fail under CI=true)" >&2
+  echo "ensure-packages: ${missing[*]} not installed and only root can install them" \
+       "(apt-get install ${missing[*]}); the tests that need them will skip (and fail under CI=true)" >&2
   exit 0
 fi
-echo "ensure-packages: installing PostgreSQL from Debian's packages"
+echo "ensure-packages: installing ${missing[*]} from Debian's packages"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends postgresql >/dev/null
-compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || {
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [[ " ${missing[*]} " == *" postgresql "* ]] && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
   echo "ensure-packages: postgresql installed but no /usr/lib/postgresql/*/bin/initdb" >&2
   exit 1
-}
+fi
+if [[ " ${missing[*]} " == *" chromium "* ]] && ! command -v chromium >/dev/null; then
+  echo "ensure-packages: chromium installed but not on PATH" >&2
+  exit 1
+fi
