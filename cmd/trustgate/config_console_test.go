@@ -1,0 +1,43 @@
+package main
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+)
+
+func TestConsoleConfigIsValidatedWithItsKeys(t *testing.T) {
+	secret := secretFile(t, "the-console-client-secret\n")
+	key := secretFile(t, base64.StdEncoding.EncodeToString(make([]byte, 32))+"\n")
+	ok := "issuer: https://login.example.com, client_id: trustgate-console, client_secret_file: " + secret
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"a console without an issuer is refused", "console: {client_id: c, client_secret_file: " + secret + "}", "console.issuer: is required"},
+		{"an http IdP off loopback is refused", "console: {issuer: http://login.example.com, client_id: c, client_secret_file: " + secret + "}", "console.issuer: http is allowed only on a loopback host"},
+		{"a console without a client id is refused", "console: {issuer: https://login.example.com, client_secret_file: " + secret + "}", "console.client_id: is required"},
+		{"a console without a client secret file is refused", "console: {issuer: https://login.example.com, client_id: c}", "console.client_secret_file: is required"},
+		{"a missing client secret file is refused", "console: {issuer: https://login.example.com, client_id: c, client_secret_file: /does/not/exist}", "console.client_secret_file: open /does/not/exist"},
+		{"a redirect URL off the console's callback is refused", "console: {" + ok + ", redirect_url: https://sts.example.com/callback}", "console.redirect_url: the console's callback is served at /console/callback"},
+		{"an http redirect URL off loopback is refused", "console: {" + ok + ", redirect_url: http://sts.example.com/console/callback}", "console.redirect_url: http is allowed only"},
+		{"a session key of the wrong size is refused", "console: {" + ok + ", session_key_file: " + secretFile(t, "short") + "}", "must hold 32 bytes, raw or base64"},
+		{"an unknown console key is refused", "console: {" + ok + ", client_secret: x}", "console.client_secret: unknown key"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseConfig([]byte("issuer: https://sts.example.com\nbundles: [.]\n" + tc.yaml + "\n"))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one saying %q", err, tc.want)
+			}
+		})
+	}
+	t.Run("a complete console is taken, its redirect URL defaulting to the server's", func(t *testing.T) {
+		c, err := parseConfig([]byte("issuer: https://sts.example.com\nbundles: [.]\nconsole: {" + ok + ", session_key_file: " + key + "}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.consoleRedirect(); got != "https://sts.example.com/console/callback" {
+			t.Fatalf("redirect URL %q", got)
+		}
+	})
+}
