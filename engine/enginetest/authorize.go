@@ -100,20 +100,20 @@ func (l *Login) authorize(w http.ResponseWriter, r *http.Request) {
 // token is POST /oauth/token: grant_type=authorization_code, the client
 // authenticated (HTTP Basic or form), the code once, the PKCE verifier.
 func (l *Login) token(w http.ResponseWriter, r *http.Request) {
-	id, secret, ok := r.BasicAuth()
-	if !ok {
-		id, secret = r.PostFormValue("client_id"), r.PostFormValue("client_secret")
-	}
+	id, secret := clientCredentials(r)
 	l.mu.Lock()
 	c, known := l.clients[id]
+	if !known || subtle.ConstantTimeCompare([]byte(secret), []byte(c.secret)) != 1 {
+		l.mu.Unlock()
+		tokenError(w, http.StatusUnauthorized, "invalid_client")
+		return
+	}
 	code, found := l.codes[r.PostFormValue("code")]
-	delete(l.codes, r.PostFormValue("code"))
+	delete(l.codes, r.PostFormValue("code")) // once, even when the rest is wrong
 	ttl := l.ttl
 	l.mu.Unlock()
 	sum := sha256.Sum256([]byte(r.PostFormValue("code_verifier")))
 	switch {
-	case !known || subtle.ConstantTimeCompare([]byte(secret), []byte(c.secret)) != 1:
-		tokenError(w, http.StatusUnauthorized, "invalid_client")
 	case r.PostFormValue("grant_type") != "authorization_code" || !found || code.client != id ||
 		r.PostFormValue("redirect_uri") != code.redirect ||
 		base64.RawURLEncoding.EncodeToString(sum[:]) != code.challenge:
@@ -160,4 +160,20 @@ func tokenError(w http.ResponseWriter, status int, code string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": code})
+}
+
+// clientCredentials reads the client's id and secret: HTTP Basic, each
+// form-encoded first (RFC 6749 §2.3.1), or the form's client_id and
+// client_secret.
+func clientCredentials(r *http.Request) (id, secret string) {
+	u, p, ok := r.BasicAuth()
+	if !ok {
+		return r.PostFormValue("client_id"), r.PostFormValue("client_secret")
+	}
+	id, err1 := url.QueryUnescape(u)
+	secret, err2 := url.QueryUnescape(p)
+	if err1 != nil || err2 != nil {
+		return "", ""
+	}
+	return id, secret
 }

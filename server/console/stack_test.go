@@ -57,7 +57,7 @@ const bundleData = `trustgate:
     corp:
       issuer: {{PEOPLE}}
       platform: generic
-      audiences: [` + clientID + `]
+      audiences: ["{{CLIENT}}"]
   identities:
     ` + identity + `:
       roles: [db-admin]
@@ -103,7 +103,20 @@ func (st *stack) advance(d time.Duration) { st.skew.Add(int64(d)) }
 
 func (st *stack) now() time.Time { return time.Now().Add(time.Duration(st.skew.Load())) }
 
+// idp is the company IdP a stack's console signs in with.
+type idp struct{ issuer, clientID, secret string }
+
 func newStack(t testing.TB) *stack {
+	t.Helper()
+	return newStackWith(t, func(st *stack) idp {
+		st.People.Login().AddClient(clientID, clientSecret, st.URL+"/console/callback")
+		return idp{issuer: st.People.URL(), clientID: clientID, secret: clientSecret}
+	})
+}
+
+// newStackWith builds a stack whose console signs in with the IdP that
+// setup returns (st.URL is set when it runs).
+func newStackWith(t testing.TB, setup func(st *stack) idp) *stack {
 	t.Helper()
 	st := &stack{CI: enginetest.NewIssuer(t), People: enginetest.NewIssuer(t)}
 	core, logs := observer.New(zapcore.DebugLevel)
@@ -111,7 +124,7 @@ func newStack(t testing.TB) *stack {
 	st.Logs = logs
 	hs := httptest.NewUnstartedServer(nil)
 	st.URL = "http://" + hs.Listener.Addr().String()
-	st.People.Login().AddClient(clientID, clientSecret, st.URL+"/console/callback")
+	id := setup(st)
 
 	store, err := state.Open(context.Background(), "memory:", state.Options{Registerer: prometheus.NewRegistry()})
 	if err != nil {
@@ -124,7 +137,7 @@ func newStack(t testing.TB) *stack {
 	}
 	st.Engine = newEngine(t, st.URL, store, svc, log)
 	dir := t.TempDir()
-	data := strings.NewReplacer("{{CI}}", st.CI.URL(), "{{PEOPLE}}", st.People.URL()).Replace(bundleData)
+	data := strings.NewReplacer("{{CI}}", st.CI.URL(), "{{PEOPLE}}", id.issuer, "{{CLIENT}}", id.clientID).Replace(bundleData)
 	if err := os.WriteFile(filepath.Join(dir, "data.yaml"), []byte(data), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -135,8 +148,8 @@ func newStack(t testing.TB) *stack {
 	}
 	st.Engine.SetPolicy(p)
 
-	cons, err := console.New(console.Config{Engine: st.Engine, Issuer: st.People.URL(), ClientID: clientID,
-		ClientSecret: clientSecret, RedirectURL: st.URL + "/console/callback", SessionKey: make([]byte, console.KeySize),
+	cons, err := console.New(console.Config{Engine: st.Engine, Issuer: id.issuer, ClientID: id.clientID,
+		ClientSecret: id.secret, RedirectURL: st.URL + "/console/callback", SessionKey: make([]byte, console.KeySize),
 		Logger: log.Named("console"), Now: st.now})
 	if err != nil {
 		t.Fatal(err)
