@@ -91,7 +91,7 @@ type stack struct {
 	CI     *enginetest.Issuer
 	People *enginetest.Issuer
 	Logs   *observer.ObservedLogs
-	mu sync.Mutex
+	mu     sync.Mutex
 	// served is every response the server wrote: headers and body.
 	served []string
 	// skew moves the console's clock (not the engine's) forward.
