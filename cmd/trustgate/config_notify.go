@@ -38,9 +38,14 @@ type notificationConfig struct {
 	Events []string `json:"events"`
 }
 
-// fillNotifyDefaults names unnamed targets after their url_file and
-// subscribes targets without events to all.
+// fillNotifyDefaults names unnamed targets after their url_file,
+// subscribes targets without events to all, and links notifications to
+// this server's own console (<issuer>/console) when it runs one and
+// console_url is not set.
 func (c *config) fillNotifyDefaults() {
+	if c.ConsoleURL == "" && c.Console != nil {
+		c.ConsoleURL = strings.TrimSuffix(c.Issuer, "/") + "/console"
+	}
 	for i := range c.Notifications {
 		n := &c.Notifications[i]
 		if n.Name == "" {

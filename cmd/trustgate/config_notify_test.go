@@ -133,3 +133,21 @@ func TestServeDeliversTheConfiguredNotifications(t *testing.T) {
 		t.Errorf("the notifier ended with %v", err)
 	}
 }
+
+func TestConsoleURLDefaultsToThisServersConsole(t *testing.T) {
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"Without a console and a console_url, notifications carry no link.", "", ""},
+		{"With a console, links go to the issuer's /console.", "console: {issuer: https://login.example.com, client_id: c, client_secret_file: " + secretFile(t, strings.Repeat("c", 32)) + "}\n", "https://sts.example.com/console"},
+		{"A console_url set is kept.", "console_url: https://approvals.example.com/console\n", "https://approvals.example.com/console"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := parseConfig([]byte("issuer: https://sts.example.com/\nbundles: [.]\n" + tc.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.ConsoleURL != tc.want {
+				t.Fatalf("console_url %q, want %q", c.ConsoleURL, tc.want)
+			}
+		})
+	}
+}
