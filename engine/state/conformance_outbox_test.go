@@ -24,6 +24,7 @@ var outboxTests = []struct {
 	{"Of twenty approvers racing on two Stores of one database exactly one wins", testRaceApproveTwoStores},
 	{"An approval racing a cancel has exactly one outcome", testRaceApproveCancel},
 	{"Finished requests and delivered notifications are swept after their retention", testAccessSweep},
+	{"Two Stores expiring and claiming together take each request and notification once", testTwoStoresDrain},
 }
 
 func testOutboxWritten(t *testing.T, b backend) {
@@ -272,5 +273,71 @@ func testAccessClosed(t *testing.T, b backend) {
 	}
 	if ok, err := s.GrantActive(ctx, "r", now); ok || !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("GrantActive on a closed store: %v, %v", ok, err)
+	}
+}
+
+// drain calls take from both stores at once until both get nothing, and
+// returns everything they took; any error fails the test.
+func drain[T any](t *testing.T, stores []*Store, take func(s *Store) ([]T, error)) []T {
+	t.Helper()
+	var mu sync.Mutex
+	var all []T
+	var wg sync.WaitGroup
+	for _, s := range stores {
+		wg.Go(func() {
+			for {
+				got, err := take(s)
+				if err != nil {
+					t.Errorf("a concurrent call failed: %v", err)
+					return
+				}
+				if len(got) == 0 {
+					return
+				}
+				mu.Lock()
+				all = append(all, got...)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return all
+}
+
+func testTwoStoresDrain(t *testing.T, b backend) {
+	needShared(t, b)
+	ctx := context.Background()
+	url := b.fresh(t)
+	clk := newClock()
+	stores := []*Store{open(t, url, clk), open(t, url, clk)}
+	for i := range 30 {
+		create(t, stores[0], newRequest("r"+strconv.Itoa(i), "prod-db", "g/p", 1, clk.Now()))
+	}
+	clk.Advance(time.Hour)
+	expired := drain(t, stores, func(s *Store) ([]access.Request, error) {
+		return s.ExpireAccessRequests(ctx, clk.Now(), 4, subscribed)
+	})
+	seen := map[string]bool{}
+	for _, r := range expired {
+		if seen[r.ID] {
+			t.Fatalf("%s was expired twice", r.ID)
+		}
+		seen[r.ID] = true
+	}
+	if len(seen) != 30 || count(t, stores[0], "access_event", "type = $1", "expired") != 30 {
+		t.Fatalf("%d of 30 requests expired", len(seen))
+	}
+	claimed := drain(t, stores, func(s *Store) ([]access.Notification, error) {
+		return s.DueNotifications(ctx, clk.Now(), 7, time.Hour)
+	})
+	ids := map[int64]bool{}
+	for _, n := range claimed {
+		if ids[n.ID] || n.Attempts != 1 {
+			t.Fatalf("notification %d claimed twice (attempts %d)", n.ID, n.Attempts)
+		}
+		ids[n.ID] = true
+	}
+	if len(ids) != 120 { // 30 requests x (requested, expired) x (slack, audit)
+		t.Fatalf("%d notifications claimed, want 120", len(ids))
 	}
 }

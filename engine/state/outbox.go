@@ -62,15 +62,11 @@ func (s *Store) DueNotifications(ctx context.Context, now time.Time, limit int, 
 	if limit <= 0 || lease <= 0 {
 		return nil, fmt.Errorf("%w: claiming notifications needs a positive limit and lease", access.ErrInvalid)
 	}
-	lock := ""
-	if s.backend == backendPostgres {
-		lock = " FOR UPDATE SKIP LOCKED"
-	}
 	var out []access.Notification
 	err := s.op(ctx, "outbox_claim", func(ctx context.Context) error {
 		out = nil
 		args := []any{nanos(now), nanos(now.Add(lease)), limit}
-		return eachRow(ctx, s.db, fmt.Sprintf(claimDue, lock), args, func(row scanner) error {
+		return eachRow(ctx, s.db, fmt.Sprintf(claimDue, s.skipLocked()), args, func(row scanner) error {
 			var n access.Notification
 			err := row.Scan(&n.ID, &n.Target, &n.Attempts, &n.Payload)
 			out = append(out, n)
@@ -114,4 +110,14 @@ func (s *Store) updateNotification(ctx context.Context, name, query string, id i
 		return fmt.Errorf("%w: notification %d (or it was delivered)", access.ErrNotFound, id)
 	}
 	return nil
+}
+
+// skipLocked ends a subquery that picks rows to claim: on PostgreSQL it
+// locks them and skips rows another transaction holds; SQLite's one writer
+// needs nothing.
+func (s *Store) skipLocked() string {
+	if s.backend == backendPostgres {
+		return " FOR UPDATE SKIP LOCKED"
+	}
+	return ""
 }

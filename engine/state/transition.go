@@ -18,10 +18,13 @@ const lockRequest = `UPDATE access_request SET updated_at = updated_at WHERE id 
 const setState = `UPDATE access_request SET state = $2, expires_at = $3, updated_at = $4 WHERE id = $1`
 
 // expireDue moves at most $2 requests that lapsed or whose grant ended by
-// $1 to expired; the outer conditions make a replica that waited for
-// another's lock skip what that one expired.
+// $1 to expired (%s: FOR UPDATE SKIP LOCKED on PostgreSQL, so replicas
+// expiring together neither wait for nor deadlock on each other's rows);
+// the outer conditions make a replica that waited for a transition's lock
+// skip what that one changed.
 const expireDue = `UPDATE access_request SET state = 'expired', updated_at = $1
-WHERE id IN (SELECT id FROM access_request WHERE state IN ('pending', 'approved') AND expires_at <= $1 ORDER BY expires_at LIMIT $2)
+WHERE id IN (SELECT id FROM access_request WHERE state IN ('pending', 'approved') AND expires_at <= $1
+ORDER BY expires_at LIMIT $2%s)
 AND state IN ('pending', 'approved') AND expires_at <= $1
 RETURNING id`
 
@@ -145,7 +148,7 @@ func (s *Store) ExpireAccessRequests(ctx context.Context, now time.Time, limit i
 	var out []access.Request
 	err := s.tx(ctx, "access_expire", func(ctx context.Context, tx *sql.Tx) error {
 		var ids []any
-		err := eachRow(ctx, tx, expireDue, []any{nanos(now), limit}, func(row scanner) error {
+		err := eachRow(ctx, tx, fmt.Sprintf(expireDue, s.skipLocked()), []any{nanos(now), limit}, func(row scanner) error {
 			var id string
 			err := row.Scan(&id)
 			ids = append(ids, id)
