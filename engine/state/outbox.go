@@ -15,14 +15,15 @@ import (
 
 const insertNotification = `INSERT INTO notification_outbox (target, payload, next_attempt_at, created_at) VALUES ($1, $2, $3, $3)`
 
-// claimDue claims at most $3 notifications due by $1 until $2; the outer
-// conditions make a PostgreSQL replica that waited for another's row lock
-// skip what that one claimed (%s: FOR UPDATE SKIP LOCKED on PostgreSQL,
-// which does not wait at all; SQLite's statement holds the write lock).
-const claimDue = `UPDATE notification_outbox SET attempts = attempts + 1, next_attempt_at = $2
-WHERE id IN (SELECT id FROM notification_outbox WHERE delivered_at IS NULL AND next_attempt_at <= $1
-ORDER BY next_attempt_at, id LIMIT $3%s)
-AND delivered_at IS NULL AND next_attempt_at <= $1
+// claimDue claims at most $3 notifications due by $1 until $2, picked once
+// in a materialized CTE (see expireDue); %s is FOR UPDATE SKIP LOCKED on
+// PostgreSQL, so replicas claiming together skip each other's rows; the
+// outer conditions re-check what a wait let change. SQLite's statement
+// holds the one write lock.
+const claimDue = `WITH due AS MATERIALIZED (SELECT id FROM notification_outbox
+WHERE delivered_at IS NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $3%s)
+UPDATE notification_outbox SET attempts = attempts + 1, next_attempt_at = $2
+WHERE id IN (SELECT id FROM due) AND delivered_at IS NULL AND next_attempt_at <= $1
 RETURNING id, target, attempts, payload`
 
 const markDelivered = `UPDATE notification_outbox SET delivered_at = $2 WHERE id = $1`

@@ -18,14 +18,15 @@ const lockRequest = `UPDATE access_request SET updated_at = updated_at WHERE id 
 const setState = `UPDATE access_request SET state = $2, expires_at = $3, updated_at = $4 WHERE id = $1`
 
 // expireDue moves at most $2 requests that lapsed or whose grant ended by
-// $1 to expired (%s: FOR UPDATE SKIP LOCKED on PostgreSQL, so replicas
-// expiring together neither wait for nor deadlock on each other's rows);
-// the outer conditions make a replica that waited for a transition's lock
-// skip what that one changed.
-const expireDue = `UPDATE access_request SET state = 'expired', updated_at = $1
-WHERE id IN (SELECT id FROM access_request WHERE state IN ('pending', 'approved') AND expires_at <= $1
-ORDER BY expires_at LIMIT $2%s)
-AND state IN ('pending', 'approved') AND expires_at <= $1
+// $1 to expired. The rows are picked once, in a materialized CTE (PostgreSQL
+// may run a LIMIT subquery under IN more than once and update more rows);
+// %s is FOR UPDATE SKIP LOCKED on PostgreSQL, so replicas expiring together
+// neither wait for nor deadlock on each other's rows; the outer conditions
+// make a replica that waited for a transition's lock skip what it changed.
+const expireDue = `WITH due AS MATERIALIZED (SELECT id FROM access_request
+WHERE state IN ('pending', 'approved') AND expires_at <= $1 ORDER BY expires_at LIMIT $2%s)
+UPDATE access_request SET state = 'expired', updated_at = $1
+WHERE id IN (SELECT id FROM due) AND state IN ('pending', 'approved') AND expires_at <= $1
 RETURNING id`
 
 // locked takes request id's lock in tx and reads it with its reviews and
