@@ -77,7 +77,10 @@ func loadPolicy(t *testing.T, riskLevels string) *policy.Policy {
 			t.Fatal(err)
 		}
 	}
-	p, err := policy.Load(context.Background(), []string{dir}, policy.Options{ServerIssuer: "https://sts.test"})
+	// A generous evaluation budget: under -race on a loaded machine the
+	// default 500 ms is not always enough, and no test here measures time.
+	opts := policy.Options{ServerIssuer: "https://sts.test", EvalTimeout: 30 * time.Second}
+	p, err := policy.Load(context.Background(), []string{dir}, opts)
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
