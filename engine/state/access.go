@@ -167,10 +167,12 @@ FROM access_review WHERE request_id IN (`+in+`) ORDER BY request_id, seq`, ids, 
 		var id string
 		var rv access.Review
 		var at int64
-		err := row.Scan(&id, &rv.Reviewer.Provider, &rv.Reviewer.Issuer, &rv.Reviewer.Subject, &rv.Reviewer.Name, &rv.Verdict, &rv.Reason, &at)
+		if err := row.Scan(&id, &rv.Reviewer.Provider, &rv.Reviewer.Issuer, &rv.Reviewer.Subject, &rv.Reviewer.Name, &rv.Verdict, &rv.Reason, &at); err != nil {
+			return err
+		}
 		rv.At = fromNanos(at)
 		rs[index[id]].Reviews = append(rs[index[id]].Reviews, rv)
-		return err
+		return nil
 	})
 	if err != nil {
 		return err

@@ -3,7 +3,7 @@
 // they expire (replay.go), the ids of revoked access tokens until they expire
 // (revocation.go), the just-in-time requests with their reviews and history
 // (access.go, transition.go, grants.go: access.Store) and the notification
-// outbox (outbox.go: access.Outbox). Each table comes with a migration per
+// outbox (outbox.go, for engine/access/notify). Each table comes with a migration per
 // dialect under migrations/.
 //
 // One Store serves three backends with the same SQL and the same code paths:

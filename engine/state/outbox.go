@@ -57,8 +57,9 @@ func enqueue(ctx context.Context, q querier, r access.Request, e access.Event, n
 
 // DueNotifications claims at most limit undelivered notifications due by
 // now, oldest first: each counts an attempt and is not due again before
-// now + lease, so no two replicas claim one at once. It implements
-// access.Outbox.
+// now + lease, so no two replicas claim one at once. It is what
+// engine/access/notify's Outbox needs, with NotificationDelivered and
+// NotificationFailed.
 func (s *Store) DueNotifications(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]access.Notification, error) {
 	if limit <= 0 || lease <= 0 {
 		return nil, fmt.Errorf("%w: claiming notifications needs a positive limit and lease", access.ErrInvalid)
