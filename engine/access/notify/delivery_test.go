@@ -69,29 +69,50 @@ func notifyMetric(t *testing.T, reg *prometheus.Registry, name string) prometheu
 	return g
 }
 
-// Closing the Notifier and the Store while the receiver is down and
-// opening both again on the same SQLite file sends what was not delivered.
-func TestUndeliveredNotificationsGoOutAfterARestart(t *testing.T) {
+// The receiver fails twice; the Notifier and the Store are closed and
+// opened again on the same SQLite file; the receiver then sees each event
+// once, those queued before the restart and one after it, each verifying.
+func TestAReceiverThatFailsTwiceSeesEachEventOnceAcrossARestart(t *testing.T) {
 	url := sqliteURL(t)
-	down := newReceiver(t, testSecret, 1<<30)
-	rcv := newReceiver(t, testSecret, 0)
-	before := []notify.Target{jsonTarget("audit", down)}
+	rcv := newReceiver(t, testSecret, 2)
+	targets := []notify.Target{jsonTarget("audit", rcv)}
+	subs := notify.Subscribers(targets)
 	s := openStore(t, url)
-	requestApproveRevoke(t, s, requestID(1), notify.Subscribers(before))
-	stop := start(t, notify.Config{Outbox: s, Targets: before})
-	eventually(t, "every notification was tried", func() bool { return len(down.allBodies()) >= 3 })
+	ctx, now := context.Background(), time.Now()
+	if err := s.CreateAccessRequest(ctx, pendingRequest(requestID(1), now), subs); err != nil {
+		t.Fatal(err)
+	}
+	rv := access.Review{Reviewer: approver, Verdict: access.VerdictApprove, Reason: "go ahead", At: now.Add(time.Millisecond)}
+	if _, _, err := s.ReviewAccessRequest(ctx, requestID(1), rv, subs); err != nil {
+		t.Fatal(err)
+	}
+	// Both fail; their retries are due seconds later, after the restart.
+	stop := start(t, notify.Config{Outbox: s, Targets: targets, BaseDelay: 2 * time.Second, MaxDelay: 2 * time.Second})
+	eventually(t, "both notifications were tried", func() bool { return len(rcv.allBodies()) == 2 })
 	stop()
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 
-	// The receiver is back (at another address, as after a redeploy).
-	after := []notify.Target{jsonTarget("audit", rcv)}
 	s = openStore(t, url)
-	start(t, notify.Config{Outbox: s, Targets: after})
+	e := access.Event{Type: access.EventRevoked, Actor: approver, Reason: "done", At: time.Now()}
+	if _, err := s.EndAccessRequest(ctx, requestID(1), access.StateApproved, access.StateRevoked, e, subs); err != nil {
+		t.Fatal(err)
+	}
+	start(t, notify.Config{Outbox: s, Targets: targets})
 	eventually(t, "three events are accepted", func() bool { order, _ := rcv.accepted(); return len(order) == 3 })
-	if order, _ := rcv.accepted(); !sameEvents(order, "requested", "approved", "revoked") {
-		t.Errorf("events after the restart %v", order)
+	eventually(t, "the outbox is empty", func() bool { n, _ := s.PendingNotifications(ctx); return n == 0 })
+	order, seen := rcv.accepted()
+	if !sameEvents(order, "requested", "approved", "revoked") {
+		t.Errorf("events across the restart %v", order)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("event %s accepted %d times, want once", id, n)
+		}
+	}
+	if posts := len(rcv.allBodies()); posts != 5 {
+		t.Errorf("%d posts, want 5 (two refused, three accepted)", posts)
 	}
 }
 
