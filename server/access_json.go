@@ -80,10 +80,10 @@ func readNewAccessRequest(r *http.Request) (access.NewRequest, error) {
 	}
 	var duration string
 	err = decodeObject(body, map[string]func(*json.Decoder) error{
-		fieldIdentity: stringField(&in.Identity),
-		fieldDuration: stringField(&duration),
-		fieldReason:   stringField(&in.Reason),
-		fieldTicket:   stringField(&in.Ticket),
+		fieldIdentity: stringField(&in.Identity, descAccessString),
+		fieldDuration: stringField(&duration, descAccessString),
+		fieldReason:   stringField(&in.Reason, descAccessString),
+		fieldTicket:   stringField(&in.Ticket, descAccessString),
 		fieldScopes: func(dec *json.Decoder) (err error) {
 			in.Scopes, err = jsonStrings(dec)
 			return err
@@ -134,7 +134,7 @@ func readAccessReason(r *http.Request, required bool) (string, error) {
 		return "", err
 	}
 	var reason string
-	if err := decodeObject(body, map[string]func(*json.Decoder) error{fieldReason: stringField(&reason)}); err != nil {
+	if err := decodeObject(body, map[string]func(*json.Decoder) error{fieldReason: stringField(&reason, descAccessString)}); err != nil {
 		return "", err
 	}
 	switch {
@@ -186,8 +186,9 @@ func decodeObject(body []byte, fields map[string]func(*json.Decoder) error) erro
 	return nil
 }
 
-// stringField reads a field that must be a string into dst.
-func stringField(dst *string) func(*json.Decoder) error {
+// stringField reads a field that must be a string into dst; desc says so
+// when it is not.
+func stringField(dst *string, desc string) func(*json.Decoder) error {
 	return func(dec *json.Decoder) error {
 		tok, err := dec.Token()
 		if err != nil {
@@ -195,7 +196,7 @@ func stringField(dst *string) func(*json.Decoder) error {
 		}
 		s, ok := tok.(string)
 		if !ok {
-			return invalidRequest(descAccessString)
+			return invalidRequest(desc)
 		}
 		*dst = s
 		return nil

@@ -131,3 +131,30 @@ func assertNoTokenLogged(t *testing.T, entries []observer.LoggedEntry, tokens ..
 		buf.Free()
 	}
 }
+
+func TestAccessPathsAreLabelledByTemplateAnd405WithTheAllowedMethods(t *testing.T) {
+	e := newJITServer(t, alwaysWorking, nil)
+	alice := e.approver(t, "alice")
+	const id = "zzzzzzzzzzzzzzzzzzzzzzzzzz"
+	e.call(t, http.MethodGet, "/v1/access/requests/"+id, alice, "")
+	r := e.call(t, http.MethodGet, "/v1/access/requests/"+id+"/approve", alice, "")
+	wantError(t, "GET on approve", r, http.StatusMethodNotAllowed, "method_not_allowed")
+	if got := r.header.Get("Allow"); got != "POST" {
+		t.Fatalf("Allow %q", got)
+	}
+	if r := e.call(t, http.MethodDelete, "/v1/access/requests", alice, ""); r.header.Get("Allow") != "GET, HEAD, POST" {
+		t.Fatalf("DELETE on the collection: %d, Allow %q", r.status, r.header.Get("Allow"))
+	}
+	m := metricsText(t, e.testServer)
+	for _, want := range []string{
+		`trustgate_http_requests_total{code="404",endpoint="/v1/access/requests/{id}"} 1`,
+		`trustgate_http_requests_total{code="405",endpoint="/v1/access/requests/{id}/approve"} 1`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if strings.Contains(m, id) {
+		t.Fatal("a request id is in a metric label")
+	}
+}

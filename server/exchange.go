@@ -1,13 +1,9 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/trustgate/trustgate/engine"
 )
@@ -101,70 +97,25 @@ func readExchangeRequest(r *http.Request) (engine.Request, error) {
 	return req, nil
 }
 
-// decodeExchangeRequest decodes body strictly, token by token, which
-// encoding/json's Decode would not: exactly one object; field names
-// matched exactly (Decode matches them case-insensitively); a field given
-// twice refused (Decode keeps the last); an unknown field refused; null
-// and other types where a string is due refused; nothing after the object;
-// no invalid UTF-8 (Decode replaces it silently).
+// decodeExchangeRequest decodes body strictly (decodeObject), which
+// encoding/json's Decode would not: field names matched exactly (Decode
+// matches them case-insensitively); a field given twice refused (Decode
+// keeps the last); an unknown field refused; null and other types where a
+// string is due refused; nothing after the object; no invalid UTF-8
+// (Decode replaces it silently).
 func decodeExchangeRequest(body []byte) (exchangeRequest, error) {
 	var req exchangeRequest
-	if !utf8.Valid(body) {
-		return req, invalidRequest(descJSONUTF8)
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return req, invalidRequest(descJSONSyntax)
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return req, invalidRequest(descJSONSyntax)
-		}
-		name, _ := tok.(string)
-		if seen[name] {
-			return req, invalidRequest(descJSONDuplicate)
-		}
-		seen[name] = true
-		switch name {
-		case fieldToken:
-			req.Token, err = jsonString(dec)
-		case fieldIdentity:
-			req.Identity, err = jsonString(dec)
-		case fieldEmail:
-			req.Email, err = jsonString(dec)
-		case fieldAudience:
-			req.Audience, err = jsonString(dec)
-		case fieldScopes:
+	err := decodeObject(body, map[string]func(*json.Decoder) error{
+		fieldToken:    stringField(&req.Token, descJSONString),
+		fieldIdentity: stringField(&req.Identity, descJSONString),
+		fieldEmail:    stringField(&req.Email, descJSONString),
+		fieldAudience: stringField(&req.Audience, descJSONString),
+		fieldScopes: func(dec *json.Decoder) (err error) {
 			req.Scopes, err = jsonStrings(dec)
-		default:
-			err = invalidRequest(descJSONUnknown)
-		}
-		if err != nil {
-			return req, err
-		}
-	}
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
-		return req, invalidRequest(descJSONSyntax)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return req, invalidRequest(descJSONTrailing)
-	}
-	return req, nil
-}
-
-// jsonString reads a value that must be a string.
-func jsonString(dec *json.Decoder) (string, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return "", invalidRequest(descJSONSyntax)
-	}
-	s, ok := tok.(string)
-	if !ok {
-		return "", invalidRequest(descJSONString)
-	}
-	return s, nil
+			return err
+		},
+	})
+	return req, err
 }
 
 // jsonStrings reads a value that must be an array of strings, of at most
