@@ -25,15 +25,16 @@ type accessStack struct {
 
 func startAccessStack(t *testing.T) *accessStack {
 	t.Helper()
-	return startAccessStackWith(t, "")
+	return startAccessStackWith(t, "", "24h")
 }
 
-// startAccessStackWith starts it with extra lines of config.
-func startAccessStackWith(t *testing.T, extra string) *accessStack {
+// startAccessStackWith starts it with extra lines of config and the
+// identity's pending_ttl.
+func startAccessStackWith(t *testing.T, extra, pendingTTL string) *accessStack {
 	t.Helper()
 	s := &accessStack{ci: enginetest.NewIssuer(t), corp: enginetest.NewIssuer(t)}
 	dir := t.TempDir()
-	data := strings.NewReplacer("CI", s.ci.URL(), "CORP", s.corp.URL()).Replace(`trustgate:
+	data := strings.NewReplacer("CI", s.ci.URL(), "CORP", s.corp.URL(), "PENDING", pendingTTL).Replace(`trustgate:
   providers:
     ci: {issuer: CI, platform: gitlab, audiences: [https://sts.example.com]}
     corp: {issuer: CORP, platform: generic, audiences: [trustgate]}
@@ -47,6 +48,7 @@ func startAccessStackWith(t *testing.T, extra string) *accessStack {
         max_duration: 4h
         default_duration: 1h
         bind: ref
+        pending_ttl: PENDING
         approvers:
           - provider: corp
             claims: {groups: prod-approvers}
@@ -236,7 +238,7 @@ func TestServeNotifiesTheTargetsOfAJustInTimeEvent(t *testing.T) {
 	if err := os.WriteFile(urlFile, []byte(receiver.URL+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := startAccessStackWith(t, "notifications: [{url_file: "+urlFile+", format: slack, events: [requested]}]\n")
+	s := startAccessStackWith(t, "notifications: [{url_file: "+urlFile+", format: slack, events: [requested]}]\n", "24h")
 	env := s.env(t)
 	code, out, errOut := runCLI(t, env, "access", "request", "--token-env", "CI_ID_TOKEN", "--identity", "breakglass", "--reason", "incident 42")
 	if code != exitOK {
@@ -251,4 +253,24 @@ func TestServeNotifiesTheTargetsOfAJustInTimeEvent(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("no notification within 20s of the request")
 	}
+}
+
+func TestServeExpiresALapsedRequestInTheBackground(t *testing.T) {
+	s := startAccessStackWith(t, "", "1s")
+	env := s.env(t)
+	code, out, errOut := runCLI(t, env, "access", "request", "--token-env", "CI_ID_TOKEN", "--identity", "breakglass", "--reason", "incident 42")
+	if code != exitOK {
+		t.Fatalf("request: %d %s", code, errOut)
+	}
+	id := strings.TrimSpace(out)
+	for deadline := time.Now().Add(4 * expiryInterval); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		code, out, errOut := runCLI(t, env, "access", "show", id, "--token-env", "ALICE_TOKEN")
+		if code != exitOK {
+			t.Fatalf("show: %d %s", code, errOut)
+		}
+		if regexp.MustCompile(`(?m)^state: +expired$`).MatchString(out) && regexp.MustCompile(`expired by trustgate`).MatchString(out) {
+			return
+		}
+	}
+	t.Fatalf("request %s was not expired within %s of lapsing", id, 4*expiryInterval)
 }
