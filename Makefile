@@ -17,7 +17,8 @@ build:
 
 ## run: the server on development defaults (127.0.0.1:8080, bundles/example,
 ## ephemeral key, state in .trustgate/) with a dev issuer on 127.0.0.1:8090
-## that mints demo tokens.
+## that mints demo tokens; the approval console at /console/ signs in through
+## the dev issuer's demo people.
 run: build
 	@mkdir -p .trustgate
 	$(TRUSTGATE) serve --state $(STATE)

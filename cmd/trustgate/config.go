@@ -138,6 +138,7 @@ func devConfig() config {
 		AllowInsecureIssuers: true,
 		Log:                  logConfig{Format: "console", Level: "info"},
 	}
+	c.Console = devConsole(c.Issuer)
 	c.fillDefaults()
 	return c
 }

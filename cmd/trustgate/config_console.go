@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/trustgate/trustgate/cmd/trustgate/devissuer"
 	"github.com/trustgate/trustgate/engine"
 	"github.com/trustgate/trustgate/server/console"
 )
@@ -41,7 +42,16 @@ type consoleConfig struct {
 	devSecret string
 }
 
-// consolePath is where the console's callback is served.
+// devConsole is the console of development defaults: the dev issuer's
+// people issuer is the IdP, its sign-in page lets a developer pick a demo
+// approver, and the client id is the server's URL, the audience the
+// example bundle's dev-people provider accepts.
+func devConsole(serverIssuer string) *consoleConfig {
+	return &consoleConfig{Issuer: "http://" + devIssuerAddr + devissuer.PeoplePath, ClientID: serverIssuer,
+		devSecret: devissuer.ConsoleClientSecret}
+}
+
+// consoleCallbackPath is where the console's callback is served.
 const consoleCallbackPath = "/console/callback"
 
 // consoleProblems checks console, each problem naming its key.

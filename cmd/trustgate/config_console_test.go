@@ -2,8 +2,13 @@ package main
 
 import (
 	"encoding/base64"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 )
 
 func TestConsoleConfigIsValidatedWithItsKeys(t *testing.T) {
@@ -40,4 +45,36 @@ func TestConsoleConfigIsValidatedWithItsKeys(t *testing.T) {
 			t.Fatalf("redirect URL %q", got)
 		}
 	})
+}
+
+func TestDevelopmentDefaultsServeTheConsoleWithTheDevPeopleIssuerTheExampleBundleTrusts(t *testing.T) {
+	c := devConfig()
+	if c.Console == nil {
+		t.Fatal("development defaults have no console")
+	}
+	if p := c.consoleProblems(); len(p) > 0 {
+		t.Fatalf("the development console is refused: %v", p)
+	}
+	data, err := os.ReadFile(filepath.Join("..", "..", "bundles", "example", "data.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bundle struct {
+		Trustgate struct {
+			Providers map[string]struct {
+				Issuer    string   `json:"issuer"`
+				Audiences []string `json:"audiences"`
+			} `json:"providers"`
+		} `json:"trustgate"`
+	}
+	if err := yaml.Unmarshal(data, &bundle); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range bundle.Trustgate.Providers {
+		if p.Issuer == c.Console.Issuer && slices.Contains(p.Audiences, c.Console.ClientID) {
+			return
+		}
+	}
+	t.Fatalf("no provider of the example bundle has issuer %s with audience %s: the engine would refuse every console sign-in",
+		c.Console.Issuer, c.Console.ClientID)
 }

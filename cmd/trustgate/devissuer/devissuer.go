@@ -80,6 +80,9 @@ func (i *Issuer) Handler() http.Handler {
 	mux.HandleFunc("GET "+PeoplePath+"/.well-known/openid-configuration", i.peopleDiscovery)
 	mux.HandleFunc("GET "+PeoplePath+"/keys", i.jwks)
 	mux.HandleFunc("GET /token", i.token)
+	l := newLogin(i) // login.go: the people issuer's sign-in, for the console
+	mux.HandleFunc("GET "+authorizePath, l.authorize)
+	mux.HandleFunc("POST "+tokenPath, l.token)
 	return mux
 }
 

@@ -18,7 +18,9 @@ func (i *Issuer) peopleDiscovery(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, map[string]any{
 		"issuer":                                i.PeopleIssuer(),
 		"jwks_uri":                              i.PeopleIssuer() + "/keys",
-		"response_types_supported":              []string{"id_token"},
+		"authorization_endpoint":                i.cfg.Issuer + authorizePath,
+		"token_endpoint":                        i.cfg.Issuer + tokenPath,
+		"response_types_supported":              []string{"code", "id_token"},
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{"RS256"},
 	})

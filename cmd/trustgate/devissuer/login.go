@@ -1,0 +1,189 @@
+package devissuer
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"html/template"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+)
+
+// ConsoleClientSecret is the secret of the one OAuth client the people
+// issuer's sign-in knows: the approval console of `serve` on development
+// defaults (client id: Config.Audience, the server's URL). It guards
+// nothing, since the dev issuer signs anyone in, and is public on purpose.
+const ConsoleClientSecret = "dev-console-secret-not-a-secret"
+
+// Paths of the people issuer's sign-in (an OIDC authorization code flow).
+const (
+	authorizePath = PeoplePath + "/authorize"
+	tokenPath     = PeoplePath + "/oauth/token"
+	// codeTTL is how long a code waits for the console to redeem it.
+	codeTTL = time.Minute
+	// personTTL is the lifetime of a signed-in person's ID token, and so
+	// of the console session that holds it.
+	personTTL = time.Hour
+)
+
+// demoPerson is someone the sign-in page offers.
+type demoPerson struct {
+	Sub, Label string
+	Groups     []string
+}
+
+func demoPeople() []demoPerson {
+	return []demoPerson{
+		{Sub: "alice", Label: "Alice, prod-approvers", Groups: []string{"prod-approvers"}},
+		{Sub: "bob", Label: "Bob, prod-approvers and sre", Groups: []string{"prod-approvers", "sre"}},
+		{Sub: "carol", Label: "Carol, developers (not an approver)", Groups: []string{"developers"}},
+	}
+}
+
+// login is the people issuer's sign-in: a page to pick a demo person, and
+// a token endpoint that redeems each code once, with PKCE.
+type login struct {
+	iss  *Issuer
+	page *template.Template
+
+	mu    sync.Mutex
+	codes map[string]pendingCode
+}
+
+type pendingCode struct {
+	person          demoPerson
+	nonce, verifier string // verifier: the S256 challenge
+	expires         time.Time
+}
+
+func newLogin(i *Issuer) *login {
+	return &login{iss: i, page: template.Must(template.New("login").Parse(loginPage)), codes: map[string]pendingCode{}}
+}
+
+func (l *login) client() (id, redirect string) {
+	return l.iss.cfg.Audience, l.iss.cfg.Audience + "/console/callback"
+}
+
+// authorize is GET /people/authorize: without ?person, the page to pick
+// one; with it, a code and back to the console.
+func (l *login) authorize(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	id, redirect := l.client()
+	switch {
+	case q.Get("client_id") != id || q.Get("redirect_uri") != redirect:
+		http.Error(w, "unknown client_id or redirect_uri: the dev issuer signs in to "+redirect+" only", http.StatusBadRequest)
+		return
+	case q.Get("response_type") != "code" || q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "":
+		http.Error(w, "want response_type=code with a PKCE S256 code_challenge", http.StatusBadRequest)
+		return
+	}
+	sub := q.Get("person")
+	if sub == "" {
+		l.render(w, q)
+		return
+	}
+	for _, p := range demoPeople() {
+		if p.Sub == sub {
+			code := rand.Text()
+			l.mu.Lock()
+			l.codes[code] = pendingCode{person: p, nonce: q.Get("nonce"), verifier: q.Get("code_challenge"), expires: l.iss.cfg.Now().Add(codeTTL)}
+			l.mu.Unlock()
+			back := url.Values{"code": {code}, "state": {q.Get("state")}}
+			http.Redirect(w, r, redirect+"?"+back.Encode(), http.StatusFound)
+			return
+		}
+	}
+	http.Error(w, "no such demo person", http.StatusBadRequest)
+}
+
+func (l *login) render(w http.ResponseWriter, q url.Values) {
+	keep := []string{"client_id", "redirect_uri", "response_type", "scope", "state", "nonce", "code_challenge", "code_challenge_method"}
+	hidden := make(map[string]string, len(keep))
+	for _, k := range keep {
+		hidden[k] = q.Get(k)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = l.page.Execute(w, map[string]any{"Action": authorizePath, "Hidden": hidden, "People": demoPeople()})
+}
+
+// token is POST /people/oauth/token: the console's client, a code once,
+// the PKCE verifier; the answer holds the person's ID token.
+func (l *login) token(w http.ResponseWriter, r *http.Request) {
+	id, secret := clientCredentials(r)
+	wantID, redirect := l.client()
+	if id != wantID || subtle.ConstantTimeCompare([]byte(secret), []byte(ConsoleClientSecret)) != 1 {
+		oauthError(w, http.StatusUnauthorized, "invalid_client")
+		return
+	}
+	l.mu.Lock()
+	c, found := l.codes[r.PostFormValue("code")]
+	delete(l.codes, r.PostFormValue("code"))
+	l.mu.Unlock()
+	sum := sha256.Sum256([]byte(r.PostFormValue("code_verifier")))
+	switch {
+	case r.PostFormValue("grant_type") != "authorization_code" || !found || !l.iss.cfg.Now().Before(c.expires) ||
+		r.PostFormValue("redirect_uri") != redirect || base64.RawURLEncoding.EncodeToString(sum[:]) != c.verifier:
+		oauthError(w, http.StatusBadRequest, "invalid_grant")
+		return
+	}
+	now := l.iss.cfg.Now()
+	raw, err := l.iss.Mint(map[string]any{
+		"iss": l.iss.PeopleIssuer(), "aud": id, "sub": c.person.Sub, "nonce": c.nonce,
+		"email": c.person.Sub + "@example.com", "email_verified": true, "preferred_username": c.person.Sub,
+		"groups": c.person.Groups, "exp": now.Add(personTTL).Unix(),
+	})
+	if err != nil {
+		oauthError(w, http.StatusInternalServerError, "server_error")
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, map[string]any{"access_token": rand.Text(), "token_type": "Bearer", "expires_in": int(personTTL.Seconds()), "id_token": raw})
+}
+
+func oauthError(w http.ResponseWriter, status int, code string) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	writeJSON(w, map[string]string{"error": code})
+}
+
+const loginPage = `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Dev issuer sign-in</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:30rem;margin:2rem auto;padding:0 1rem}
+fieldset{border:1px solid #d0d7de;border-radius:6px}label{display:block;padding:.3rem 0}
+button{font:inherit;padding:.4rem 1rem;margin-top:1rem}</style></head>
+<body>
+<h1>Dev issuer sign-in</h1>
+<p>The development IdP of <code>make run</code>: it signs in anyone you pick, so it only ever listens on loopback.</p>
+<form method="get" action="{{.Action}}">
+{{range $k, $v := .Hidden}}<input type="hidden" name="{{$k}}" value="{{$v}}">
+{{end}}<fieldset><legend>Sign in to the approval console as</legend>
+{{range $i, $p := .People}}<label><input type="radio" name="person" value="{{$p.Sub}}"{{if eq $i 0}} checked{{end}}> {{$p.Label}}</label>
+{{end}}</fieldset>
+<button type="submit">Sign in</button>
+</form>
+</body>
+</html>
+`
+
+// clientCredentials reads the client's id and secret: HTTP Basic, each
+// form-encoded first (RFC 6749 §2.3.1), or the form's client_id and
+// client_secret.
+func clientCredentials(r *http.Request) (id, secret string) {
+	u, p, ok := r.BasicAuth()
+	if !ok {
+		return r.PostFormValue("client_id"), r.PostFormValue("client_secret")
+	}
+	id, err1 := url.QueryUnescape(u)
+	secret, err2 := url.QueryUnescape(p)
+	if err1 != nil || err2 != nil {
+		return "", ""
+	}
+	return id, secret
+}
