@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/cookiejar"
@@ -154,7 +155,7 @@ func newStackWith(t testing.TB, setup func(st *stack) idp) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{Engine: st.Engine, Logger: log.Named("http"), Console: cons.Handler()})
+	srv, err := server.New(server.Config{Engine: st.Engine, Access: st.Engine, Logger: log.Named("http"), Console: cons.Handler()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,13 +208,25 @@ func (st *stack) personToken(t testing.TB, person map[string]any) string {
 	return st.People.Mint(t, c)
 }
 
-// request files a pending request from the pipeline, as the API does.
+// request files a pending request from the pipeline through the JSON API
+// (POST /v1/access/requests with the CI token as the bearer).
 func (st *stack) request(t testing.TB) access.Request {
 	t.Helper()
-	r, err := st.Engine.RequestAccess(context.Background(), engine.AccessCall{Token: st.ciToken(t), ClientIP: "127.0.0.1"},
-		access.NewRequest{Identity: identity, Duration: time.Hour, Reason: "migrate the orders table", Ticket: "OPS-1234"})
+	body := `{"identity": "` + identity + `", "duration": "1h", "reason": "migrate the orders table", "ticket": "OPS-1234"}`
+	req, err := http.NewRequest(http.MethodPost, st.URL+"/v1/access/requests", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+st.ciToken(t))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r access.Request
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || resp.StatusCode != http.StatusCreated || r.State != access.StatePending {
+		t.Fatalf("POST /v1/access/requests: %d, %s (%v)", resp.StatusCode, r.State, err)
 	}
 	return r
 }
