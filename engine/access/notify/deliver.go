@@ -14,18 +14,27 @@ import (
 // happens even when Run's context has just ended.
 const markTimeout = 5 * time.Second
 
+// UnknownTargetGrace is how long a notification for a target this replica
+// does not know is left for another replica: during a rolling deploy that
+// adds a target, replicas on the old config must not drop what the new
+// ones queued. After it, the target counts as no longer configured.
+const UnknownTargetGrace = time.Hour
+
+// unknownTargetRetry is when such a notification is offered again.
+const unknownTargetRetry = time.Minute
+
 // deliver posts one claimed notification and marks the outcome: delivered,
 // failed (due again after a backoff), or dropped when its target is no
 // longer configured or its payload does not parse.
 func (n *Notifier) deliver(ctx context.Context, note access.Notification) {
-	t, ok := n.targets[note.Target]
-	if !ok {
-		n.drop(ctx, note, "unconfigured", zap.String("target", note.Target))
-		return
-	}
 	m, err := newMessage(note.Payload, n.cfg.ConsoleURL)
 	if err != nil {
 		n.drop(ctx, note, "unreadable", zap.String("target", note.Target), zap.Error(err))
+		return
+	}
+	t, ok := n.targets[note.Target]
+	if !ok {
+		n.unknownTarget(ctx, note, m)
 		return
 	}
 	fields := []zap.Field{
@@ -63,6 +72,23 @@ func (n *Notifier) failed(mctx, runCtx context.Context, note access.Notification
 		return
 	}
 	n.log.Warn("notification failed; retrying", append(fields, zap.Error(err), zap.Time("next_attempt", next))...)
+}
+
+// unknownTarget leaves a recent notification for a target this replica
+// does not know to a replica that does, and drops an older one.
+func (n *Notifier) unknownTarget(ctx context.Context, note access.Notification, m message) {
+	if n.cfg.Now().Sub(m.Event.At) >= UnknownTargetGrace {
+		n.drop(ctx, note, "unconfigured", zap.String("target", note.Target), zap.String("event_id", m.EventID))
+		return
+	}
+	next := n.cfg.Now().Add(unknownTargetRetry)
+	if err := n.cfg.Outbox.NotificationFailed(ctx, note.ID, next, "target not configured on this replica"); err != nil {
+		n.log.Warn("notification for a target this replica does not know not released: it is retried when its lease ends",
+			zap.String("target", note.Target), zap.Int64("notification_id", note.ID), zap.Error(err))
+		return
+	}
+	n.log.Info("notification left to another replica: its target is not configured here",
+		zap.String("target", note.Target), zap.Int64("notification_id", note.ID), zap.Time("next_attempt", next))
 }
 
 // drop marks a notification that can never be delivered as done, saying

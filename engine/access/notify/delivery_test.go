@@ -173,12 +173,14 @@ func TestNotificationsClaimedByAReplicaThatDiedAreDeliveredAfterTheLease(t *test
 }
 
 // A notification for a target no longer configured is dropped with a log
-// line naming the target, and never claimed again.
+// line naming the target, and never claimed again, once it is older than
+// the grace a rolling deploy needs.
 func TestANotificationForATargetNoLongerConfiguredIsDropped(t *testing.T) {
 	s := openStore(t, sqliteURL(t))
 	rcv := newReceiver(t, testSecret, 0)
 	gone := notify.Target{Name: "old-slack", Format: notify.FormatSlack, URL: "https://hooks.example.com/never", Events: notify.AllEvents}
-	if err := s.CreateAccessRequest(context.Background(), pendingRequest(requestID(1), time.Now()), notify.Subscribers([]notify.Target{gone})); err != nil {
+	old := time.Now().Add(-notify.UnknownTargetGrace - time.Minute)
+	if err := s.CreateAccessRequest(context.Background(), pendingRequest(requestID(1), old), notify.Subscribers([]notify.Target{gone})); err != nil {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
@@ -195,6 +197,28 @@ func TestANotificationForATargetNoLongerConfiguredIsDropped(t *testing.T) {
 	if n := len(rcv.allBodies()); n != 0 {
 		t.Errorf("the configured target got %d posts meant for another", n)
 	}
+}
+
+// A replica on an older config, which does not know a target the others
+// were given, leaves its recent notifications to a replica that does.
+func TestAReplicaLeavesANewTargetsNotificationsToOneThatKnowsIt(t *testing.T) {
+	url := sqliteURL(t)
+	oldReplica, newReplica := openStore(t, url), openStore(t, url)
+	rcv := newReceiver(t, testSecret, 0)
+	added := jsonTarget("audit", rcv)
+	if err := newReplica.CreateAccessRequest(context.Background(), pendingRequest(requestID(1), time.Now()), notify.Subscribers([]notify.Target{added})); err != nil {
+		t.Fatal(err)
+	}
+	log, logs := observed()
+	stop := start(t, notify.Config{Outbox: oldReplica, Logger: log})
+	eventually(t, "the old replica saw it", func() bool { return logs.FilterMessageSnippet("left to another replica").Len() > 0 })
+	stop()
+	if n, _ := oldReplica.PendingNotifications(context.Background()); n != 1 {
+		t.Fatalf("%d pending after the old replica saw it, want 1: it must not drop it", n)
+	}
+	// Released for a minute: the new replica's poll a minute on takes it.
+	start(t, notify.Config{Outbox: newReplica, Targets: []notify.Target{added}, Now: func() time.Time { return time.Now().Add(2 * time.Minute) }})
+	eventually(t, "the new replica delivered it", func() bool { order, _ := rcv.accepted(); return len(order) == 1 })
 }
 
 // A receiver that redirects, or cannot be reached, is a failed delivery;
