@@ -36,7 +36,7 @@ var testSecret = []byte("0123456789abcdef0123456789abcdef-test-secret")
 // receiver is a webhook on loopback that answers 500 to its first
 // failFirst posts, then checks each post's signature and records it.
 type receiver struct {
-	t         *testing.T
+	t         testing.TB
 	secret    []byte
 	failFirst int
 	srv       *httptest.Server
@@ -49,7 +49,7 @@ type receiver struct {
 	first  time.Time      // when the first post was accepted
 }
 
-func newReceiver(t *testing.T, secret []byte, failFirst int) *receiver {
+func newReceiver(t testing.TB, secret []byte, failFirst int) *receiver {
 	t.Helper()
 	r := &receiver{t: t, secret: secret, failFirst: failFirst, seen: map[string]int{}}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
@@ -118,9 +118,9 @@ func jsonTarget(name string, r *receiver) notify.Target {
 	return notify.Target{Name: name, URL: r.srv.URL + "/hook", Format: notify.FormatJSON, Secret: testSecret, Events: notify.AllEvents}
 }
 
-func sqliteURL(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "state.db") }
+func sqliteURL(t testing.TB) string { return "sqlite:" + filepath.Join(t.TempDir(), "state.db") }
 
-func openStore(t *testing.T, url string) *state.Store {
+func openStore(t testing.TB, url string) *state.Store {
 	t.Helper()
 	s, err := state.Open(context.Background(), url, state.Options{})
 	if err != nil {
