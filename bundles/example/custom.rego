@@ -25,9 +25,8 @@ deny contains sprintf("change freeze until %s: %s", [w.until, w.reason]) if {
 # Risk of just-in-time requests (data.trustgate.access.request): a request
 # that touches production is high risk and needs one approval from
 # prod-approvers; outside working hours it is critical and needs two
-# (data.trustgate.risk_levels). The highest risk wins.
-risk contains "high" if production
-
+# (data.trustgate.risk_levels). Every request starts at the library's
+# "high"; the highest risk wins.
 risk contains "critical" if {
 	production
 	not working_hours

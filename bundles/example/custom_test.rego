@@ -308,6 +308,11 @@ test_a_standing_identity_cannot_be_requested if {
 	r.reasons == ["identity gitlab-ci-deploy is not just-in-time: exchange a token for it instead"]
 }
 
+test_outside_working_hours_only_production_is_critical if {
+	r := trustgate.custom.risk with input as {"token": {"environment": "staging"}, "request": {"identity": "x"}, "now": "2026-11-28T10:00:00Z"}
+	not "critical" in r
+}
+
 test_a_production_job_raises_the_risk_of_any_just_in_time_request if {
 	trustgate.custom.production with input as {"token": {"environment": "production"}, "request": {"identity": "x"}}
 	not trustgate.custom.production with input as {"token": {"environment": "staging"}, "request": {"identity": "x"}}

@@ -31,14 +31,12 @@ identity_granted(name) if {
 	count(global_reasons) == 0
 } else := false
 
-# granted_access: a standing identity, or the named just-in-time identity
-# with an active grant.
+# granted_access: a standing identity, or a just-in-time one with an active
+# grant. Grants are only ever the named identity's (active_grant), and a
+# named identity is the only one explained.
 granted_access(name) if not just_in_time(known_identities[name])
 
-granted_access(name) if {
-	name == named_identity
-	active_grant
-}
+granted_access(_) if active_grant
 
 is_just_in_time(id) if just_in_time(id)
 

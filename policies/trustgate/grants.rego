@@ -26,7 +26,6 @@ usable_grants contains g if {
 # active_grant is the usable grant that ends last (ties broken by id).
 active_grant := ranked[count(ranked) - 1][1] if {
 	ranked := sort([[time.parse_rfc3339_ns(g.ends_at), g.id] | some g in usable_grants])
-	count(ranked) > 0
 }
 
 default grant_id := ""

@@ -17,6 +17,10 @@ active := {"id": "g1", "identity": "jit", "ends_at": "2026-11-23T11:00:00Z", "bi
 
 unbound := object.union(object.remove(active, ["binding"]), {"binds": false})
 
+# binding is a binding as the engine hands it over: every field, "" where
+# its kind has none.
+binding(b) := object.union({"kind": "", "provider": "gitlab", "issuer": "https://gitlab.com", "sub": "", "project": "", "ref": "", "pipeline": ""}, b)
+
 decide_grants(identity, grants) := d if {
 	d := trustgate.decision with input as {"token": main, "provider": gitlab, "request": request(identity, [], []), "grants": grants, "now": now}
 		with data.trustgate.identities as jit_ids
@@ -63,9 +67,9 @@ test_a_grant_bound_to_another_ref_does_not_cover_the_token if {
 
 test_a_grant_bound_to_another_project_or_pipeline_or_subject_is_named_in_words if {
 	d := decide_grants("jit", [
-		object.union(unbound, {"id": "a", "binding": {"kind": "project", "project": "other/app"}}),
-		object.union(unbound, {"id": "b", "binding": {"kind": "pipeline", "project": "my-group/app", "pipeline": "99"}}),
-		object.union(unbound, {"id": "c", "binding": {"kind": "subject", "sub": "someone"}}),
+		object.union(unbound, {"id": "a", "binding": binding({"kind": "project", "project": "other/app"})}),
+		object.union(unbound, {"id": "b", "binding": binding({"kind": "pipeline", "project": "my-group/app", "pipeline": "99"})}),
+		object.union(unbound, {"id": "c", "binding": binding({"kind": "subject", "sub": "someone"})}),
 		object.union(unbound, {"id": "d", "binding": {"kind": "odd"}}),
 	])
 	d.allow == false
@@ -151,4 +155,27 @@ test_explain_without_a_name_asks_for_one if {
 	ex.identities.jit.grant_failures == ["name the identity to use an approved request"]
 	ex.identities.deploy.just_in_time == false
 	ex.identities.deploy.grant_failures == []
+}
+
+test_a_standing_identity_never_carries_a_grant_even_one_for_its_name if {
+	d := decide_grants("deploy", [object.union(active, {"identity": "deploy"})])
+	d.allow == true
+	d.grant == ""
+}
+
+test_a_federation_miss_is_the_only_reason_even_without_a_grant if {
+	d := trustgate.decision with input as {"token": fixtures.gitlab_feature_branch, "provider": gitlab, "request": request("jit", [], []), "grants": [], "now": now}
+		with data.trustgate.identities as jit_ids
+	d.allow == false
+	d.reasons == [
+		"identity jit, federation 0 (provider gitlab): claim `ref_protected` is `false`, not true",
+		"identity jit, federation 0 (provider gitlab): ref `branch:feature/login` is not one of branch:main, tag:v*",
+	]
+}
+
+test_a_covered_identity_refused_for_its_scope_gives_only_the_scope_reason if {
+	d := trustgate.decision with input as {"token": main, "provider": gitlab, "request": request("jit", ["admin"], []), "grants": [active, object.union(active, {"id": "g2", "binds": false})], "now": now}
+		with data.trustgate.identities as jit_ids
+	d.allow == false
+	d.reasons == ["scope admin is not granted to identity jit"]
 }
