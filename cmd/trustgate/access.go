@@ -27,8 +27,11 @@ func accessCommands() map[string]command {
 func runAccess(ctx context.Context, args []string, io stdio) int {
 	cmds := accessCommands()
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(io.stderr, "Usage: trustgate access <request|list|show|approve|deny|revoke|cancel> [flags]")
-		usage(io.stderr, cmds)
+		fmt.Fprintln(io.stderr, "Usage: trustgate access <command> [flags]\n\nCommands:")
+		for _, name := range []string{"request", "list", "show", "approve", "deny", "revoke", "cancel"} {
+			fmt.Fprintf(io.stderr, "  %-8s %s\n", name, cmds[name].summary)
+		}
+		fmt.Fprintln(io.stderr, "\nRun 'trustgate access <command> -h' for a command's flags; docs/just-in-time.md for the story.")
 		if len(args) == 0 {
 			return exitUsage
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,18 +27,27 @@ type accessStack struct {
 
 func startAccessStack(t *testing.T) *accessStack {
 	t.Helper()
-	return startAccessStackWith(t, "", "24h")
+	return startAccessStackWith(t, stackOptions{})
 }
 
-// startAccessStackWith starts it with extra lines of config and the
-// identity's pending_ttl.
-func startAccessStackWith(t *testing.T, extra, pendingTTL string) *accessStack {
+// stackOptions adjust startAccessStackWith.
+type stackOptions struct {
+	extra      string // lines of serve config
+	pendingTTL string // the identity's pending_ttl (default 24h)
+	oneTimeUse bool   // provider ci accepts each token once
+}
+
+func startAccessStackWith(t *testing.T, o stackOptions) *accessStack {
 	t.Helper()
+	if o.pendingTTL == "" {
+		o.pendingTTL = "24h"
+	}
 	s := &accessStack{ci: enginetest.NewIssuer(t), corp: enginetest.NewIssuer(t)}
 	dir := t.TempDir()
-	data := strings.NewReplacer("CI", s.ci.URL(), "CORP", s.corp.URL(), "PENDING", pendingTTL).Replace(`trustgate:
+	data := strings.NewReplacer("CI", s.ci.URL(), "CORP", s.corp.URL(), "PENDING", o.pendingTTL,
+		"ONCE", fmt.Sprint(o.oneTimeUse)).Replace(`trustgate:
   providers:
-    ci: {issuer: CI, platform: gitlab, audiences: [https://sts.example.com]}
+    ci: {issuer: CI, platform: gitlab, audiences: [https://sts.example.com], one_time_use: ONCE}
     corp: {issuer: CORP, platform: generic, audiences: [trustgate]}
   identities:
     breakglass:
@@ -62,7 +73,7 @@ func startAccessStackWith(t *testing.T, extra, pendingTTL string) *accessStack {
 	}
 	addr := freeAddr(t)
 	s.url, _ = startServeConfig(t, fmt.Sprintf("issuer: http://%s\nlisten: %s\nbundles: [%s]\nallow_insecure_issuers: true\nshutdown_grace: 5s\nlog: {level: error}\n%s",
-		addr, addr, dir, extra))
+		addr, addr, dir, o.extra))
 	return s
 }
 
@@ -238,7 +249,7 @@ func TestServeNotifiesTheTargetsOfAJustInTimeEvent(t *testing.T) {
 	if err := os.WriteFile(urlFile, []byte(receiver.URL+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := startAccessStackWith(t, "notifications: [{url_file: "+urlFile+", format: slack, events: [requested]}]\n", "24h")
+	s := startAccessStackWith(t, stackOptions{extra: "notifications: [{url_file: " + urlFile + ", format: slack, events: [requested]}]\n"})
 	env := s.env(t)
 	code, out, errOut := runCLI(t, env, "access", "request", "--token-env", "CI_ID_TOKEN", "--identity", "breakglass", "--reason", "incident 42")
 	if code != exitOK {
@@ -256,7 +267,7 @@ func TestServeNotifiesTheTargetsOfAJustInTimeEvent(t *testing.T) {
 }
 
 func TestServeExpiresALapsedRequestInTheBackground(t *testing.T) {
-	s := startAccessStackWith(t, "", "1s")
+	s := startAccessStackWith(t, stackOptions{pendingTTL: "1s"})
 	env := s.env(t)
 	code, out, errOut := runCLI(t, env, "access", "request", "--token-env", "CI_ID_TOKEN", "--identity", "breakglass", "--reason", "incident 42")
 	if code != exitOK {
@@ -273,4 +284,36 @@ func TestServeExpiresALapsedRequestInTheBackground(t *testing.T) {
 		}
 	}
 	t.Fatalf("request %s was not expired within %s of lapsing", id, 4*expiryInterval)
+}
+
+func TestAccessRequestOnGitHubActionsFetchesAFreshIDTokenForEveryCall(t *testing.T) {
+	// One-time use: a token read once and reused for the polls and the
+	// exchange would be refused as a replay.
+	s := startAccessStackWith(t, stackOptions{oneTimeUse: true})
+	var fetched atomic.Int64
+	actions := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetched.Add(1)
+		if r.Header.Get("Authorization") != "bearer request-secret" || r.URL.Query().Get("audience") != "https://sts.example.com" {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"value": s.ci.Mint(t, enginetest.GitLabClaims(s.ci.URL(), "https://sts.example.com"))})
+	}))
+	t.Cleanup(actions.Close)
+	env := s.env(t)
+	env["ACTIONS_ID_TOKEN_REQUEST_URL"] = actions.URL + "/token?api-version=2.0"
+	env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = "request-secret"
+	done := runAsync(t, env, "access", "request", "--github-audience", "https://sts.example.com", "--identity", "breakglass",
+		"--reason", "incident 42", "--wait", "--poll", "1s")
+	id := waitForPending(t, env)
+	if code, out, errOut := runCLI(t, env, "access", "approve", id, "--reason", "ok", "--token-env", "ALICE_TOKEN"); code != exitOK {
+		t.Fatalf("approve: %d %s%s", code, out, errOut)
+	}
+	r := <-done
+	if r.code != exitOK || !isCompactJWS(strings.TrimSpace(r.stdout)) {
+		t.Fatalf("request --wait: %d\nstdout %q\nstderr %q", r.code, r.stdout, r.stderr)
+	}
+	if n := fetched.Load(); n < 3 {
+		t.Fatalf("fetched %d ID tokens; want one per call (request, polls, exchange)", n)
+	}
 }
