@@ -83,6 +83,7 @@ func TestJustInTimeRefusalsOverHTTP(t *testing.T) {
 			return e.call(t, http.MethodGet, "/v1/access/requests/"+id, e.person(t, "mallory", "sre"), "")
 		}, http.StatusNotFound, "not_found"},
 	}
+	t.Cleanup(func() { assertNoTokenLogged(t, e.Logs.All()) })
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := tc.call(t)

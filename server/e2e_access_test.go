@@ -102,7 +102,8 @@ func historyEvents(r response) string {
 }
 
 // assertNoTokenLogged scans every log line, encoded as production writes
-// it, for any of the tokens or any of their three parts.
+// it, for anything JWT-shaped (jwtShaped) and for any part of the tokens
+// given.
 func assertNoTokenLogged(t *testing.T, entries []observer.LoggedEntry, tokens ...string) {
 	t.Helper()
 	var parts []string
@@ -123,6 +124,9 @@ func assertNoTokenLogged(t *testing.T, entries []observer.LoggedEntry, tokens ..
 			t.Fatal(err)
 		}
 		line := buf.String()
+		if jwtShaped.MatchString(line) {
+			t.Fatalf("a log line holds a JWT: %s", line)
+		}
 		for _, p := range parts {
 			if strings.Contains(line, p) {
 				t.Fatalf("a log line holds part of a token: %s", line)
