@@ -31,8 +31,10 @@ demo: build
 	@set -e; mkdir -p .trustgate; \
 	$(TRUSTGATE) serve --state $(STATE) 2>.demo-server.log & pid=$$!; \
 	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null' EXIT; \
-	for i in $$(seq 50); do curl -sf http://127.0.0.1:8080/readyz >/dev/null 2>&1 && break; sleep 0.2; done; \
+	for i in $$(seq 50); do curl -sf http://127.0.0.1:8080/readyz >/dev/null 2>&1 && \
+	  curl -sf http://127.0.0.1:8090/.well-known/openid-configuration >/dev/null 2>&1 && break; sleep 0.2; done; \
 	curl -sf http://127.0.0.1:8080/readyz >/dev/null || { echo "server did not become ready; see .demo-server.log"; exit 1; }; \
+	curl -sf http://127.0.0.1:8090/.well-known/openid-configuration >/dev/null || { echo "dev issuer did not start; see .demo-server.log"; exit 1; }; \
 	echo "1. minted a GitLab-shaped ID token at the dev issuer (http://127.0.0.1:8090/token)"; \
 	export CI_ID_TOKEN=$$(curl -sf http://127.0.0.1:8090/token); \
 	echo "2. exchanged it: trustgate exchange --url http://127.0.0.1:8080 --token-env CI_ID_TOKEN"; \
