@@ -166,17 +166,7 @@ func TestInTheBrowserAnApproverSignsInApprovesSeesTheGrantAndRevokesIt(t *testin
 		t.Fatalf("the request is %s after the revocation, want revoked", got)
 	}
 
-	// Sign out: the session cookie is gone and the front page asks for a
-	// sign-in again.
-	run(t, ctx, chromedp.Click(chromedp.CSS("form.signout button")), chromedp.WaitVisible(chromedp.CSS(`a[href="/console/login"]`)))
-	if c := sessionCookie(t, ctx, st.URL); c != nil {
-		t.Errorf("after sign-out the browser still holds the session cookie")
-	}
-	st.People.Login().SignInAs(nil) // the IdP now refuses, so a sign-in cannot happen silently
-	run(t, ctx, chromedp.Navigate(st.URL+"/console/"), chromedp.WaitVisible(chromedp.CSS(`[role=alert]`)))
-	if page := html(t, ctx); !strings.Contains(page, "Sign-in failed") {
-		t.Errorf("after sign-out the front page did not go through the sign-in")
-	}
+	st.signOut(t, ctx)
 }
 
 func TestInTheBrowserANonApproverSeesNoApproveButtonAndAForgedPostIsRefused(t *testing.T) {
@@ -277,5 +267,42 @@ func screenshot(t *testing.T, ctx context.Context) {
 	}
 	if err := os.WriteFile(filepath.Join("..", "..", "docs", "console.png"), png, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// signOut signs out with the header's button and checks that the session
+// cookie is gone and the front page asks for a sign-in again.
+func (st *stack) signOut(t *testing.T, ctx context.Context) {
+	t.Helper()
+	// Sign out: the session cookie is gone and the front page asks for a
+	// sign-in again.
+	run(t, ctx, chromedp.Click(chromedp.CSS("form.signout button")), chromedp.WaitVisible(chromedp.CSS(`a[href="/console/login"]`)))
+	if c := sessionCookie(t, ctx, st.URL); c != nil {
+		t.Errorf("after sign-out the browser still holds the session cookie")
+	}
+	st.People.Login().SignInAs(nil) // the IdP now refuses, so a sign-in cannot happen silently
+	run(t, ctx, chromedp.Navigate(st.URL+"/console/"), chromedp.WaitVisible(chromedp.CSS(`[role=alert]`)))
+	if page := html(t, ctx); !strings.Contains(page, "Sign-in failed") {
+		t.Errorf("after sign-out the front page did not go through the sign-in")
+	}
+}
+
+func TestInTheBrowserThePagesFitAPhoneAndLabelEveryControl(t *testing.T) {
+	st := newStack(t)
+	ctx := tab(t)
+	r := st.request(t)
+	st.People.Login().SignInAs(alice)
+	run(t, ctx, chromedp.EmulateViewport(375, 800))
+	for _, path := range []string{"/console/", "/console/requests/" + r.ID} {
+		run(t, ctx, chromedp.Navigate(st.URL+path), chromedp.WaitVisible(chromedp.CSS("main")))
+		width, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+		if err != nil || width > 375 {
+			t.Errorf("%s is %d px wide at phone width 375 (%v)", path, width, err)
+		}
+		labelled, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`[...document.querySelectorAll("textarea, select, input:not([type=hidden])")]`+
+			`.every(e => e.labels && e.labels.length > 0) && [...document.querySelectorAll("button")].every(b => b.textContent.trim() !== "")`))
+		if err != nil || !labelled {
+			t.Errorf("%s has a control without a label or a button without text (%v)", path, err)
+		}
 	}
 }

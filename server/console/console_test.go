@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/trustgate/trustgate/engine/access"
 )
@@ -114,75 +113,6 @@ func TestASignedInApproverSeesThePendingRequestWithItsFacts(t *testing.T) {
 	}
 }
 
-func TestTheSessionCookieIsHttpOnlyLaxAndExpiresWithTheIDToken(t *testing.T) {
-	st := newStack(t)
-	c := browser(t)
-	st.People.Login().SetTokenTTL(30 * time.Minute)
-	st.People.Login().SignInAs(alice)
-	p := get(t, c, st.URL+"/console/login")
-	loginCookie := p.cookies[0]
-	if !loginCookie.HttpOnly || loginCookie.SameSite != http.SameSiteLaxMode || loginCookie.Path != "/console/" {
-		t.Errorf("login cookie %+v, want HttpOnly, SameSite=Lax, Path=/console/", loginCookie)
-	}
-	idp := get(t, c, p.location)
-	cb := get(t, c, idp.location)
-	var session *http.Cookie
-	for _, ck := range cb.cookies {
-		if ck.Name == "trustgate_console" {
-			session = ck
-		}
-	}
-	if session == nil {
-		t.Fatal("the callback set no session cookie")
-	}
-	if !session.HttpOnly || session.SameSite != http.SameSiteLaxMode || session.Path != "/console/" {
-		t.Errorf("session cookie %+v, want HttpOnly, SameSite=Lax, Path=/console/", session)
-	}
-	if session.Secure {
-		t.Error("the session cookie of an http loopback console is Secure: the browser would never send it")
-	}
-	if left := time.Until(session.Expires); left < 29*time.Minute || left > 31*time.Minute {
-		t.Errorf("the session cookie expires in %s, want with the ID token (30m)", left)
-	}
-}
-
-func TestALinkFromANotificationOpensTheRequestThroughTheLogin(t *testing.T) {
-	st := newStack(t)
-	r := st.request(t)
-	c := browser(t)
-	p := get(t, c, st.URL+"/console/requests/"+r.ID)
-	if p.status != http.StatusSeeOther || p.location != "/console/login?next=%2Fconsole%2Frequests%2F"+r.ID {
-		t.Fatalf("no session: %d to %q, want 303 to the login keeping the path", p.status, p.location)
-	}
-	if to := st.signIn(t, c, alice, "/console/requests/"+r.ID); to != "/console/requests/"+r.ID {
-		t.Fatalf("after sign-in: sent to %q, want the request's page", to)
-	}
-	if p := get(t, c, st.URL+"/console/requests/"+r.ID); p.status != http.StatusOK || !strings.Contains(p.body, ">Approve<") {
-		t.Fatalf("request page: %d, approve button %v", p.status, strings.Contains(p.body, ">Approve<"))
-	}
-}
-
-func TestTheLoginReturnsOnlyToConsolePaths(t *testing.T) {
-	tests := []struct{ name, next, want string }{
-		{name: "A console path is kept.", next: "/console/requests/abc", want: "/console/requests/abc"},
-		{name: "Another origin is dropped.", next: "https://evil.example/console/", want: "/console/"},
-		{name: "A protocol-relative URL is dropped.", next: "//evil.example/console/", want: "/console/"},
-		{name: "A backslashed URL is dropped.", next: "/\\evil.example/console/", want: "/console/"},
-		{name: "A path outside the console is dropped.", next: "/oauth2/token", want: "/console/"},
-		{name: "A path climbing out of the console is dropped.", next: "/console/../oauth2/token", want: "/console/"},
-		{name: "A javascript URL is dropped.", next: "javascript:alert(1)", want: "/console/"},
-		{name: "A query is not kept.", next: "/console/?x=https://evil.example", want: "/console/"},
-	}
-	st := newStack(t)
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := st.signIn(t, browser(t), alice, tt.next); got != tt.want {
-				t.Errorf("next %q: sent to %q, want %q", tt.next, got, tt.want)
-			}
-		})
-	}
-}
-
 func TestAnApproverApprovesAndRevokesWithAReason(t *testing.T) {
 	st := newStack(t)
 	r := st.request(t)
@@ -286,125 +216,6 @@ func TestASecondApprovalOfAnApprovedRequestIsAConflict(t *testing.T) {
 	}
 }
 
-func TestAnExpiredSessionSendsPagesToTheLoginAndRefusesActions(t *testing.T) {
-	st := newStack(t)
-	r := st.request(t)
-	c := browser(t)
-	st.signIn(t, c, alice, "/console/")
-	tok := csrf(t, get(t, c, st.URL+"/console/").body)
-	st.advance(2 * time.Hour) // past the ID token's exp (1h)
-	if p := get(t, c, st.URL+"/console/requests/"+r.ID); p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, "/console/login?") {
-		t.Errorf("a page with an expired session: %d to %q, want 303 to the login", p.status, p.location)
-	}
-	if p := post(t, c, st.URL+approvePath(r), url.Values{"csrf": {tok}, "reason": {"ok"}}); p.status != http.StatusUnauthorized {
-		t.Errorf("an action with an expired session: %d, want 401", p.status)
-	}
-}
-
-func TestATamperedSessionCookieIsNoSession(t *testing.T) {
-	st := newStack(t)
-	c := browser(t)
-	st.signIn(t, c, alice, "/console/")
-	u, _ := url.Parse(st.URL + "/console/")
-	for _, ck := range c.Jar.Cookies(u) {
-		if ck.Name == "trustgate_console" {
-			b := []byte(ck.Value)
-			b[len(b)/2] ^= 1
-			ck.Value = string(b)
-			c.Jar.SetCookies(u, []*http.Cookie{{Name: ck.Name, Value: ck.Value, Path: "/console/"}})
-		}
-	}
-	if p := get(t, c, st.URL+"/console/"); p.status != http.StatusSeeOther {
-		t.Fatalf("a tampered session: %d, want 303 to the login", p.status)
-	}
-}
-
-func TestTheCallbackRefusesWhatItDidNotStart(t *testing.T) {
-	st := newStack(t)
-	tests := []struct {
-		name string
-		// callback returns the callback URL to call, given a client that
-		// has started a login and the IdP's redirect to the callback.
-		callback func(c *http.Client, idpRedirect string) string
-	}{
-		{name: "A callback in a browser that started no login is refused.", callback: func(c *http.Client, to string) string {
-			c.Jar, _ = cookieJar()
-			return to
-		}},
-		{name: "A callback with another state is refused.", callback: func(_ *http.Client, to string) string {
-			return replaceParam(to, "state", "forged-state")
-		}},
-		{name: "A callback with another code is refused.", callback: func(_ *http.Client, to string) string {
-			return replaceParam(to, "code", "forged-code")
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := browser(t)
-			st.People.Login().SignInAs(alice)
-			p := get(t, c, st.URL+"/console/login")
-			idp := get(t, c, p.location)
-			cb := get(t, c, tt.callback(c, idp.location))
-			if cb.status != http.StatusBadRequest {
-				t.Fatalf("%d, want 400: %s", cb.status, cb.body)
-			}
-			if p := get(t, c, st.URL+"/console/"); p.status != http.StatusSeeOther {
-				t.Errorf("after a refused callback the console answers %d, want 303 to the login", p.status)
-			}
-		})
-	}
-	t.Run("A code is redeemed once.", func(t *testing.T) {
-		c := browser(t)
-		st.People.Login().SignInAs(alice)
-		p := get(t, c, st.URL+"/console/login")
-		idp := get(t, c, p.location)
-		if cb := get(t, c, idp.location); cb.status != http.StatusSeeOther {
-			t.Fatalf("first use: %d", cb.status)
-		}
-		get(t, c, st.URL+"/console/login") // a fresh login cookie with another state
-		if cb := get(t, c, idp.location); cb.status != http.StatusBadRequest {
-			t.Fatalf("a replayed callback: %d, want 400", cb.status)
-		}
-	})
-	t.Run("A person who cancels at the IdP is told sign-in failed.", func(t *testing.T) {
-		c := browser(t)
-		st.People.Login().SignInAs(nil)
-		p := get(t, c, st.URL+"/console/login")
-		idp := get(t, c, p.location)
-		if cb := get(t, c, idp.location); cb.status != http.StatusBadRequest || !strings.Contains(cb.body, "Sign-in failed") {
-			t.Fatalf("%d: %s", cb.status, cb.body)
-		}
-	})
-}
-
-func replaceParam(raw, name, value string) string {
-	u, _ := url.Parse(raw)
-	q := u.Query()
-	q.Set(name, value)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-func TestLogoutEndsTheSessionAndNeedsItsCSRFToken(t *testing.T) {
-	st := newStack(t)
-	c := browser(t)
-	st.signIn(t, c, alice, "/console/")
-	tok := csrf(t, get(t, c, st.URL+"/console/").body)
-	if p := post(t, c, st.URL+"/console/logout", nil); p.status != http.StatusForbidden {
-		t.Fatalf("logout without the CSRF token: %d, want 403", p.status)
-	}
-	if p := get(t, c, st.URL+"/console/"); p.status != http.StatusOK {
-		t.Fatalf("a refused logout ended the session: %d", p.status)
-	}
-	p := post(t, c, st.URL+"/console/logout", url.Values{"csrf": {tok}})
-	if p.status != http.StatusOK || !strings.Contains(p.body, "Signed out") {
-		t.Fatalf("logout: %d", p.status)
-	}
-	if p := get(t, c, st.URL+"/console/"); p.status != http.StatusSeeOther {
-		t.Fatalf("after logout: %d, want 303 to the login", p.status)
-	}
-}
-
 func TestTheTokenScanFindsTheTokensItGuardsAgainst(t *testing.T) {
 	st := newStack(t)
 	for name, tok := range map[string]string{"a pipeline's ID token": st.ciToken(t), "a person's ID token": st.personToken(t, alice)} {
@@ -416,4 +227,71 @@ func TestTheTokenScanFindsTheTokensItGuardsAgainst(t *testing.T) {
 		}
 	}
 	get(t, browser(t), st.URL+"/console/static/console.css") // something served, for the stack's own scan
+}
+
+func TestPagesRefuseWhatTheEngineRefuses(t *testing.T) {
+	tests := []struct {
+		name string
+		// path is the page opened after alice signed in and the change.
+		path   func(r access.Request) string
+		change func(t *testing.T, st *stack)
+		want   int
+		// signedOut: the refusal also ends the session.
+		signedOut bool
+	}{
+		{name: "The page of an unknown request is 404.", path: func(access.Request) string { return "/console/requests/nosuchrequest" },
+			change: func(*testing.T, *stack) {}, want: http.StatusNotFound},
+		{name: "A session whose IdP the policy no longer trusts is ended with 401.", path: func(access.Request) string { return "/console/" },
+			change: func(t *testing.T, st *stack) { st.loadPolicy(t, "https://another-idp.example.com", clientID) },
+			want:   http.StatusUnauthorized, signedOut: true},
+		{name: "A state store that cannot answer is 503, and the session stays.", path: func(r access.Request) string { return "/console/requests/" + r.ID },
+			change: func(t *testing.T, st *stack) { _ = st.store.Close() }, want: http.StatusServiceUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := newStack(t)
+			r := st.request(t)
+			c := browser(t)
+			st.signIn(t, c, alice, "/console/")
+			tt.change(t, st)
+			p := get(t, c, st.URL+tt.path(r))
+			if p.status != tt.want || !strings.Contains(p.body, `role="alert"`) {
+				t.Fatalf("%d, want %d with a page saying why: %s", p.status, tt.want, p.body)
+			}
+			ended := false
+			for _, ck := range p.cookies {
+				ended = ended || ck.Name == "trustgate_console" && ck.MaxAge < 0
+			}
+			if ended != tt.signedOut {
+				t.Errorf("session ended: %v, want %v", ended, tt.signedOut)
+			}
+		})
+	}
+}
+
+func TestDenyingADeniedRequestIsAConflictAndASecondReviewIsRefused(t *testing.T) {
+	st := newStack(t)
+	r := st.request(t)
+	c := browser(t)
+	st.signIn(t, c, alice, "/console/")
+	tok := csrf(t, get(t, c, st.URL+"/console/").body)
+	deny := st.URL + "/console/requests/" + r.ID + "/deny"
+	if p := post(t, c, deny, url.Values{"csrf": {tok}, "reason": {"not now"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("deny: %d: %s", p.status, p.body)
+	}
+	if got := st.state(t, r.ID); got != access.StateDenied {
+		t.Fatalf("the request is %s after the denial, want denied", got)
+	}
+	if p := post(t, c, deny, url.Values{"csrf": {tok}, "reason": {"again"}}); p.status != http.StatusForbidden {
+		t.Fatalf("alice's second review: %d, want 403 (the policy refuses a second review by one person)", p.status)
+	}
+	b := browser(t)
+	st.signIn(t, b, bob, "/console/")
+	tokB := csrf(t, get(t, b, st.URL+"/console/").body)
+	if p := post(t, b, deny, url.Values{"csrf": {tokB}, "reason": {"me too"}}); p.status != http.StatusConflict {
+		t.Fatalf("bob's denial of a denied request: %d, want 409", p.status)
+	}
+	if p := get(t, c, st.URL+"/console/requests/"+r.ID); strings.Contains(p.body, ">Approve<") || strings.Contains(p.body, ">Deny<") {
+		t.Error("a denied request's page still offers Approve or Deny")
+	}
 }

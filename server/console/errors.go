@@ -84,7 +84,7 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, action string, er
 		ce.Write(zap.String("action", action), zap.Int("status", v.Status),
 			zap.String("decision_id", v.DecisionID), zap.String("client_ip", clientIP(r)), zap.Error(err))
 	}
-	c.render(w, r, v.Status, "error.html", pageData{Title: http.StatusText(v.Status), Error: &v})
+	c.render(w, v.Status, "error.html", pageData{Title: http.StatusText(v.Status), Error: &v})
 }
 
 // failSession is fail for an engine refusal; a token the engine no longer

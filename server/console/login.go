@@ -170,7 +170,7 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.cookies.clear(w, sessionCookie)
-	c.render(w, r, http.StatusOK, "signedout.html", pageData{Title: "Signed out"})
+	c.render(w, http.StatusOK, "signedout.html", pageData{Title: "Signed out"})
 }
 
 // safeNext is next when it is a path of the console on this origin, and

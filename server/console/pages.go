@@ -57,7 +57,7 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, s session) e
 			d.History = append(d.History, v)
 		}
 	}
-	c.render(w, r, http.StatusOK, "dashboard.html", d)
+	c.render(w, http.StatusOK, "dashboard.html", d)
 	return nil
 }
 
@@ -68,7 +68,7 @@ func (c *Console) request(w http.ResponseWriter, r *http.Request, s session) err
 		return err
 	}
 	v := c.view(req, s)
-	c.render(w, r, http.StatusOK, "request.html", pageData{Title: "Request for " + req.Identity, Session: viewSession(s), Request: &v})
+	c.render(w, http.StatusOK, "request.html", pageData{Title: "Request for " + req.Identity, Session: viewSession(s), Request: &v})
 	return nil
 }
 

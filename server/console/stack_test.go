@@ -95,6 +95,8 @@ type stack struct {
 	mu     sync.Mutex
 	// served is every response the server wrote: headers and body.
 	served []string
+	store  *state.Store
+	log    *zap.Logger
 	// skew moves the console's clock (not the engine's) forward.
 	skew atomic.Int64
 }
@@ -136,18 +138,9 @@ func newStackWith(t testing.TB, setup func(st *stack) idp) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
+	st.store, st.log = store, log
 	st.Engine = newEngine(t, st.URL, store, svc, log)
-	dir := t.TempDir()
-	data := strings.NewReplacer("{{CI}}", st.CI.URL(), "{{PEOPLE}}", id.issuer, "{{CLIENT}}", id.clientID).Replace(bundleData)
-	if err := os.WriteFile(filepath.Join(dir, "data.yaml"), []byte(data), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p, err := policy.Load(context.Background(), []string{dir}, policy.Options{ServerIssuer: st.URL,
-		AllowInsecureIssuers: true, Logger: log.Named("policy"), EvalTimeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Engine.SetPolicy(p)
+	st.loadPolicy(t, id.issuer, id.clientID)
 
 	cons, err := console.New(console.Config{Engine: st.Engine, Issuer: id.issuer, ClientID: id.clientID,
 		ClientSecret: id.secret, RedirectURL: st.URL + "/console/callback", SessionKey: make([]byte, console.KeySize),
@@ -164,6 +157,23 @@ func newStackWith(t testing.TB, setup func(st *stack) idp) *stack {
 	t.Cleanup(hs.Close)
 	t.Cleanup(func() { st.scanForTokens(t) })
 	return st
+}
+
+// loadPolicy makes bundleData, with the company IdP at people, the
+// engine's policy.
+func (st *stack) loadPolicy(t testing.TB, people, clientID string) {
+	t.Helper()
+	dir := t.TempDir()
+	data := strings.NewReplacer("{{CI}}", st.CI.URL(), "{{PEOPLE}}", people, "{{CLIENT}}", clientID).Replace(bundleData)
+	if err := os.WriteFile(filepath.Join(dir, "data.yaml"), []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err := policy.Load(context.Background(), []string{dir}, policy.Options{ServerIssuer: st.URL,
+		AllowInsecureIssuers: true, Logger: st.log.Named("policy"), EvalTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Engine.SetPolicy(p)
 }
 
 func newEngine(t testing.TB, issuer string, store *state.Store, svc *access.Service, log *zap.Logger) *engine.Engine {

@@ -187,7 +187,7 @@ func parsePages() (*template.Template, error) {
 
 // render writes a page, buffered so that a template failure is a clean
 // 500 rather than half a page.
-func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, name string, d pageData) {
+func (c *Console) render(w http.ResponseWriter, status int, name string, d pageData) {
 	var buf bytes.Buffer
 	if err := c.pages.ExecuteTemplate(&buf, name, d); err != nil {
 		c.log.Error("console template failed", zap.String("template", name), zap.Error(err))
