@@ -36,36 +36,7 @@ func decodeDecision(v ast.Value) (Decision, error) {
 		}
 		name := string(key)
 		seen = append(seen, name)
-		var err error
-		switch name {
-		case "allow":
-			b, ok := val.Value.(ast.Boolean)
-			if !ok {
-				return fmt.Errorf("allow is %s, not a boolean", ast.ValueName(val.Value))
-			}
-			d.Allow = bool(b)
-		case "identity":
-			d.Identity, err = decodeString(name, val.Value)
-		case "subject":
-			d.Subject, err = decodeString(name, val.Value)
-		case "error":
-			d.Error, err = decodeString(name, val.Value)
-		case "grant":
-			d.Grant, err = decodeString(name, val.Value)
-		case "roles":
-			d.Roles, err = decodeStrings(name, val.Value)
-		case "scopes":
-			d.Scopes, err = decodeStrings(name, val.Value)
-		case "audiences":
-			d.Audiences, err = decodeStrings(name, val.Value)
-		case "reasons":
-			d.Reasons, err = decodeStrings(name, val.Value)
-		case "ttl_seconds":
-			d.TTLSeconds, err = decodeSeconds(name, val.Value)
-		default:
-			return fmt.Errorf("the decision has an unknown field %q", name)
-		}
-		return err
+		return d.decodeField(name, val.Value)
 	})
 	if err != nil {
 		return Decision{}, err
@@ -84,6 +55,41 @@ func decodeDecision(v ast.Value) (Decision, error) {
 		return Decision{}, fmt.Errorf("an allow carries error %q", d.Error)
 	}
 	return d, nil
+}
+
+// decodeField decodes the decision's field name from v into d; an unknown
+// field is an error.
+func (d *Decision) decodeField(name string, v ast.Value) error {
+	var err error
+	switch name {
+	case "allow":
+		b, ok := v.(ast.Boolean)
+		if !ok {
+			return fmt.Errorf("allow is %s, not a boolean", ast.ValueName(v))
+		}
+		d.Allow = bool(b)
+	case "identity":
+		d.Identity, err = decodeString(name, v)
+	case "subject":
+		d.Subject, err = decodeString(name, v)
+	case "error":
+		d.Error, err = decodeString(name, v)
+	case "grant":
+		d.Grant, err = decodeString(name, v)
+	case "roles":
+		d.Roles, err = decodeStrings(name, v)
+	case "scopes":
+		d.Scopes, err = decodeStrings(name, v)
+	case "audiences":
+		d.Audiences, err = decodeStrings(name, v)
+	case "reasons":
+		d.Reasons, err = decodeStrings(name, v)
+	case "ttl_seconds":
+		d.TTLSeconds, err = decodeSeconds(name, v)
+	default:
+		return fmt.Errorf("the decision has an unknown field %q", name)
+	}
+	return err
 }
 
 func decodeString(field string, v ast.Value) (string, error) {

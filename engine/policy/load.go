@@ -62,25 +62,83 @@ func Check(ctx context.Context, paths []string, opts Options) []Problem {
 	return problems
 }
 
-// build is Load's pipeline: read each bundle (signature, modules, data),
-// merge and validate the data, check the Rego, compile it with the library
-// and prepare the queries. Stages that can run with problems before them
-// do, so that one run reports as much as it can.
+// build is Load's pipeline, in numbered stages that each return their
+// problems. Stages that can run with problems before them do, so that one
+// run reports as much as it can.
 func build(ctx context.Context, paths []string, opts Options) (*Policy, []Problem) {
 	if len(paths) == 0 {
 		return nil, []Problem{{Message: "no bundles given"}}
 	}
-	if k := opts.VerificationKey; k != nil {
-		// Options may be built by hand: hold the key to what
-		// ParseVerificationKey accepts (no HMAC with a public key).
-		key, err := ParseVerificationKey([]byte(k.PEM), k.KeyID, k.Algorithm)
-		if err != nil {
-			return nil, []Problem{{Message: fmt.Sprintf("bundle verification key: %v", err)}}
-		}
-		key.Scope = k.Scope
-		opts.VerificationKey = key
+	// 1. The verification key, held to what ParseVerificationKey accepts.
+	opts, problems := checkVerificationKey(opts)
+	if len(problems) > 0 {
+		return nil, problems
 	}
 	caps := Capabilities()
+	// 2. Each bundle read once: signature, modules, data. A bundle or a
+	// file that could not be read stops here: what follows would only
+	// report what is missing because of it.
+	sources, problems := readBundles(paths, opts, caps)
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, []Problem{{Message: fmt.Sprintf("loading stopped: %v", err)}}
+	}
+	// 3. The bundles' data, merged and validated into the index.
+	m, problems := mergeData(sources)
+	idx, ps := validate(m, opts)
+	problems = append(problems, ps...)
+	// 4. The library's and the bundles' modules, each bundle's in its place.
+	modules, forbidden, ps, err := gatherModules(opts.Library, sources, caps)
+	if err != nil {
+		return nil, append(problems, Problem{File: "library", Message: err.Error()})
+	}
+	problems = append(problems, ps...)
+	// 5. The Rego compiled, under the restricted capabilities.
+	compiler, ps := compile(modules, caps, forbidden)
+	problems = append(problems, ps...)
+	if compiler.Failed() {
+		return nil, problems
+	}
+	// 6. The data beside the rules, with the index the library reads.
+	problems = append(problems, dataRuleClashes(m, compiler)...)
+	data, ps := withIndex(m)
+	problems = append(problems, ps...)
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	// 7. The queries prepared once, and the revisions stamped.
+	p, err := prepare(ctx, compiler, data, opts)
+	if err != nil {
+		return nil, []Problem{{Message: err.Error()}}
+	}
+	p.index = idx
+	p.revisions, p.digest = revisions(sources)
+	p.loadedAt = time.Now()
+	return p, nil
+}
+
+// checkVerificationKey holds a bundle verification key to what
+// ParseVerificationKey accepts (no HMAC with a public key): Options may be
+// built by hand.
+func checkVerificationKey(opts Options) (Options, []Problem) {
+	k := opts.VerificationKey
+	if k == nil {
+		return opts, nil
+	}
+	key, err := ParseVerificationKey([]byte(k.PEM), k.KeyID, k.Algorithm)
+	if err != nil {
+		return opts, []Problem{{Message: fmt.Sprintf("bundle verification key: %v", err)}}
+	}
+	key.Scope = k.Scope
+	opts.VerificationKey = key
+	return opts, nil
+}
+
+// readBundles reads each bundle at paths once; a path given twice is a
+// problem.
+func readBundles(paths []string, opts Options, caps *ast.Capabilities) ([]*source, []Problem) {
 	var (
 		problems []Problem
 		sources  []*source
@@ -99,37 +157,27 @@ func build(ctx context.Context, paths []string, opts Options) (*Policy, []Proble
 			sources = append(sources, src)
 		}
 	}
-	if len(problems) > 0 {
-		// A bundle or a file could not be read: what follows would
-		// only report what is missing because of it.
-		return nil, problems
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, []Problem{{Message: fmt.Sprintf("loading stopped: %v", err)}}
-	}
+	return sources, problems
+}
 
-	m, ps := mergeData(sources)
-	problems = append(problems, ps...)
-	idx, ps := validate(m, opts)
-	problems = append(problems, ps...)
-
-	library, err := parseLibrary(opts.Library, caps)
+// gatherModules parses the library (of fsys; nil: the embedded one) and
+// gathers it with the bundles' modules. Bundles' Rego goes under
+// data.trustgate.custom, where rules can only veto
+// (data.trustgate.custom.deny); anywhere else under data.trustgate a rule
+// could add to what the library grants. forbidden lists the calls of
+// built-ins the capabilities remove, said better than the compiler would.
+func gatherModules(fsys fs.FS, sources []*source, caps *ast.Capabilities) (modules map[string]*ast.Module, forbidden, problems []Problem, err error) {
+	library, err := parseLibrary(fsys, caps)
 	if err != nil {
-		return nil, append(problems, Problem{File: "library", Message: err.Error()})
+		return nil, nil, nil, err
 	}
-	modules := make(map[string]*ast.Module, len(library))
+	modules = make(map[string]*ast.Module, len(library))
+	removed := removedBuiltinSet(caps)
 	for name, mod := range library {
 		modules[name] = mod
-	}
-	// Bundles' Rego goes under data.trustgate.custom, where rules can only
-	// veto (data.trustgate.custom.deny); anywhere else under data.trustgate
-	// a rule could add to what the library grants.
-	libraryPackage, customPackage := ast.MustParseRef("data.trustgate"), ast.MustParseRef("data.trustgate.custom")
-	removed := removedBuiltinSet(caps)
-	var forbidden []Problem
-	for _, mod := range library {
 		forbidden = append(forbidden, forbiddenCalls(mod, removed)...)
 	}
+	libraryPackage, customPackage := ast.MustParseRef("data.trustgate"), ast.MustParseRef("data.trustgate.custom")
 	for _, src := range sources {
 		for _, name := range sortedKeys(src.modules) {
 			mod := src.modules[name]
@@ -147,43 +195,36 @@ func build(ctx context.Context, paths []string, opts Options) (*Policy, []Proble
 			modules[name] = mod
 		}
 	}
-	problems = append(problems, forbidden...)
+	return modules, forbidden, append(problems, forbidden...), nil
+}
 
+// compile compiles modules under caps; a compiler error at the place of a
+// forbidden call is left out, as forbidden says it better.
+func compile(modules map[string]*ast.Module, caps *ast.Capabilities, forbidden []Problem) (*ast.Compiler, []Problem) {
 	compiler := ast.NewCompiler().
 		WithCapabilities(caps).
 		WithEnablePrintStatements(false).
 		WithUseTypeCheckAnnotations(true)
 	compiler.Compile(modules)
+	var problems []Problem
 	for _, e := range compiler.Errors {
 		if e.Location != nil && slices.ContainsFunc(forbidden, func(p Problem) bool { return p.File == locationString(e.Location) }) {
-			continue // said better above
+			continue // said better by forbidden
 		}
 		problems = append(problems, Problem{File: locationString(e.Location), Message: fmt.Sprintf("%s: %s", e.Code, e.Message)})
 	}
-	if compiler.Failed() {
-		return nil, problems
-	}
-	problems = append(problems, dataRuleClashes(m, compiler)...)
-	data, ps := withIndex(m)
-	problems = append(problems, ps...)
-	if len(problems) > 0 {
-		return nil, problems
-	}
+	return compiler, problems
+}
 
-	p, err := prepare(ctx, compiler, data, opts)
-	if err != nil {
-		return nil, []Problem{{Message: err.Error()}}
-	}
-	p.index = idx
-	p.revisions = make([]Revision, len(sources))
+// revisions lists the bundles' revisions and digests them all into one.
+func revisions(sources []*source) ([]Revision, string) {
+	out := make([]Revision, len(sources))
 	digest := sha256.New()
 	for i, src := range sources {
-		p.revisions[i] = Revision{Path: src.path, Revision: src.revision}
+		out[i] = Revision{Path: src.path, Revision: src.revision}
 		fmt.Fprintf(digest, "%d:%s%d:%s%s", len(src.path), src.path, len(src.revision), src.revision, src.digest)
 	}
-	p.digest = hex.EncodeToString(digest.Sum(nil))
-	p.loadedAt = time.Now()
-	return p, nil
+	return out, hex.EncodeToString(digest.Sum(nil))
 }
 
 // dataRuleClashes reports bundle data at a path where rules live (e.g.

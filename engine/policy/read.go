@@ -46,43 +46,10 @@ type dataFile struct {
 // served. A bundle with neither data nor Rego is a problem: an emptied
 // bundle directory must not become an empty policy.
 func readBundle(path string, opts Options, caps *ast.Capabilities) (*source, []Problem) {
-	fail := func(format string, args ...any) (*source, []Problem) {
-		return nil, []Problem{{File: path, Message: fmt.Sprintf(format, args...)}}
-	}
-	loader, err := bundleLoader(path, opts.downloads)
+	b, err := openBundle(path, opts, caps)
 	if err != nil {
-		return fail("%v", err)
+		return nil, []Problem{{File: path, Message: err.Error()}}
 	}
-	r := bundle.NewCustomReader(loader).
-		WithRegoVersion(ast.RegoV1).
-		WithCapabilities(caps).
-		WithProcessAnnotations(true).
-		WithSizeLimitBytes(maxFileBytes).
-		// Data files are parsed here, once, so that every key can be traced
-		// to its file; OPA's reader only checks their signature.
-		WithLazyLoadingMode(true)
-	if k := opts.VerificationKey; k != nil {
-		kc := &bundle.KeyConfig{Key: k.PEM, Algorithm: k.Algorithm, Scope: k.Scope}
-		r = r.WithBundleVerificationConfig(bundle.NewVerificationConfig(map[string]*bundle.KeyConfig{k.KeyID: kc}, k.KeyID, k.Scope, nil))
-	} else {
-		r = r.WithSkipBundleVerification(true)
-	}
-	b, err := r.Read()
-	switch {
-	case err != nil && opts.VerificationKey != nil && signedFromElsewhere(path):
-		return fail("refused: %v (the signature names none of the directory's files: sign a directory from inside it, `opa sign --bundle .`, so that names are relative to the bundle)", err)
-	case err != nil && opts.VerificationKey != nil:
-		return fail("refused: %v", err)
-	case err != nil:
-		return fail("%v", err)
-	}
-	switch {
-	case b.Type() == bundle.DeltaBundleType:
-		return fail("delta bundles are not supported: give a snapshot bundle")
-	case len(b.WasmModules) > 0 || len(b.PlanModules) > 0:
-		return fail("Wasm and plan bundles are not supported: give Rego and data")
-	}
-
 	src := &source{path: path, modules: make(map[string]*ast.Module)}
 	var problems []Problem
 	h := newContentHash()
@@ -92,7 +59,7 @@ func readBundle(path string, opts Options, caps *ast.Capabilities) (*source, []P
 			continue
 		}
 		name := bundleFile(path, mf.RelativePath)
-		m, err := reparse(&b, mf, name, caps)
+		m, err := reparse(b, mf, name, caps)
 		if err != nil {
 			problems = append(problems, Problem{File: name, Message: err.Error()})
 			continue
@@ -121,6 +88,44 @@ func readBundle(path string, opts Options, caps *ast.Capabilities) (*source, []P
 		src.revision = "sha256:" + src.digest[:16]
 	}
 	return src, problems
+}
+
+// openBundle reads the bundle at path with OPA's reader, its signature
+// checked when opts has a key, and refuses the kinds of bundle Trustgate
+// does not serve.
+func openBundle(path string, opts Options, caps *ast.Capabilities) (*bundle.Bundle, error) {
+	loader, err := bundleLoader(path, opts.downloads)
+	if err != nil {
+		return nil, err
+	}
+	r := bundle.NewCustomReader(loader).
+		WithRegoVersion(ast.RegoV1).
+		WithCapabilities(caps).
+		WithProcessAnnotations(true).
+		WithSizeLimitBytes(maxFileBytes).
+		// Data files are parsed here, once, so that every key can be traced
+		// to its file; OPA's reader only checks their signature.
+		WithLazyLoadingMode(true)
+	if k := opts.VerificationKey; k != nil {
+		kc := &bundle.KeyConfig{Key: k.PEM, Algorithm: k.Algorithm, Scope: k.Scope}
+		r = r.WithBundleVerificationConfig(bundle.NewVerificationConfig(map[string]*bundle.KeyConfig{k.KeyID: kc}, k.KeyID, k.Scope, nil))
+	} else {
+		r = r.WithSkipBundleVerification(true)
+	}
+	b, err := r.Read()
+	switch {
+	case err != nil && opts.VerificationKey != nil && signedFromElsewhere(path):
+		return nil, fmt.Errorf("refused: %w (the signature names none of the directory's files: sign a directory from inside it, `opa sign --bundle .`, so that names are relative to the bundle)", err)
+	case err != nil && opts.VerificationKey != nil:
+		return nil, fmt.Errorf("refused: %w", err)
+	case err != nil:
+		return nil, err
+	case b.Type() == bundle.DeltaBundleType:
+		return nil, errors.New("delta bundles are not supported: give a snapshot bundle")
+	case len(b.WasmModules) > 0 || len(b.PlanModules) > 0:
+		return nil, errors.New("Wasm and plan bundles are not supported: give Rego and data")
+	}
+	return &b, nil
 }
 
 // bundleLoader opens path as OPA's directory or tarball loader; a remote
