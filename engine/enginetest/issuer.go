@@ -11,6 +11,7 @@ package enginetest
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -91,8 +92,9 @@ func NewIssuer(t testing.TB, opts ...IssuerOption) *Issuer {
 	return i
 }
 
-// NewKey generates an RS256 or PS256 (RSA-2048) or ES256 (P-256) key whose
-// kid is its RFC 7638 thumbprint.
+// NewKey generates a key for alg whose kid is its RFC 7638 thumbprint:
+// RSA-2048 for RS256/384/512 and PS256/384/512, P-256, P-384 or P-521 for
+// ES256, ES384 and ES512, Ed25519 for EdDSA (RFC 7518 §3, RFC 8037 §3.1).
 func NewKey(t testing.TB, alg jose.SignatureAlgorithm) Key {
 	t.Helper()
 	var (
@@ -100,10 +102,16 @@ func NewKey(t testing.TB, alg jose.SignatureAlgorithm) Key {
 		err error
 	)
 	switch alg {
-	case jose.RS256, jose.PS256:
+	case jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512:
 		s, err = rsa.GenerateKey(rand.Reader, 2048)
 	case jose.ES256:
 		s, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case jose.ES384:
+		s, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	case jose.ES512:
+		s, err = ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	case jose.EdDSA:
+		_, s, err = ed25519.GenerateKey(rand.Reader)
 	default:
 		t.Fatalf("enginetest: no key for %s", alg)
 	}
