@@ -98,7 +98,7 @@ func (e *Engine) exchange(ctx context.Context, req Request, rec *record) (*Token
 // giving the slot back however evaluation ends (a panic included).
 func (e *Engine) evaluate(ctx context.Context, v *verify.Verified, req Request, pol *policy.Policy, grants []access.Grant) (policy.Decision, error) {
 	defer e.slots.release()
-	return pol.Evaluate(ctx, withGrants(Input(pol, v.Provider, v.Claims, req, e.now()), grants))
+	return pol.Evaluate(ctx, WithGrants(Input(pol, v.Provider, v.Claims, req, e.now()), grants))
 }
 
 func classifyVerify(err error, rec *record) error {

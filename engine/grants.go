@@ -35,8 +35,10 @@ func (e *Engine) grantsFor(ctx context.Context, pol *policy.Policy, v *verify.Ve
 	return gs, nil
 }
 
-// withGrants adds input.grants to an exchange's input (data.trustgate.decision).
-func withGrants(input ast.Value, grants []access.Grant) ast.Value {
+// WithGrants adds input.grants to an exchange's input (data.trustgate.decision):
+// the active grants of the identity asked for, each marked with whether it
+// binds the token. `trustgate explain --grants` uses it too.
+func WithGrants(input ast.Value, grants []access.Grant) ast.Value {
 	obj, ok := input.(ast.Object)
 	if !ok || grants == nil {
 		return input

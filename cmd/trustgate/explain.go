@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/trustgate/trustgate/engine"
+	"github.com/trustgate/trustgate/engine/access"
 	"github.com/trustgate/trustgate/engine/policy"
 	"github.com/trustgate/trustgate/engine/verify"
 )
@@ -34,6 +35,7 @@ type explainFlags struct {
 	format   string
 	now      string
 	issuer   string
+	grants   string
 }
 
 func runExplain(ctx context.Context, args []string, io stdio) int {
@@ -49,6 +51,7 @@ func runExplain(ctx context.Context, args []string, io stdio) int {
 	fs.StringVar(&f.format, "format", "text", "text or json")
 	fs.StringVar(&f.now, "now", "", "evaluate at this RFC 3339 time (default: now)")
 	fs.StringVar(&f.issuer, "issuer", "https://sts.example.com", "the server's issuer URL (providers' default audience)")
+	fs.StringVar(&f.grants, "grants", "", "JSON file of just-in-time requests, as `trustgate access list --format json` prints them: the approved ones are the identity's grants")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -116,7 +119,11 @@ func (f *explainFlags) explain(ctx context.Context, stdin io.Reader) (*explanati
 		}
 	}
 	req := engine.Request{Identity: f.identity, Scopes: strings.Fields(f.scopes), Audiences: f.auds}
-	input := engine.Input(pol, prov, claims, req, now)
+	grants, err := f.readGrants(prov, claims)
+	if err != nil {
+		return nil, err
+	}
+	input := engine.WithGrants(engine.Input(pol, prov, claims, req, now), grants)
 	d, err := pol.Evaluate(ctx, input)
 	if err != nil {
 		return nil, err
@@ -201,6 +208,7 @@ func (e *explanation) writeText(w io.Writer) {
 			state = "expired"
 		}
 		fmt.Fprintf(w, "\nidentity %s: %s\n", n, state)
+		writeGrantFailures(w, ie)
 		for _, fe := range ie.Federations {
 			mark := "no "
 			if fe.Matched {
@@ -216,6 +224,51 @@ func (e *explanation) writeText(w io.Writer) {
 		fmt.Fprintln(w, "\nreasons:")
 		for _, r := range e.Decision.Reasons {
 			fmt.Fprintf(w, "  - %s\n", r)
+		}
+	}
+}
+
+// readGrants reads --grants: the approved requests among those listed
+// become grants, each marked with whether it binds the token, as the
+// server marks the grants it reads from its store.
+func (f *explainFlags) readGrants(prov *verify.Provider, claims map[string]any) ([]access.Grant, error) {
+	if f.grants == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(f.grants)
+	if err != nil {
+		return nil, err
+	}
+	var list struct {
+		Requests []access.Request `json:"requests"`
+	}
+	if err := json.Unmarshal(b, &list); err != nil || list.Requests == nil {
+		var one access.Request
+		if err := json.Unmarshal(b, &one); err != nil || one.ID == "" {
+			return nil, fmt.Errorf("--grants: want {\"requests\": [...]} or one request, as the access API answers")
+		}
+		list.Requests = []access.Request{one}
+	}
+	gs := []access.Grant{}
+	for _, r := range list.Requests {
+		if r.State == access.StateApproved {
+			gs = append(gs, access.Grant{ID: r.ID, Identity: r.Identity, Binding: r.Binding, EndsAt: r.ExpiresAt})
+		}
+	}
+	access.MarkBinds(gs, access.Party{Provider: prov.Name, Issuer: prov.Issuer, Platform: prov.Platform, Claims: claims})
+	return gs, nil
+}
+
+// writeGrantFailures says why no grant covers a just-in-time identity.
+func writeGrantFailures(w io.Writer, ie policy.IdentityExplanation) {
+	switch {
+	case !ie.JustInTime:
+	case len(ie.GrantFailures) == 0:
+		fmt.Fprintln(w, "  just-in-time: an approved request covers this token")
+	default:
+		fmt.Fprintln(w, "  just-in-time: no approved request covers this token")
+		for _, why := range ie.GrantFailures {
+			fmt.Fprintf(w, "        - %s\n", why)
 		}
 	}
 }

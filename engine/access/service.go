@@ -290,11 +290,16 @@ func (s *Service) Grants(ctx context.Context, who Party, identity string) ([]Gra
 	if err != nil {
 		return nil, err
 	}
+	MarkBinds(gs, who)
+	return gs, nil
+}
+
+// MarkBinds sets each grant's Binds: whether its binding is who's token's.
+func MarkBinds(gs []Grant, who Party) {
 	for i, g := range gs {
 		b, err := BindingFor(g.Binding.Kind, who)
 		gs[i].Binds = err == nil && b.Key() == g.Binding.Key()
 	}
-	return gs, nil
 }
 
 // GrantActive reports whether the grant of request id is still active.
