@@ -185,7 +185,7 @@ func safeNext(next string) string {
 	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
 		return home
 	}
-	if !strings.HasPrefix(u.Path, PathPrefix) || strings.Contains(u.Path, "//") || strings.Contains(u.Path, "/../") {
+	if !strings.HasPrefix(u.Path, PathPrefix) || strings.Contains(u.Path, "//") || strings.Contains(u.Path, "..") {
 		return home
 	}
 	return u.EscapedPath()

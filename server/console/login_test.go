@@ -65,6 +65,8 @@ func TestTheLoginReturnsOnlyToConsolePaths(t *testing.T) {
 		{name: "A backslashed URL is dropped.", next: "/\\evil.example/console/", want: "/console/"},
 		{name: "A path outside the console is dropped.", next: "/oauth2/token", want: "/console/"},
 		{name: "A path climbing out of the console is dropped.", next: "/console/../oauth2/token", want: "/console/"},
+		{name: "A path ending in a climb out of the console is dropped.", next: "/console/requests/..", want: "/console/"},
+		{name: "An encoded climb out of the console is dropped.", next: "/console/%2e%2e/oauth2/token", want: "/console/"},
 		{name: "A javascript URL is dropped.", next: "javascript:alert(1)", want: "/console/"},
 		{name: "A query is not kept.", next: "/console/?x=https://evil.example", want: "/console/"},
 	}
