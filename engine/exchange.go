@@ -64,26 +64,8 @@ func (e *Engine) exchange(ctx context.Context, req Request, rec *record) (*Token
 	}
 
 	// 6. Evaluate the policy, in one of a bounded number of slots.
-	waited, err := e.slots.acquire(ctx)
-	e.metrics.stage(stageQueue, waited)
+	d, notAfter, err := e.decide(ctx, v, req, pol, grants, rec)
 	if err != nil {
-		rec.retryAfter = overloadRetryAfter
-		return nil, err
-	}
-	start = e.now()
-	d, err := e.evaluate(ctx, v, req, pol, grants)
-	e.metrics.stage(stageEvaluate, e.now().Sub(start))
-	if err != nil {
-		rec.reasons = []string{err.Error()}
-		return nil, fmt.Errorf("%w: %w", ErrInternal, err)
-	}
-	rec.decided(d)
-	if err := denial(d); err != nil {
-		return nil, err
-	}
-	notAfter, err := grantEnd(d, grants)
-	if err != nil {
-		rec.reasons = []string{err.Error()}
 		return nil, err
 	}
 
@@ -92,6 +74,35 @@ func (e *Engine) exchange(ctx context.Context, req Request, rec *record) (*Token
 	tok, err := e.mint(v, d, notAfter)
 	e.metrics.stage(stageSign, e.now().Sub(start))
 	return tok, err
+}
+
+// decide is step 6 of exchange: it evaluates the policy in one of a
+// bounded number of slots and holds the decision to the grants: a denial,
+// or an allow beyond the end of its grant, is an error.
+func (e *Engine) decide(ctx context.Context, v *verify.Verified, req Request, pol *policy.Policy, grants []access.Grant, rec *record) (policy.Decision, time.Time, error) {
+	waited, err := e.slots.acquire(ctx)
+	e.metrics.stage(stageQueue, waited)
+	if err != nil {
+		rec.retryAfter = overloadRetryAfter
+		return policy.Decision{}, time.Time{}, err
+	}
+	start := e.now()
+	d, err := e.evaluate(ctx, v, req, pol, grants)
+	e.metrics.stage(stageEvaluate, e.now().Sub(start))
+	if err != nil {
+		rec.reasons = []string{err.Error()}
+		return policy.Decision{}, time.Time{}, fmt.Errorf("%w: %w", ErrInternal, err)
+	}
+	rec.decided(d)
+	if err := denial(d); err != nil {
+		return policy.Decision{}, time.Time{}, err
+	}
+	notAfter, err := grantEnd(d, grants)
+	if err != nil {
+		rec.reasons = []string{err.Error()}
+		return policy.Decision{}, time.Time{}, err
+	}
+	return d, notAfter, nil
 }
 
 // evaluate evaluates pol for v and req in the slot the caller acquired,

@@ -1,6 +1,7 @@
 // Package enginetest provides a real OIDC issuer on httptest for tests:
 // discovery and a JWKS served over HTTP, RSA-2048 and P-256 keys generated
-// per issuer, GitLab- and GitHub-shaped tokens, key rotation and removal,
+// per issuer (NewKey makes one for every algorithm a provider may pin),
+// GitLab- and GitHub-shaped tokens, key rotation and removal,
 // request counters, a switch that makes the JWKS endpoint hang, and one that
 // makes discovery name another issuer; an authorization code flow for
 // console sign-ins (Login); and a bundle server speaking OPA's
