@@ -80,7 +80,7 @@ func startChromium(path string) {
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(dir), chromedp.WindowSize(1100, 1000))
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(dir), chromedp.WindowSize(1100, 1000))
 	ctx, cancelBrowser := chromedp.NewContext(alloc)
 	chromium.cancel = append(chromium.cancel, func() { _ = os.RemoveAll(dir) }, cancelAlloc, cancelBrowser)
 	chromium.ctx = ctx
