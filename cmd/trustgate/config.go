@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"reflect"
 	"sort"
@@ -16,7 +15,7 @@ import (
 
 	"github.com/trustgate/trustgate/engine/mint"
 	"github.com/trustgate/trustgate/engine/policy"
-	"github.com/trustgate/trustgate/engine/verify"
+	"github.com/trustgate/trustgate/engine/weburl"
 )
 
 // config is trustgate.yaml (DESIGN §8).
@@ -336,27 +335,10 @@ func (c *config) validate() []string {
 	return append(p, c.State.problems()...)
 }
 
-// checkURL accepts https URLs, and http on a loopback host when insecure.
+// checkURL applies the one URL rule (weburl) to a URL key that is required.
 func checkURL(raw string, insecure bool) error {
 	if raw == "" {
 		return errors.New("is required")
 	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return errors.New("want an absolute https URL, not an unparsable one")
-	}
-	// A URL's password is never repeated back: Redacted shows it as xxxxx.
-	if u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return fmt.Errorf("want an absolute https URL without query, fragment or user, not %q", u.Redacted())
-	}
-	switch {
-	case u.Scheme == "https":
-		return nil
-	case u.Scheme == "http" && insecure && verify.IsLoopback(u.Hostname()):
-		return nil
-	case u.Scheme == "http":
-		return fmt.Errorf("http is allowed only on a loopback host with allow_insecure_issuers: %q", u.Redacted())
-	default:
-		return fmt.Errorf("want https, not %q", u.Scheme)
-	}
+	return weburl.Check(raw, insecure)
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/trustgate/trustgate/engine/policy"
+	"github.com/trustgate/trustgate/engine/weburl"
 )
 
 // bundlePolling is bundle_polling: how often remote bundles are polled.
@@ -60,7 +61,7 @@ func (c *config) bundleProblems() []string {
 	for i, b := range c.Bundles {
 		key := fmt.Sprintf("bundles[%d]", i)
 		if policy.IsRemote(b) {
-			if err := policy.CheckRemoteURL(b, c.AllowInsecureIssuers); err != nil {
+			if err := weburl.Check(b, c.AllowInsecureIssuers); err != nil {
 				add(key, "%v", err)
 			}
 			continue

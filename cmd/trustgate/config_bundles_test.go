@@ -21,10 +21,10 @@ func TestConfigChecksRemoteBundles(t *testing.T) {
 	}{
 		{"An https bundle URL is accepted.", "bundles: [https://bundles.example.com/team.tar.gz]", ""},
 		{"A loopback http bundle URL is accepted with allow_insecure_issuers.", "allow_insecure_issuers: true\nbundles: [http://127.0.0.1:9/b.tar.gz]", ""},
-		{"A loopback http bundle URL is refused without allow_insecure_issuers.", "bundles: [http://127.0.0.1:9/b.tar.gz]", "bundles[0]: http is allowed only on a loopback host"},
+		{"A loopback http bundle URL is refused without allow_insecure_issuers.", "bundles: [http://127.0.0.1:9/b.tar.gz]", "bundles[0]: http on a loopback host is allowed only with allow_insecure_issuers"},
 		{"An http bundle URL to another host is refused.", "allow_insecure_issuers: true\nbundles: [., http://bundles.example.com/b.tar.gz]", "bundles[1]: http is allowed only on a loopback host"},
-		{"Another scheme is refused.", "bundles: [\"file:///etc/bundle.tar.gz\"]", "bundles[0]: want an absolute https URL"},
-		{"A bundle URL with a query is refused.", "bundles: [\"https://b.example.com/x?token=1\"]", "bundles[0]: want an absolute https URL"},
+		{"Another scheme is refused.", "bundles: [\"file:///etc/bundle.tar.gz\"]", "bundles[0]: want an absolute https:// URL"},
+		{"A bundle URL with a query is refused.", "bundles: [\"https://b.example.com/x?token=1\"]", "bundles[0]: must not carry a query"},
 		{"A min_delay above max_delay is refused.", "bundles: [.]\nbundle_polling: {min_delay: 1m, max_delay: 10s}", "bundle_polling:"},
 		{"A min_delay below 100ms is refused.", "bundles: [.]\nbundle_polling: {min_delay: 1ms, max_delay: 10s}", "bundle_polling:"},
 		{"Credentials without a token file are refused.", "bundles: [https://b.example.com/x]\nbundle_credentials: {}", "bundle_credentials.bearer_token_file: is required"},

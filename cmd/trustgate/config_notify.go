@@ -3,14 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
 
 	"github.com/trustgate/trustgate/engine/access"
 	"github.com/trustgate/trustgate/engine/access/notify"
-	"github.com/trustgate/trustgate/engine/verify"
+	"github.com/trustgate/trustgate/engine/weburl"
 )
 
 // minWebhookSecretLen is the shortest signing secret of a json target.
@@ -139,24 +138,17 @@ func (c *config) target(n notificationConfig) (notify.Target, error) {
 	return t, nil
 }
 
-// readWebhookURL reads the URL in path: https, or http on loopback with
-// allow_insecure_issuers. No error repeats the URL or a part of it.
+// readWebhookURL reads the URL in path and holds it to the one URL rule
+// (weburl). No error repeats the URL or a part of it.
 func readWebhookURL(path string, insecure bool) (string, error) {
 	raw, err := readSecretFile(path, 1)
 	if err != nil {
 		return "", err
 	}
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil || u.Host == "" || u.Fragment != "" || u.User != nil:
-		return "", fmt.Errorf("%s does not hold an absolute URL without fragment or user", path)
-	case u.Scheme == "https":
-		return raw, nil
-	case u.Scheme == "http" && insecure && verify.IsLoopback(u.Hostname()):
-		return raw, nil
-	default:
-		return "", fmt.Errorf("%s holds a URL that is not https (http only on loopback with allow_insecure_issuers)", path)
+	if err := weburl.Check(raw, insecure); err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
 	}
+	return raw, nil
 }
 
 // readSecretFile reads a file holding one secret: it must exist and hold

@@ -30,9 +30,9 @@ func TestNotificationsAreValidatedWithTheirKeysAndNeverEchoTheURL(t *testing.T) 
 	tests := []struct{ name, yaml, want string }{
 		{"a notification without url_file is refused", "notifications: [{format: slack}]", "notifications[0].url_file: is required"},
 		{"a missing url_file is refused", "notifications: [{url_file: /does/not/exist, format: slack}]", "notifications[0].url_file: open /does/not/exist"},
-		{"an http webhook off loopback is refused", "notifications: [{url_file: " + httpURL + ", format: slack}]", "notifications[0].url_file: " + httpURL + " holds a URL that is not https"},
-		{"a loopback http webhook needs allow_insecure_issuers", "notifications: [{url_file: " + loopURL + ", format: slack}]", "is not https"},
-		{"a file without a URL is refused", "notifications: [{url_file: " + notURL + ", format: slack}]", "does not hold an absolute URL"},
+		{"an http webhook off loopback is refused", "notifications: [{url_file: " + httpURL + ", format: slack}]", "notifications[0].url_file: " + httpURL + ": http is allowed only on a loopback host"},
+		{"a loopback http webhook needs allow_insecure_issuers", "notifications: [{url_file: " + loopURL + ", format: slack}]", ": http on a loopback host is allowed only with allow_insecure_issuers"},
+		{"a file without a URL is refused", "notifications: [{url_file: " + notURL + ", format: slack}]", ": want an absolute https:// URL"},
 		{"an unknown format is refused", "notifications: [{url_file: " + slackURL + ", format: teams}]", "notifications[0].format: want slack or json, not \"teams\""},
 		{"a json notification without a secret is refused", "notifications: [{url_file: " + slackURL + ", format: json}]", "notifications[0].secret_file: is required"},
 		{"a short secret is refused", "notifications: [{url_file: " + slackURL + ", format: json, secret_file: " + short + "}]", "shorter than 32 bytes"},

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/trustgate/trustgate/engine/verify"
+	"github.com/trustgate/trustgate/engine/weburl"
 )
 
 // GitHub Actions puts these in a job's environment when it has
@@ -128,16 +128,11 @@ func (f *exchangeFlags) checkOutput() error {
 	return nil
 }
 
-// checkEndpoint accepts https URLs, and http only on loopback.
+// checkEndpoint holds a URL the CLI sends a token to to the one URL rule
+// (weburl), http allowed on loopback: the token then never leaves the
+// machine.
 func checkEndpoint(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return fmt.Errorf("not an absolute URL")
-	}
-	if u.Scheme == "https" || (u.Scheme == "http" && verify.IsLoopback(u.Hostname())) {
-		return nil
-	}
-	return fmt.Errorf("must be https (http only on loopback), so the token is never sent in clear")
+	return weburl.Check(raw, true)
 }
 
 func validEnvName(s string) bool {
@@ -202,10 +197,17 @@ func githubIDToken(ctx context.Context, client *http.Client, reqURL, bearer, aud
 	if bearer == "" {
 		return "", fmt.Errorf("%s is set but %s is not", envGitHubRequestURL, envGitHubRequestToken)
 	}
-	if err := checkEndpoint(reqURL); err != nil {
-		return "", fmt.Errorf("%s is not an https URL", envGitHubRequestURL)
+	// GitHub's request URL carries its own query (api-version): the rule
+	// holds for the rest of it.
+	u, err := url.Parse(reqURL)
+	if err != nil {
+		return "", fmt.Errorf("%s is not a URL", envGitHubRequestURL)
 	}
-	u, _ := url.Parse(reqURL)
+	base := *u
+	base.RawQuery, base.ForceQuery = "", false
+	if err := checkEndpoint(base.String()); err != nil {
+		return "", fmt.Errorf("%s: %w", envGitHubRequestURL, err)
+	}
 	q := u.Query()
 	q.Set("audience", aud)
 	u.RawQuery = q.Encode()

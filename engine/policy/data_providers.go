@@ -2,11 +2,11 @@ package policy
 
 import (
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 
 	"github.com/trustgate/trustgate/engine/verify"
+	"github.com/trustgate/trustgate/engine/weburl"
 )
 
 // provider validates one provider and fills its defaults; nil when it has
@@ -67,25 +67,10 @@ func (v *validator) provider(name string, raw any) *verify.Provider {
 	return p
 }
 
-// url checks an issuer or JWKS URL: absolute https, or http on a loopback
-// host when the server allows insecure issuers.
+// url checks an issuer or JWKS URL against the one URL rule (weburl),
+// http on loopback only when the server allows insecure issuers.
 func (v *validator) url(file, key, raw string) {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.Opaque != "" {
-		v.add(file, key, "want an absolute https:// URL, not %q", raw)
-		return
-	}
-	switch {
-	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
-		v.add(file, key, "%q must not carry user info, a query or a fragment", raw)
-	case u.Scheme == "https":
-	case u.Scheme == "http" && verify.IsLoopback(u.Hostname()):
-		if !v.opts.AllowInsecureIssuers {
-			v.add(file, key, "http:// (%q) is accepted only by a server that allows insecure issuers (development)", raw)
-		}
-	case u.Scheme == "http":
-		v.add(file, key, "want https://, not %q: http:// is accepted only on a loopback host, in development", raw)
-	default:
-		v.add(file, key, "want an https:// URL, not %q", raw)
+	if err := weburl.Check(raw, v.opts.AllowInsecureIssuers); err != nil {
+		v.add(file, key, "%v", err)
 	}
 }

@@ -10,15 +10,12 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"go.uber.org/zap"
-
-	"github.com/trustgate/trustgate/engine/verify"
 )
 
 // Polling and size defaults of remote bundles (DESIGN §12).
@@ -92,36 +89,6 @@ func (o RemoteOptions) withDefaults() RemoteOptions {
 
 // IsRemote reports whether a bundle path is a URL rather than a file.
 func IsRemote(path string) bool { return strings.Contains(path, "://") }
-
-// CheckRemoteURL accepts the URL of a remote bundle: https, or http on a
-// loopback host when insecure (development, tests); no user, query or
-// fragment.
-func CheckRemoteURL(raw string, insecure bool) error {
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		return errors.New("not a valid URL")
-	case u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "":
-		return fmt.Errorf("want an absolute https URL without user, query or fragment, not %q", u.Redacted())
-	case u.Scheme == "https":
-		return nil
-	case u.Scheme == "http" && insecure && verify.IsLoopback(u.Hostname()):
-		return nil
-	case u.Scheme == "http":
-		return fmt.Errorf("http is allowed only on a loopback host with allow_insecure_issuers: %q", u.Redacted())
-	default:
-		return fmt.Errorf("want https, not %q", u.Scheme)
-	}
-}
-
-// redactURL is raw with any password replaced, for messages.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(an unparsable URL)"
-	}
-	return u.Redacted()
-}
 
 // NewBundleClient returns the default client for bundle servers: timeouts
 // on every stage, and redirects followed only on the same scheme and host

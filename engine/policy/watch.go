@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/trustgate/trustgate/engine/filewatch"
+	"github.com/trustgate/trustgate/engine/weburl"
 )
 
 // Watcher reloads the bundles when they change and hands each new policy to
@@ -58,13 +59,13 @@ func NewWatcher(paths []string, opts Options, onLoad func(*Policy), onError func
 	w := &Watcher{paths: paths, opts: opts, onLoad: onLoad, onError: onError, log: opts.Logger,
 		good: map[string][]byte{}, latest: map[string][]byte{}}
 	var local []string
-	for _, p := range paths {
+	for i, p := range paths {
 		if !IsRemote(p) {
 			local = append(local, p)
 			continue
 		}
-		if err := CheckRemoteURL(p, opts.AllowInsecureIssuers); err != nil {
-			return nil, fmt.Errorf("watch bundles: %s: %w", redactURL(p), err)
+		if err := weburl.Check(p, opts.AllowInsecureIssuers); err != nil {
+			return nil, fmt.Errorf("watch bundles: bundle %d: %w", i, err)
 		}
 		w.remotes = append(w.remotes, &remote{url: p, opts: opts.Remote, log: opts.Logger})
 	}

@@ -18,6 +18,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"go.uber.org/zap"
+
+	"github.com/trustgate/trustgate/engine/weburl"
 )
 
 // Key fetch outcomes told to the Observer.
@@ -142,7 +144,7 @@ func (ks *keySet) download(ctx context.Context) ([]jose.JSONWebKey, error) {
 		if jwksURL, err = ks.discover(ctx); err != nil {
 			return nil, err
 		}
-	} else if err := checkURL(jwksURL, ks.v.cfg.AllowInsecureIssuers); err != nil {
+	} else if err := weburl.Check(jwksURL, ks.v.cfg.AllowInsecureIssuers); err != nil {
 		return nil, fmt.Errorf("jwks_url: %w", err)
 	}
 	body, err := ks.v.getJSON(ctx, jwksURL)
@@ -176,7 +178,7 @@ func (ks *keySet) download(ctx context.Context) ([]jose.JSONWebKey, error) {
 // §4.3), and the jwks_uri must be https (http on loopback only when
 // insecure issuers are allowed).
 func (ks *keySet) discover(ctx context.Context) (string, error) {
-	if err := checkURL(ks.issuer, ks.v.cfg.AllowInsecureIssuers); err != nil {
+	if err := weburl.Check(ks.issuer, ks.v.cfg.AllowInsecureIssuers); err != nil {
 		return "", fmt.Errorf("issuer: %w", err)
 	}
 	body, err := ks.v.getJSON(ctx, strings.TrimSuffix(ks.issuer, "/")+"/.well-known/openid-configuration")
@@ -193,7 +195,7 @@ func (ks *keySet) discover(ctx context.Context) (string, error) {
 	if doc.Issuer != ks.issuer {
 		return "", fmt.Errorf("discovery: the document names issuer %q, not %q", doc.Issuer, ks.issuer)
 	}
-	if err := checkURL(doc.JWKSURI, ks.v.cfg.AllowInsecureIssuers); err != nil {
+	if err := weburl.Check(doc.JWKSURI, ks.v.cfg.AllowInsecureIssuers); err != nil {
 		return "", fmt.Errorf("discovery: jwks_uri: %w", err)
 	}
 	return doc.JWKSURI, nil

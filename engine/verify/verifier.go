@@ -3,11 +3,8 @@ package verify
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -243,33 +240,4 @@ func (v *Verifier) keySet(p *Provider) *keySet {
 	v.mu.Unlock()
 	ks.setProvider(p.Name)
 	return ks
-}
-
-// checkURL accepts https URLs, and http URLs on a loopback host when
-// insecure is set.
-func checkURL(raw string, insecure bool) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" {
-		return errors.New("not an absolute URL without user or fragment")
-	}
-	switch {
-	case u.Scheme == "https":
-		return nil
-	case u.Scheme == "http" && insecure && IsLoopback(u.Hostname()):
-		return nil
-	case u.Scheme == "http":
-		return errors.New("http is allowed only on a loopback host when insecure issuers are allowed")
-	default:
-		return fmt.Errorf("scheme %q is not https", u.Scheme)
-	}
-}
-
-// IsLoopback reports whether host is localhost or a loopback IP: the only
-// hosts http:// is ever allowed on.
-func IsLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
