@@ -11,6 +11,8 @@ REGO_DIRS   := policies bundles/example
 
 # STATE is where `make run` and `demo` keep the server's state.
 STATE       := sqlite:.trustgate/state.db
+# DEMO_LOG is where `make demo` sends the server's logs and decision log.
+DEMO_LOG    := .trustgate/demo-server.log
 
 build:
 	$(GO) build -o $(TRUSTGATE) ./cmd/trustgate
@@ -26,15 +28,17 @@ run: build
 ## demo: start the server (with its dev issuer), mint a GitLab-shaped token,
 ## exchange it, and show what the issued token says; then just-in-time
 ## access: a job requests prod-db-breakglass, an approver approves, the job
-## exchanges.
+## exchanges. The server's logs and decision log go to $(DEMO_LOG), not
+## between the steps.
 demo: build
 	@set -e; mkdir -p .trustgate; \
-	$(TRUSTGATE) serve --state $(STATE) 2>.demo-server.log & pid=$$!; \
+	echo "the server's logs and decision log: $(DEMO_LOG)"; \
+	$(TRUSTGATE) serve --state $(STATE) >$(DEMO_LOG) 2>&1 & pid=$$!; \
 	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null' EXIT; \
 	for i in $$(seq 50); do curl -sf http://127.0.0.1:8080/readyz >/dev/null 2>&1 && \
 	  curl -sf http://127.0.0.1:8090/.well-known/openid-configuration >/dev/null 2>&1 && break; sleep 0.2; done; \
-	curl -sf http://127.0.0.1:8080/readyz >/dev/null || { echo "server did not become ready; see .demo-server.log"; exit 1; }; \
-	curl -sf http://127.0.0.1:8090/.well-known/openid-configuration >/dev/null || { echo "dev issuer did not start; see .demo-server.log"; exit 1; }; \
+	curl -sf http://127.0.0.1:8080/readyz >/dev/null || { echo "server did not become ready; see $(DEMO_LOG)"; exit 1; }; \
+	curl -sf http://127.0.0.1:8090/.well-known/openid-configuration >/dev/null || { echo "dev issuer did not start; see $(DEMO_LOG)"; exit 1; }; \
 	echo "1. minted a GitLab-shaped ID token at the dev issuer (http://127.0.0.1:8090/token)"; \
 	export CI_ID_TOKEN=$$(curl -sf http://127.0.0.1:8090/token); \
 	echo "2. exchanged it: trustgate exchange --url http://127.0.0.1:8080 --token-env CI_ID_TOKEN"; \
@@ -128,4 +132,4 @@ load-100k: build
 	$(GO) run ./cmd/trustgate-load -serve $(TRUSTGATE) -identities 100000 -deny -c 16 -d $(LOADTIME) $(LOADFLAGS)
 
 clean:
-	rm -rf $(BIN) .demo-server.log .demo-jit.env .demo-jit.log .demo-jit.out
+	rm -rf $(BIN) $(DEMO_LOG) .demo-jit.env .demo-jit.log .demo-jit.out

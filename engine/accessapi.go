@@ -135,6 +135,7 @@ func (e *Engine) accessRefused(rec *record, c AccessCall, action string, err err
 	sum := sha256.Sum256([]byte(c.Token))
 	e.decLog.Warn("access refused",
 		zap.String("decision_id", rec.id),
+		zap.String("timestamp", timestamp(rec.start)),
 		zap.String("action", action),
 		zap.String("source_iss", rec.srcIss),
 		zap.String("source_sub", rec.srcSub),
@@ -163,7 +164,7 @@ func AccessRecorder(decLog *zap.Logger) func(access.Request, access.Event) {
 	return func(r access.Request, ev access.Event) {
 		decLog.Info("access",
 			zap.String("decision_id", newDecisionID()),
-			zap.Time("time", ev.At),
+			zap.String("timestamp", timestamp(ev.At)),
 			zap.String("event", string(ev.Type)),
 			zap.String("request_id", r.ID),
 			zap.String("identity", r.Identity),
@@ -177,7 +178,7 @@ func AccessRecorder(decLog *zap.Logger) func(access.Request, access.Event) {
 			zap.String("requester_sub", r.Requester.Subject),
 			zap.String("binding", r.Binding.Key()),
 			zap.String("reason", ev.Reason),
-			zap.Time("expires_at", r.ExpiresAt),
+			zap.String("expires_at", timestamp(r.ExpiresAt)),
 			zap.Duration("duration", time.Duration(r.DurationSeconds)*time.Second),
 		)
 	}

@@ -241,7 +241,9 @@ func TestSubjectRateLimitAppliesPerSubject(t *testing.T) {
 func TestTheDecisionLogHoldsOneRecordAndNoToken(t *testing.T) {
 	f := newFixture(t)
 	raw := f.token(t, map[string]any{"ref_protected": "false"})
+	before := time.Now()
 	_, err := f.eng.Exchange(context.Background(), engine.Request{SubjectToken: raw, ClientIP: "192.0.2.1"})
+	after := time.Now()
 	var e *engine.Error
 	if !errors.As(err, &e) {
 		t.Fatalf("want a refusal, got %v", err)
@@ -254,6 +256,11 @@ func TestTheDecisionLogHoldsOneRecordAndNoToken(t *testing.T) {
 	if fields["decision_id"] != e.DecisionID || fields["result"] != "denied" || fields["allow"] != false ||
 		fields["source_iss"] != f.issuer.URL() || fields["client_ip"] != "192.0.2.1" {
 		t.Fatalf("record fields %v", fields)
+	}
+	ts, _ := fields["timestamp"].(string)
+	at, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil || !strings.HasSuffix(ts, "Z") || at.Before(before) || at.After(after) {
+		t.Fatalf("record timestamp %v (%v): want RFC 3339 in UTC, taken during the exchange", fields["timestamp"], err)
 	}
 }
 

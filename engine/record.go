@@ -123,7 +123,7 @@ func (e *Engine) writeRecord(r *record) {
 // log's encoder: no field slice, no boxing, per exchange.
 func (r *record) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	enc.AddString("decision_id", r.id)
-	enc.AddTime("time", r.start)
+	enc.AddString("timestamp", timestamp(r.start))
 	enc.AddString("result", r.result)
 	enc.AddBool("allow", r.result == resultIssued)
 	enc.AddString("provider", r.provider)
@@ -151,6 +151,10 @@ func (r *record) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	}
 	return err
 }
+
+// timestamp is t as decision records write it: RFC 3339 in UTC with
+// nanoseconds, as OPA's decision logs do (never a float epoch).
+func timestamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // stringArray logs a list of strings, [] when there are none.
 type stringArray []string
@@ -186,7 +190,7 @@ func (r *record) event() decisionlog.Event {
 		Labels:     map[string]string{"app": "trustgate"},
 		DecisionID: r.id,
 		Path:       "trustgate/decision",
-		Timestamp:  r.start,
+		Timestamp:  r.start.UTC(),
 		Input: map[string]any{
 			"provider": r.provider,
 			"source":   map[string]string{"iss": r.srcIss, "sub": r.srcSub, "jti": r.srcJTI, "token_sha256": r.tokenHash},

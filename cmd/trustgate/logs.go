@@ -31,17 +31,26 @@ func newLogs(cfg logConfig, stdout, stderr io.Writer) (*logs, error) {
 		enc = zapcore.NewJSONEncoder(encCfg)
 	}
 	app := zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(stderr)), level))
-	decisions := zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.Lock(zapcore.AddSync(stdout)), zapcore.InfoLevel)
+	decisions := zapcore.NewCore(decisionEncoder(), zapcore.Lock(zapcore.AddSync(stdout)), zapcore.InfoLevel)
 	l := &logs{app: app, decisions: zap.New(decisions)}
 	if cfg.DecisionLog != "" && cfg.DecisionLog != "stdout" {
 		sink, closeSink, err := zap.Open(cfg.DecisionLog)
 		if err != nil {
 			return nil, fmt.Errorf("log.decision_log: %w", err)
 		}
-		l.decisions = zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), sink, zapcore.InfoLevel))
+		l.decisions = zap.New(zapcore.NewCore(decisionEncoder(), sink, zapcore.InfoLevel))
 		l.closers = append(l.closers, func() error { closeSink(); return nil })
 	}
 	return l, nil
+}
+
+// decisionEncoder writes decision records as JSON lines without zap's
+// float-epoch "ts": each record carries its own RFC 3339 "timestamp", as
+// OPA's decision logs do.
+func decisionEncoder() zapcore.Encoder {
+	cfg := zap.NewProductionEncoderConfig()
+	cfg.TimeKey = zapcore.OmitKey
+	return zapcore.NewJSONEncoder(cfg)
 }
 
 func (l *logs) sync() {

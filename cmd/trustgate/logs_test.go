@@ -20,6 +20,9 @@ func TestDecisionRecordsGoToStdoutOrTheirFileAndLogsToStderr(t *testing.T) {
 	if !strings.Contains(stdout.String(), `"msg":"decision"`) || strings.Contains(stdout.String(), "operational") {
 		t.Errorf("stdout %q: want the decision record only", stdout.String())
 	}
+	if strings.Contains(stdout.String(), `"ts":`) {
+		t.Errorf("stdout %q: a decision record carries its own RFC 3339 timestamp, not zap's float epoch", stdout.String())
+	}
 	if !strings.Contains(stderr.String(), "operational") || strings.Contains(stderr.String(), `"msg":"decision"`) {
 		t.Errorf("stderr %q: want the operational log only", stderr.String())
 	}
