@@ -48,6 +48,9 @@ type Options struct {
 	Engine func(*engine.Config)
 	// NoPolicy starts the engine without loading the bundle.
 	NoPolicy bool
+	// NoAccess starts the engine without just-in-time access (the server
+	// still routes /v1/access/, and answers 404 there).
+	NoAccess bool
 	// Quiet keeps only Warn and Error lines in Logs (benchmarks).
 	Quiet bool
 	// StateURL is the state store's database (default memory:).
@@ -131,7 +134,7 @@ func newTestServer(t testing.TB, opt func(*Options)) *testServer {
 	if o.Engine != nil {
 		o.Engine(&ecfg)
 	}
-	if ecfg.Access == nil {
+	if ecfg.Access == nil && !o.NoAccess {
 		ecfg.Access, err = access.New(access.Config{Store: ts.State, Record: engine.AccessRecorder(log.Named("decisions")),
 			Logger: log.Named("access"), Now: ecfg.Now})
 		if err != nil {
