@@ -12,7 +12,6 @@ import (
 
 	"github.com/trustgate/trustgate/engine/access"
 	"github.com/trustgate/trustgate/engine/policy"
-	"github.com/trustgate/trustgate/engine/state"
 )
 
 // ErrNoAccess: the server runs without just-in-time access.
@@ -109,14 +108,13 @@ func accessSteps[T any](e *Engine, ctx context.Context, c AccessCall, rec *recor
 	return out, classifyAccess(err)
 }
 
-// classifyAccess: the store's outages are ErrStateUnavailable, the
-// policy's failures ErrInternal; access's own sentinels pass through.
+// classifyAccess: the policy's failures are ErrInternal; the store's
+// outages (state.ErrUnavailable, which is ErrStateUnavailable) and access's
+// own sentinels pass through.
 func classifyAccess(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, state.ErrUnavailable):
-		return fmt.Errorf("%w: %w", ErrStateUnavailable, err)
 	case errors.Is(err, policy.ErrEvaluation):
 		return fmt.Errorf("%w: %w", ErrInternal, err)
 	default:

@@ -2,9 +2,11 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
+	"github.com/trustgate/trustgate/engine/state"
 	"github.com/trustgate/trustgate/engine/verify"
 )
 
@@ -24,14 +26,17 @@ var (
 	ErrRateLimited = errors.New("rate limited")
 	// ErrNoPolicy: no policy has been loaded yet.
 	ErrNoPolicy = errors.New("no policy loaded")
-	// ErrUnavailable: the issuer's keys cannot be fetched right now.
-	ErrUnavailable = errors.New("issuer keys unavailable")
+	// ErrUnavailable: the issuer's keys cannot be fetched right now. It is
+	// verify's own sentinel, so the verifier's error is passed on as it is
+	// and says "issuer keys unavailable" once.
+	ErrUnavailable = verify.ErrKeysUnavailable
 	// ErrOverloaded: every evaluation slot stayed busy for the queue
 	// timeout; retry after RetryAfter.
 	ErrOverloaded = errors.New("overloaded")
 	// ErrStateUnavailable: the state store (replay, revocation) could not
-	// answer: what needs it fails closed until it is back; retry later.
-	ErrStateUnavailable = errors.New("state store unavailable")
+	// answer: what needs it fails closed until it is back; retry later. It
+	// is the store's own sentinel (see stateUnavailable).
+	ErrStateUnavailable = state.ErrUnavailable
 	// ErrInternal: evaluation or signing failed; never an allow.
 	ErrInternal = errors.New("internal error")
 	// ErrInactive: a token presented to Inspect is not a live token this
@@ -50,11 +55,31 @@ type Error struct {
 	Err        error
 }
 
+// Error is Err's text, then the reasons it does not already hold: a
+// refusal's reasons are often its error's own text (an invalid token, a
+// failed evaluation, a denied access call), and are said once.
 func (e *Error) Error() string {
-	if len(e.Reasons) == 0 {
-		return e.Err.Error()
+	msg := e.Err.Error()
+	var extra []string
+	for _, r := range e.Reasons {
+		if !strings.Contains(msg, r) {
+			extra = append(extra, r)
+		}
 	}
-	return e.Err.Error() + ": " + strings.Join(e.Reasons, "; ")
+	if len(extra) == 0 {
+		return msg
+	}
+	return msg + ": " + strings.Join(extra, "; ")
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// stateUnavailable classifies err, a failure of something that reads or
+// writes state, as ErrStateUnavailable, saying so once: the store's own
+// errors already do.
+func stateUnavailable(err error) error {
+	if errors.Is(err, ErrStateUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrStateUnavailable, err)
+}

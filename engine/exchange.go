@@ -115,10 +115,10 @@ func (e *Engine) evaluate(ctx context.Context, v *verify.Verified, req Request, 
 func classifyVerify(err error, rec *record) error {
 	rec.reasons = []string{err.Error()}
 	switch {
-	case errors.Is(err, verify.ErrKeysUnavailable):
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	case errors.Is(err, ErrUnavailable):
+		return err
 	case errors.Is(err, verify.ErrReplayUnavailable):
-		return fmt.Errorf("%w: %w", ErrStateUnavailable, err)
+		return stateUnavailable(err)
 	case errors.Is(err, verify.ErrInvalidToken):
 		return err
 	default:

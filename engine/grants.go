@@ -30,7 +30,7 @@ func (e *Engine) grantsFor(ctx context.Context, pol *policy.Policy, v *verify.Ve
 	}
 	gs, err := e.access.Grants(ctx, party(v), name)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrStateUnavailable, err)
+		return nil, stateUnavailable(err)
 	}
 	return gs, nil
 }

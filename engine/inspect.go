@@ -27,7 +27,7 @@ func (e *Engine) Inspect(ctx context.Context, raw string) (*Introspection, error
 	}
 	revoked, err := e.revoked.Revoked(ctx, c.ID)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrStateUnavailable, err)
+		return nil, stateUnavailable(err)
 	}
 	if revoked {
 		return nil, fmt.Errorf("%w: revoked", ErrInactive)
@@ -51,7 +51,7 @@ func (e *Engine) Revoke(ctx context.Context, raw string) error {
 		return err
 	}
 	if err := e.revoked.Revoke(ctx, in.Claims.ID, time.Unix(in.Claims.Expiry, 0)); err != nil {
-		return fmt.Errorf("%w: %w", ErrStateUnavailable, err)
+		return stateUnavailable(err)
 	}
 	e.log.Info("token revoked")
 	return nil
@@ -78,7 +78,7 @@ func (e *Engine) checkGrant(ctx context.Context, id string) error {
 	}
 	active, err := e.access.GrantActive(ctx, id)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrStateUnavailable, err)
+		return stateUnavailable(err)
 	}
 	if !active {
 		return fmt.Errorf("%w: its grant has ended", ErrInactive)

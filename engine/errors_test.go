@@ -1,0 +1,91 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trustgate/trustgate/engine"
+)
+
+// TestAnErrorNamesEachThingOnce holds every kind of refusal to an error
+// text in which no sentinel's words and no ": "-separated part appear
+// twice ("issuer keys unavailable: issuer keys unavailable: ..." was one).
+func TestAnErrorNamesEachThingOnce(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		want error
+		run  func(t *testing.T, f *fixture) error
+	}{
+		{"Keys that cannot be fetched say issuer keys unavailable once.", engine.ErrUnavailable,
+			func(t *testing.T, f *fixture) error {
+				f.issuer.ServeJWKS([]byte("not a key set"))
+				_, err := f.eng.Exchange(ctx, engine.Request{SubjectToken: f.token(t, nil)})
+				return err
+			}},
+		{"A one-time-use token with the store down says state store unavailable once.", engine.ErrStateUnavailable,
+			func(t *testing.T, f *fixture) error {
+				f.oneTimeUse(t)
+				if err := f.store.Close(); err != nil {
+					t.Fatal(err)
+				}
+				_, err := f.eng.Exchange(ctx, engine.Request{SubjectToken: f.token(t, map[string]any{"jti": "job-1"})})
+				return err
+			}},
+		{"Introspection with the store down says state store unavailable once.", engine.ErrStateUnavailable,
+			func(t *testing.T, f *fixture) error {
+				tok, err := f.eng.Exchange(ctx, engine.Request{SubjectToken: f.token(t, nil)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := f.store.Close(); err != nil {
+					t.Fatal(err)
+				}
+				_, err = f.eng.Inspect(ctx, tok.AccessToken)
+				return err
+			}},
+		{"An expired token says why once, though its reason is its error.", engine.ErrInvalidToken,
+			func(t *testing.T, f *fixture) error {
+				past := time.Now().Add(-time.Hour).Unix()
+				_, err := f.eng.Exchange(ctx, engine.Request{SubjectToken: f.token(t, map[string]any{"iat": past - 60, "nbf": past - 60, "exp": past})})
+				return err
+			}},
+		{"A denied exchange names the denial and then each reason once.", engine.ErrDenied,
+			func(t *testing.T, f *fixture) error {
+				_, err := f.eng.Exchange(ctx, engine.Request{SubjectToken: f.token(t, map[string]any{"ref_protected": "false"})})
+				return err
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.run(t, newFixture(t))
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("error %v, want %v", err, tc.want)
+			}
+			saysEachThingOnce(t, err)
+		})
+	}
+}
+
+// saysEachThingOnce fails t when a sentinel's text or a part of err's text
+// appears in it twice.
+func saysEachThingOnce(t *testing.T, err error) {
+	t.Helper()
+	msg := err.Error()
+	for _, s := range []error{engine.ErrUnavailable, engine.ErrStateUnavailable, engine.ErrInvalidToken,
+		engine.ErrDenied, engine.ErrInternal, engine.ErrInactive} {
+		if n := strings.Count(msg, s.Error()); n > 1 {
+			t.Errorf("%q says %q %d times", msg, s, n)
+		}
+	}
+	seen := map[string]bool{}
+	for _, part := range strings.Split(msg, ": ") {
+		if seen[part] {
+			t.Errorf("%q says %q twice", msg, part)
+		}
+		seen[part] = true
+	}
+}
