@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,6 +149,10 @@ func (r *remote) fetch(ctx context.Context) (body []byte, etag string, err error
 	}
 	resp, err := r.opts.Client.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // a *url.Error names the URL again
+		}
 		return nil, "", fmt.Errorf("%w %s: %w", ErrRemoteBundle, r.url, err)
 	}
 	defer resp.Body.Close()

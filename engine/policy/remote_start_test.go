@@ -203,6 +203,9 @@ func TestARemoteDownloadIsRefusedWhen(t *testing.T) {
 			http.Error(w, "no", http.StatusForbidden)
 		}, nil, "HTTP 403"},
 		{"An empty body is refused.", func(http.ResponseWriter, *http.Request) {}, nil, "empty body"},
+		{"A connection closed without an answer is refused.", func(http.ResponseWriter, *http.Request) {
+			panic(http.ErrAbortHandler)
+		}, nil, "EOF"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -216,6 +219,9 @@ func TestARemoteDownloadIsRefusedWhen(t *testing.T) {
 			_, err := startOnce([]string{srv.URL}, opts)
 			if !errors.Is(err, policy.ErrRemoteBundle) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Start: %v, want %q", err, tt.want)
+			}
+			if n := strings.Count(err.Error(), srv.URL); n != 1 {
+				t.Fatalf("Start: %v names the bundle's URL %d times, want once", err, n)
 			}
 		})
 	}
