@@ -248,3 +248,50 @@ func deleteAt(t *testing.T, doc map[string]any, pointer, key string) {
 	}
 	delete(m, key)
 }
+
+// TestEveryOpenAPISchemaIsAValidJSONSchema holds each schema of
+// components/schemas to JSON Schema 2020-12's metaschema, and the whole
+// document to having no null value: a YAML slip (a comma in an unquoted
+// description of a flow mapping) makes a key with a null value.
+func TestEveryOpenAPISchemaIsAValidJSONSchema(t *testing.T) {
+	meta, err := jsonschema.NewCompiler().Compile("https://json-schema.org/draft/2020-12/schema")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := loadOpenAPI(t)
+	schemas, _ := (&contract{doc: doc}).at("/components/schemas")
+	all, _ := schemas.(map[string]any)
+	if len(all) < 20 {
+		t.Fatalf("docs/openapi.yaml has %d schemas", len(all))
+	}
+	for name, s := range all {
+		if err := meta.Validate(s); err != nil {
+			t.Errorf("components/schemas/%s: %v", name, err)
+		}
+	}
+	for _, ptr := range nulls(doc, "") {
+		t.Errorf("docs/openapi.yaml has null at %s", ptr)
+	}
+	slip := map[string]any{"name": map[string]any{"type": "string", "description": "the email", "to show.": nil}}
+	if got := nulls(slip, ""); len(got) != 1 || got[0] != "/name/to show." {
+		t.Fatalf("nulls finds %v in a slipped description, want /name/to show.", got)
+	}
+}
+
+// nulls are the JSON pointers of the null values in v.
+func nulls(v any, at string) []string {
+	var out []string
+	switch v := v.(type) {
+	case nil:
+		return []string{at}
+	case map[string]any:
+		for k, x := range v {
+			out = append(out, nulls(x, at+"/"+escape(k))...)
+		}
+	case []any:
+		for i, x := range v {
+			out = append(out, nulls(x, at+"/"+strconv.Itoa(i))...)
+		}
+	}
+	return out
+}
