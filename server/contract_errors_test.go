@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trustgate/trustgate/engine"
 	"github.com/trustgate/trustgate/server"
 )
 
@@ -148,6 +149,14 @@ func TestGoldenErrorsOfServerConditions(t *testing.T) {
 				r.header.Set("Retry-After", "<seconds>") // the rest of the second this test took
 				return r
 			})},
+		{"A second exchange by one subject over its rate is 429 slow_down.", "token-subject-slow-down.json", "POST /oauth2/token", 429,
+			withServer(func(o *Options) { o.Engine = func(c *engine.Config) { c.SubjectRate, c.SubjectBurst = 0.001, 1 } },
+				func(t *testing.T, e *jitEnv) response {
+					e.issue(t)
+					r := e.exchange(t, e.pipeline(t, nil), "identity", standingIdentity)
+					r.header.Set("Retry-After", "<seconds>")
+					return r
+				})},
 		{"An exchange with no policy loaded is 500 server_error.", "token-no-policy.json", "POST /oauth2/token", 500,
 			withServer(func(o *Options) { o.NoPolicy = true }, func(t *testing.T, e *jitEnv) response {
 				return e.exchange(t, e.pipeline(t, nil), "identity", standingIdentity)
@@ -183,11 +192,19 @@ func closeStore(t *testing.T, e *jitEnv) {
 	}
 }
 
-func TestGoldenReadinessWithoutAPolicy(t *testing.T) {
+func TestGoldenReadinessWithoutAPolicyAndWhileDraining(t *testing.T) {
 	e := newJITServer(t, alwaysWorking, func(o *Options) { o.NoPolicy = true })
 	r := e.get(t, "/readyz")
 	if r.status != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz without a policy: %d %s", r.status, r.raw)
 	}
 	newNormaliser(e.testServer).checkGoldenResponse(t, "status/readyz-not-ready.json", "GET /readyz", r)
+
+	e = newJITServer(t, alwaysWorking, nil)
+	e.Server.Drain()
+	r = e.get(t, "/readyz")
+	if r.status != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz while draining: %d %s", r.status, r.raw)
+	}
+	newNormaliser(e.testServer).checkGoldenResponse(t, "status/readyz-draining.json", "GET /readyz", r)
 }
