@@ -19,15 +19,23 @@ import (
 	"github.com/trustgate/trustgate/engine/verify"
 )
 
+// Defaults of Config.
+const (
+	DefaultTTL          = 15 * time.Minute
+	DefaultMaxTTL       = time.Hour
+	DefaultQueueTimeout = time.Second
+)
+
 // Config is what New needs. Every field is documented; zero values that have
 // a sensible default get it in New.
 type Config struct {
 	// Issuer is this server's public URL: `iss` of issued tokens and the
 	// audience of a token when the policy names none.
 	Issuer string
-	// DefaultTTL applies when the identity has no ttl (default 15m).
+	// DefaultTTL applies when the identity has no ttl (zero: the package's
+	// DefaultTTL).
 	DefaultTTL time.Duration
-	// MaxTTL caps every issued token's lifetime (default 1h).
+	// MaxTTL caps every issued token's lifetime (zero: DefaultMaxTTL).
 	MaxTTL time.Duration
 	// Verifier checks subject tokens. Required.
 	Verifier *verify.Verifier
@@ -150,16 +158,16 @@ func fillDefaults(cfg *Config) error {
 		errs = append(errs, errors.New("engine: Revocations is required"))
 	}
 	if cfg.DefaultTTL == 0 {
-		cfg.DefaultTTL = 15 * time.Minute
+		cfg.DefaultTTL = DefaultTTL
 	}
 	if cfg.MaxTTL == 0 {
-		cfg.MaxTTL = time.Hour
+		cfg.MaxTTL = DefaultMaxTTL
 	}
 	if cfg.MaxConcurrentEvaluations == 0 {
 		cfg.MaxConcurrentEvaluations = 2 * runtime.GOMAXPROCS(0)
 	}
 	if cfg.QueueTimeout == 0 {
-		cfg.QueueTimeout = time.Second
+		cfg.QueueTimeout = DefaultQueueTimeout
 	}
 	if cfg.MaxConcurrentEvaluations < 0 || cfg.QueueTimeout < 0 {
 		errs = append(errs, errors.New("engine: MaxConcurrentEvaluations and QueueTimeout must not be negative"))

@@ -13,9 +13,12 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/trustgate/trustgate/engine"
 	"github.com/trustgate/trustgate/engine/mint"
 	"github.com/trustgate/trustgate/engine/policy"
+	"github.com/trustgate/trustgate/engine/verify"
 	"github.com/trustgate/trustgate/engine/weburl"
+	"github.com/trustgate/trustgate/server"
 )
 
 // config is trustgate.yaml (DESIGN §8).
@@ -235,19 +238,19 @@ func (c *config) fillDefaults() {
 		c.Signing.Algorithm = mint.ES256
 	}
 	if c.Tokens.DefaultTTL == 0 {
-		c.Tokens.DefaultTTL = duration(15 * time.Minute)
+		c.Tokens.DefaultTTL = duration(engine.DefaultTTL)
 	}
 	if c.Tokens.MaxTTL == 0 {
-		c.Tokens.MaxTTL = duration(time.Hour)
+		c.Tokens.MaxTTL = duration(engine.DefaultMaxTTL)
 	}
 	if c.Limits.MaxBodyBytes == 0 {
-		c.Limits.MaxBodyBytes = 64 << 10
+		c.Limits.MaxBodyBytes = server.DefaultMaxBodyBytes
 	}
 	if c.Limits.EvalTimeout == 0 {
 		c.Limits.EvalTimeout = duration(policy.DefaultEvalTimeout)
 	}
 	if c.Limits.ClockSkew == 0 {
-		c.Limits.ClockSkew = duration(30 * time.Second)
+		c.Limits.ClockSkew = duration(verify.DefaultSkew)
 	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
@@ -265,10 +268,10 @@ func (c *config) fillDefaults() {
 	c.fillNotifyDefaults()
 	if v := c.BundleVerification; v != nil {
 		if v.KeyID == "" {
-			v.KeyID = "default"
+			v.KeyID = policy.DefaultVerificationKeyID
 		}
 		if v.Algorithm == "" {
-			v.Algorithm = "RS256"
+			v.Algorithm = policy.DefaultVerificationAlgorithm
 		}
 	}
 }

@@ -9,9 +9,6 @@ import (
 	"github.com/trustgate/trustgate/engine/verify"
 )
 
-// DefaultMaxTokenLifetime is a provider's max_token_lifetime when it has none.
-const DefaultMaxTokenLifetime = 24 * time.Hour
-
 // Values the data model accepts.
 var (
 	platforms     = []string{verify.PlatformGitLab, verify.PlatformGitHub, verify.PlatformGeneric}

@@ -26,7 +26,7 @@ func (v *validator) provider(name string, raw any) *verify.Provider {
 		JWKSURL:          v.str(file, key, obj, "jwks_url", false),
 		Audiences:        v.strs(file, key, obj, "audiences"),
 		Algorithms:       v.strs(file, key, obj, "algorithms"),
-		MaxTokenLifetime: DefaultMaxTokenLifetime,
+		MaxTokenLifetime: verify.DefaultMaxTokenLifetime,
 	}
 	if p.Issuer != "" {
 		v.url(file, key+".issuer", p.Issuer)

@@ -90,15 +90,21 @@ func LoadVerificationKey(path, keyID, alg string) (*VerificationKey, error) {
 	return k, nil
 }
 
+// Defaults of a bundle VerificationKey: opa sign's.
+const (
+	DefaultVerificationKeyID     = "default"
+	DefaultVerificationAlgorithm = "RS256"
+)
+
 // ParseVerificationKey checks that pemBytes is a public key of the kind alg
-// needs and returns it as a VerificationKey. An empty keyID is "default",
-// an empty alg RS256 (opa sign's default).
+// needs and returns it as a VerificationKey. An empty keyID is
+// DefaultVerificationKeyID, an empty alg DefaultVerificationAlgorithm.
 func ParseVerificationKey(pemBytes []byte, keyID, alg string) (*VerificationKey, error) {
 	if keyID == "" {
-		keyID = "default"
+		keyID = DefaultVerificationKeyID
 	}
 	if alg == "" {
-		alg = "RS256"
+		alg = DefaultVerificationAlgorithm
 	}
 	block, rest := pem.Decode(pemBytes)
 	if block == nil {
