@@ -16,12 +16,14 @@ import (
 )
 
 // Exchange verifies req.SubjectToken, asks the active policy what it may be
-// exchanged for, and mints that token. Any failure gives no token and an
-// *Error whose Err is one of this package's sentinels.
+// exchanged for, and mints that token, in the steps of DESIGN §1 (1-6 in
+// exchange, 7 here). Any failure gives no token and an *Error whose Err is
+// one of this package's sentinels.
 func (e *Engine) Exchange(ctx context.Context, req Request) (*Token, error) {
 	rec := newRecord(e.now(), req)
 	tok, err := e.exchange(ctx, req, rec)
 	rec.finish(e.now(), tok, err)
+	// 7. One decision-log record, whatever the outcome; never the token.
 	e.writeRecord(rec)
 	e.metrics.exchanged(rec)
 	if err != nil {
@@ -30,16 +32,20 @@ func (e *Engine) Exchange(ctx context.Context, req Request) (*Token, error) {
 	return tok, nil
 }
 
-// exchange runs the steps in order; none can be skipped.
+// exchange runs steps 1-6 of DESIGN §1 in order; none can be skipped.
 func (e *Engine) exchange(ctx context.Context, req Request, rec *record) (*Token, error) {
-	// 1. Read the active policy once: this request sees one policy only.
+	// First, read the active policy once: this request sees one policy
+	// only, its providers for routing and its rules for the decision.
 	pol, err := e.activePolicy()
 	if err != nil {
 		return nil, err
 	}
 	rec.revisions = pol.Revisions()
 
-	// 2-4. Pre-check, route by issuer, verify signature and claims, strict parse.
+	// 1-4. verify.Verify: 1. pre-check the raw token; 2. the one strict
+	// parse of the still unverified payload, whose exact iss routes to a
+	// provider; 3. that provider's alg, signature (of exactly the parsed
+	// bytes), iss, aud, times and replay; 4. the claims are step 2's parse.
 	start := e.now()
 	v, err := e.cfg.Verifier.Verify(ctx, req.SubjectToken, pol)
 	e.metrics.stage(stageVerify, e.now().Sub(start))
@@ -48,35 +54,35 @@ func (e *Engine) exchange(ctx context.Context, req Request, rec *record) (*Token
 	}
 	rec.verified(v)
 
-	// 5. Per-subject rate limit, after verification so nobody can spend
-	// another subject's budget.
+	// Between 4 and 5: the per-subject rate limit, after verification so
+	// nobody can spend another subject's budget.
 	if wait, ok := e.limiter.Allow(v.Issuer + "\x00" + v.Subject); !ok {
 		rec.retryAfter = wait
 		return nil, ErrRateLimited
 	}
 
-	// A just-in-time identity's active grants; standing identities read
-	// no state.
+	// 5. Build the OPA input (with a just-in-time identity's active
+	// grants; standing identities read no state) and evaluate the active
+	// policy, in one of a bounded number of slots.
 	grants, err := e.grantsFor(ctx, pol, v, req)
 	if err != nil {
 		rec.reasons = []string{err.Error()}
 		return nil, err
 	}
 
-	// 6. Evaluate the policy, in one of a bounded number of slots.
 	d, notAfter, err := e.decide(ctx, v, req, pol, grants, rec)
 	if err != nil {
 		return nil, err
 	}
 
-	// 7. Mint.
+	// 6. Mint the access token from the decision.
 	start = e.now()
 	tok, err := e.mint(v, d, notAfter)
 	e.metrics.stage(stageSign, e.now().Sub(start))
 	return tok, err
 }
 
-// decide is step 6 of exchange: it evaluates the policy in one of a
+// decide is step 5 of exchange (DESIGN §1): it evaluates the policy in one of a
 // bounded number of slots and holds the decision to the grants: a denial,
 // or an allow beyond the end of its grant, is an error.
 func (e *Engine) decide(ctx context.Context, v *verify.Verified, req Request, pol *policy.Policy, grants []access.Grant, rec *record) (policy.Decision, time.Time, error) {

@@ -120,29 +120,32 @@ func positiveOr[T int | time.Duration](v, def T) T {
 }
 
 // Verify accepts raw only if it is a valid ID token of one of ps's
-// providers, checking in this order: size, form and header (Precheck); one
-// strict parse of the payload (ParseClaims) for its exact iss; the provider
-// of that issuer (unknown: ErrUnknownIssuer, with no I/O at all); the
-// header's alg against the provider's algorithms; the signature, by go-oidc
-// over the provider's cached keys; then iss, sub, aud, exp, nbf, iat and
-// the lifetime; then, for one-time-use providers, the replay store.
+// providers. It runs steps 1-4 of the exchange (DESIGN §1), numbered alike:
+// 1. size, form and header (Precheck); 2. the one strict parse of the
+// still unverified payload (ParseClaims), whose exact iss routes to a
+// provider (unknown: ErrUnknownIssuer, with no I/O at all); 3. with that
+// provider: the header's alg against its algorithms, the signature by
+// go-oidc over its cached keys (of exactly the bytes parsed in step 2),
+// iss, sub, aud, exp, nbf, iat and the lifetime, and for one-time-use
+// providers the replay store; 4. the claims returned are step 2's strict
+// parse, now of a verified payload: there is no second parse.
 //
 // Every refusal matches ErrInvalidToken and one of ErrMalformed,
 // ErrUnknownIssuer, ErrSignature, ErrClaims, ErrExpired or ErrReplay. Keys
 // that cannot be fetched give ErrKeysUnavailable instead. No error holds any
 // part of the token.
 func (v *Verifier) Verify(ctx context.Context, raw string, ps Providers) (*Verified, error) {
-	// 1. Size, compact form and header, before anything else.
+	// 1. Pre-check: size, compact form and header, before anything else.
 	h, err := Precheck(raw, v.cfg.MaxTokenBytes)
 	if err != nil {
 		return nil, err
 	}
-	// 2. The one strict parse of the payload; its exact iss routes.
+	// 2. Route: the one strict parse of the (still unverified) payload;
+	// its exact iss picks the provider. An unknown one costs no I/O.
 	payload, claims, err := parsePayload(raw)
 	if err != nil {
 		return nil, err
 	}
-	// 3. The provider of that issuer. An unknown one costs no I/O.
 	iss, _ := claims["iss"].(string)
 	if iss == "" || ps == nil {
 		return nil, fmt.Errorf("%w: iss is missing", ErrUnknownIssuer)
@@ -151,26 +154,29 @@ func (v *Verifier) Verify(ctx context.Context, raw string, ps Providers) (*Verif
 	if !ok || p == nil {
 		return nil, fmt.Errorf("%w: no provider has this iss", ErrUnknownIssuer)
 	}
-	// 4. The alg must be one the provider pins (RFC 8725 §3.1).
+	// 3. Verify with that provider. 3a. The alg must be one it pins
+	// (RFC 8725 §3.1).
 	algs := algorithms(p)
 	if !slices.Contains(algs, h.Alg) {
 		return nil, fmt.Errorf("%w: alg %s is not allowed for provider %s", ErrSignature, h.Alg, p.Name)
 	}
-	// 5. The signature, by go-oidc over the provider's keys; the bytes it
-	// verified must be the bytes parsed in step 2.
+	// 3b. The signature, by go-oidc over the provider's keys; the bytes
+	// it verified must be the bytes parsed in step 2.
 	if err := v.verifySignature(ctx, raw, payload, p, algs); err != nil {
 		return nil, err
 	}
-	// 6. Issuer, subject, audience, times and lifetime.
+	// 3c. Issuer, subject, audience, times and lifetime.
 	out, err := v.checkClaims(p, claims)
 	if err != nil {
 		return nil, err
 	}
 	out.Payload = payload
-	// 7. Replay, last: only a verified, otherwise valid token spends its jti.
+	// 3d. Replay, last: only a verified, otherwise valid token spends its
+	// jti.
 	if err := v.checkReplay(ctx, p, out); err != nil {
 		return nil, err
 	}
+	// 4. The claims: step 2's strict parse, of the payload step 3 verified.
 	return out, nil
 }
 
