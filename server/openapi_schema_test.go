@@ -295,3 +295,34 @@ func nulls(v any, at string) []string {
 	}
 	return out
 }
+
+// TestEveryDocumentedErrorCodeHasAGoldenResponse: the Error schema's codes
+// are exactly those of the golden error responses, so a code the server
+// gains needs both a golden file and the document.
+func TestEveryDocumentedErrorCodeHasAGoldenResponse(t *testing.T) {
+	c := newContract(t, loadOpenAPI(t))
+	enum, err := c.at("/components/schemas/Error/properties/error/enum")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, code := range enum.([]any) {
+		documented[fmt.Sprint(code)] = true
+	}
+	pinned := map[string]bool{}
+	for name, v := range readGoldens(t) {
+		rec, _ := v.(map[string]any)
+		body, _ := rec["body"].(map[string]any)
+		if code, ok := body["error"].(string); ok {
+			pinned[code] = true
+			if !documented[code] {
+				t.Errorf("%s answers error %q, which the Error schema does not list", name, code)
+			}
+		}
+	}
+	for code := range documented {
+		if !pinned[code] {
+			t.Errorf("the Error schema lists %q, which no golden response under testdata/golden shows", code)
+		}
+	}
+}

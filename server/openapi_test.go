@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"os"
 	"slices"
@@ -83,6 +84,9 @@ func TestOpenAPIDocumentsEveryRouteOfTheRouterWithItsMethods(t *testing.T) {
 		t.Fatalf("the router lists %d routes, without /metrics or the just-in-time API: the test server is not the whole server", len(routes))
 	}
 	for path, methods := range routes {
+		if slices.Contains(methods, http.MethodGet) != slices.Contains(methods, http.MethodHead) {
+			t.Errorf("route %s answers %v: the document says every GET also answers HEAD, and only a GET", path, methods)
+		}
 		if got := docs[path]; !slices.Equal(got, withoutHead(methods)) {
 			t.Errorf("route %s answers %v; docs/openapi.yaml documents %v", path, withoutHead(methods), got)
 		}
@@ -114,13 +118,17 @@ func withConsole(t *testing.T) *jitEnv {
 }
 
 // probe sends method to path, its {id}, {action} and {file} filled in,
-// without credentials or body, and does not follow redirects.
-func probe(t *testing.T, e *jitEnv, method, path string) *http.Response {
+// without credentials, with body as JSON ("": none), and does not follow
+// redirects.
+func probe(t *testing.T, e *jitEnv, method, path, body string) *http.Response {
 	t.Helper()
 	path = strings.NewReplacer("{id}", "aaaaaaaaaaaaaaaaaaaaaaaaaa", "{action}", "approve", "{file}", "console.css").Replace(path)
-	req, err := http.NewRequest(method, e.URL+path, nil)
+	req, err := http.NewRequest(method, e.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	client := *e.Client
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -134,8 +142,9 @@ func probe(t *testing.T, e *jitEnv, method, path string) *http.Response {
 
 // served reports whether a response came from a route's handler rather
 // than from the router's or the console's 404 and 405 for what they do not
-// serve. A handler's own 404 (an unknown request id) is not one: the API's
-// carries a decision id, and the console's pages ask to sign in first.
+// serve. Without credentials no handler gets as far as its own 404 (an
+// unknown request id): the API asks for a token first, the console's pages
+// for a sign-in.
 func served(resp *http.Response) bool {
 	return resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusMethodNotAllowed
 }
@@ -144,7 +153,7 @@ func TestEveryDocumentedOperationIsServed(t *testing.T) {
 	e := withConsole(t)
 	for path, methods := range documented(loadOpenAPI(t)) {
 		for _, m := range methods {
-			if resp := probe(t, e, m, path); !served(resp) {
+			if resp := probe(t, e, m, path, ""); !served(resp) {
 				t.Errorf("docs/openapi.yaml documents %s %s; the server answers %d", m, path, resp.StatusCode)
 			}
 		}
@@ -152,8 +161,85 @@ func TestEveryDocumentedOperationIsServed(t *testing.T) {
 	// The probe can fail: what is not documented is not served.
 	for _, op := range [][2]string{{"GET", "/v1/nothing"}, {"GET", "/console/nothing"}, {"DELETE", "/v1/access/requests/{id}"},
 		{"GET", "/console/requests/{id}/approve"}, {"GET", "/oauth2/token"}} {
-		if resp := probe(t, e, op[0], op[1]); served(resp) {
+		if resp := probe(t, e, op[0], op[1], ""); served(resp) {
 			t.Errorf("%s %s is not documented, yet the server answers %d", op[0], op[1], resp.StatusCode)
 		}
+	}
+}
+
+// resolve follows $ref (local ones, as the document has) to an object.
+func (c *contract) resolve(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	for m != nil {
+		ref, ok := m["$ref"].(string)
+		if !ok {
+			break
+		}
+		next, _ := c.at(strings.TrimPrefix(ref, "#"))
+		m, _ = next.(map[string]any)
+	}
+	return m
+}
+
+// minimalBody is the operation's JSON request body with each required
+// property "x" ("" when it takes no JSON body).
+func (c *contract) minimalBody(op map[string]any) string {
+	body := c.resolve(op["requestBody"])
+	content, _ := body["content"].(map[string]any)
+	media := c.resolve(content["application/json"])
+	if media == nil {
+		return ""
+	}
+	schema := c.resolve(media["schema"])
+	required, _ := schema["required"].([]any)
+	fields := make([]string, len(required))
+	for i, name := range required {
+		fields[i] = `"` + fmt.Sprint(name) + `": "x"`
+	}
+	return "{" + strings.Join(fields, ", ") + "}"
+}
+
+// bearerOnly reports whether every security requirement of op names an
+// HTTP bearer scheme.
+func (c *contract) bearerOnly(op map[string]any) bool {
+	reqs, _ := op["security"].([]any)
+	for _, r := range reqs {
+		names, _ := r.(map[string]any)
+		if len(names) == 0 {
+			return false
+		}
+		for name := range names {
+			if c.resolve(c.doc["components"].(map[string]any)["securitySchemes"].(map[string]any)[name])["scheme"] != "bearer" {
+				return false
+			}
+		}
+	}
+	return len(reqs) > 0
+}
+
+// TestEveryBearerOperationRefusesACallWithoutAToken holds the document's
+// security schemes to the server: an operation that requires a bearer
+// token answers a well-formed call without one 401 with a Bearer
+// challenge.
+func TestEveryBearerOperationRefusesACallWithoutAToken(t *testing.T) {
+	e := newJITServer(t, alwaysWorking, nil)
+	c := newContract(t, loadOpenAPI(t))
+	checked := 0
+	for path, item := range c.doc["paths"].(map[string]any) {
+		for _, m := range operationMethods {
+			op, ok := item.(map[string]any)[m].(map[string]any)
+			if !ok || !c.bearerOnly(op) || isConsolePath(path) {
+				continue
+			}
+			checked++
+			resp := probe(t, e, strings.ToUpper(m), path, c.minimalBody(op))
+			if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
+				t.Errorf("%s %s without a token: %d, WWW-Authenticate %q; want 401 with a Bearer challenge",
+					strings.ToUpper(m), path, resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+			}
+		}
+	}
+	if checked < 8 {
+		t.Fatalf("%d operations require a bearer token; want whoami and the 7 just-in-time ones", checked)
 	}
 }
