@@ -224,6 +224,10 @@ func TestAccessCommandsRefuseWithTheOAuthErrorCode(t *testing.T) {
 		{"A request without a reason is a usage error.",
 			[]string{"request", "--token-env", "CI_ID_TOKEN", "--identity", "breakglass"}, exitUsage, "--reason is required"},
 		{"An unknown subcommand is a usage error.", []string{"grant"}, exitUsage, `unknown command "grant"`},
+		{"A --url with user info is a usage error.",
+			[]string{"list", "--url", "https://u:pw@sts.example.com", "--token-env", "ALICE_TOKEN"}, exitUsage, "--url: must not carry user info"},
+		{"A plain http --url to another host is a usage error.",
+			[]string{"list", "--url", "http://sts.example.com", "--token-env", "ALICE_TOKEN"}, exitUsage, "--url: http is allowed only on a loopback host"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

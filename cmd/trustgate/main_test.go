@@ -214,13 +214,21 @@ func TestExchangeCommandRefusesBadUsage(t *testing.T) {
 	}{
 		{"no URL", []string{"exchange", "--token-env", "X"}, nil, exitUsage},
 		{"a plain http URL to another host", []string{"exchange", "--url", "http://sts.example.com", "--token-env", "X"}, nil, exitUsage},
+		{"a URL with a user and password", []string{"exchange", "--url", "https://u:s3cret@sts.example.com", "--token-env", "X"}, nil, exitUsage},
+		{"a URL with a query", []string{"exchange", "--url", "https://sts.example.com/?s3cret=1", "--token-env", "X"}, nil, exitUsage},
+		{"a URL with a fragment", []string{"exchange", "--url", "https://sts.example.com/#s3cret", "--token-env", "X"}, nil, exitUsage},
+		{"a URL without a host", []string{"exchange", "--url", "https:s3cret", "--token-env", "X"}, nil, exitUsage},
 		{"an empty token variable", []string{"exchange", "--url", "https://sts.example.com", "--token-env", "X"}, nil, exitFail},
 		{"no token source at all", []string{"exchange", "--url", "https://sts.example.com"}, nil, exitFail},
 		{"an unknown format", []string{"exchange", "--url", "https://sts.example.com", "--format", "xml"}, nil, exitUsage},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if code, _, _ := runCLI(t, tc.env, tc.args...); code != tc.code {
+			code, out, errOut := runCLI(t, tc.env, tc.args...)
+			if code != tc.code {
 				t.Fatalf("exit %d, want %d", code, tc.code)
+			}
+			if strings.Contains(out+errOut, "s3cret") {
+				t.Fatalf("the CLI repeated part of the URL: %q %q", out, errOut)
 			}
 		})
 	}

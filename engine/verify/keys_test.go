@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -330,6 +331,13 @@ func TestBrokenKeySourcesMakeKeysUnavailable(t *testing.T) {
 		}},
 		{"a jwks_uri that is not an absolute URL", func(t *testing.T) (string, string) {
 			return discovery(t, map[string]any{"issuer": "", "jwks_uri": "/jwks"}), ""
+		}},
+		{"a jwks_uri with a query (the one URL rule, engine/weburl)", func(t *testing.T) (string, string) {
+			return discovery(t, map[string]any{"issuer": "", "jwks_uri": signer.JWKSURL() + "?p=1"}), ""
+		}},
+		{"a jwks_uri with user info", func(t *testing.T) (string, string) {
+			u := strings.Replace(signer.JWKSURL(), "http://", "http://user:pw@", 1)
+			return discovery(t, map[string]any{"issuer": "", "jwks_uri": u}), ""
 		}},
 		{"no discovery document (HTTP 404)", func(t *testing.T) (string, string) {
 			return discovery(t, map[string]any{}) + "/nowhere", ""
