@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -242,4 +243,80 @@ func TestEveryBearerOperationRefusesACallWithoutAToken(t *testing.T) {
 	if checked < 8 {
 		t.Fatalf("%d operations require a bearer token; want whoami and the 7 just-in-time ones", checked)
 	}
+}
+
+// unknownField is how the server's strict JSON decoder refuses a field.
+const unknownField = "the request body has a field this endpoint does not know"
+
+// fullBody is the operation's JSON request body with every documented
+// property set to a value of its type ("" when it takes no JSON body).
+func (c *contract) fullBody(t *testing.T, op map[string]any) string {
+	t.Helper()
+	content, _ := c.resolve(op["requestBody"])["content"].(map[string]any)
+	media := c.resolve(content["application/json"])
+	if media == nil {
+		return ""
+	}
+	props, _ := c.resolve(media["schema"])["properties"].(map[string]any)
+	body := map[string]any{}
+	for name, p := range props {
+		switch typ := c.resolve(p)["type"]; typ {
+		case "string":
+			body[name] = "read"
+		case "array":
+			body[name] = []string{"read"}
+		default:
+			t.Fatalf("property %s of a request body has type %v, which this test cannot fill", name, typ)
+		}
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestTheServerKnowsEveryDocumentedJSONFieldAndNoOther holds the JSON
+// request schemas to the server's strict decoder: a body with every
+// documented property is not refused for an unknown field, and a body
+// with an undocumented one is.
+func TestTheServerKnowsEveryDocumentedJSONFieldAndNoOther(t *testing.T) {
+	e := newJITServer(t, alwaysWorking, nil)
+	c := newContract(t, loadOpenAPI(t))
+	checked := 0
+	for path, item := range c.doc["paths"].(map[string]any) {
+		for _, m := range operationMethods {
+			op, ok := item.(map[string]any)[m].(map[string]any)
+			if !ok {
+				continue
+			}
+			body := c.fullBody(t, op)
+			if body == "" {
+				continue
+			}
+			checked++
+			method := strings.ToUpper(m)
+			if r := probeJSON(t, e, method, path, body); r.body["error_description"] == unknownField {
+				t.Errorf("%s %s refuses a documented field: %s", method, path, body)
+			}
+			if r := probeJSON(t, e, method, path, `{"undocumented": "x"}`); r.body["error_description"] != unknownField {
+				t.Errorf("%s %s with an undocumented field: %d %s", method, path, r.status, r.raw)
+			}
+		}
+	}
+	if checked < 6 {
+		t.Fatalf("%d operations take a JSON body; want the JSON exchange, filing a request and its 4 actions", checked)
+	}
+}
+
+// probeJSON posts body to path (its {id} filled in) without credentials.
+func probeJSON(t *testing.T, e *jitEnv, method, path, body string) response {
+	t.Helper()
+	path = strings.ReplaceAll(path, "{id}", "aaaaaaaaaaaaaaaaaaaaaaaaaa")
+	req, err := http.NewRequest(method, e.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return e.do(t, req)
 }
