@@ -25,13 +25,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/trustgate/trustgate/engine/weburl"
 )
 
 type options struct {
@@ -190,8 +191,7 @@ func (o options) check() error {
 		if err != nil {
 			return err
 		}
-		ip := net.ParseIP(u.Hostname())
-		if u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		if !weburl.IsLoopback(u.Hostname()) {
 			return fmt.Errorf("%s is not a loopback address; this load tool only targets this machine", raw)
 		}
 	}

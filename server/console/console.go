@@ -15,6 +15,7 @@ import (
 
 	"github.com/trustgate/trustgate/engine"
 	"github.com/trustgate/trustgate/engine/access"
+	"github.com/trustgate/trustgate/engine/weburl"
 )
 
 // Engine is what the console needs of *engine.Engine: the calls the JSON
@@ -118,8 +119,10 @@ func (cfg Config) check() error {
 	if cfg.Issuer == "" || cfg.ClientID == "" {
 		errs = append(errs, errors.New("console: Issuer and ClientID are required"))
 	}
-	if u, err := url.Parse(cfg.RedirectURL); err != nil || u.Host == "" || u.Scheme != "https" && u.Scheme != "http" {
-		errs = append(errs, fmt.Errorf("console: RedirectURL %q is not an absolute http(s) URL", cfg.RedirectURL))
+	// The one URL rule; whether loopback http is allowed here is the
+	// config's to decide (allow_insecure_issuers).
+	if err := weburl.Check(cfg.RedirectURL, true); err != nil {
+		errs = append(errs, fmt.Errorf("console: RedirectURL: %w", err))
 	}
 	if len(cfg.SessionKey) != KeySize {
 		errs = append(errs, fmt.Errorf("console: SessionKey must be %d bytes", KeySize))
