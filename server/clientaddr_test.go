@@ -92,7 +92,7 @@ func TestThroughATrustedProxyTheClientIsRateLimitedAndThePolicySeesItNotTheProxy
 		c.ClientRate, c.ClientBurst = 0.001, 1
 		c.TrustedProxies = mustPrefixes(t, "10.0.0.0/8")
 	})
-	h.eng.claims = nil
+	h.inspector.claims = nil
 	via := func(peer, xff string) request {
 		req := formPost(exchangeForm())
 		req.remoteAddr = peer
@@ -115,7 +115,7 @@ func TestThroughATrustedProxyTheClientIsRateLimitedAndThePolicySeesItNotTheProxy
 			t.Fatalf("%s: status %d, want %d", st.name, rec.Code, st.want)
 		}
 	}
-	calls, _, _ := h.eng.calls()
+	calls := h.exchanger.calls()
 	var ips []string
 	for _, c := range calls {
 		ips = append(ips, c.ClientIP)
@@ -133,7 +133,7 @@ func TestThroughATrustedProxyTheClientIsRateLimitedAndThePolicySeesItNotTheProxy
 }
 
 func TestNewRefusesATrustedProxyThatIsNotANetwork(t *testing.T) {
-	_, err := New(Config{Engine: newFakeEngine(), TrustedProxies: []netip.Prefix{{}}})
+	_, err := New(withFakes(Config{TrustedProxies: []netip.Prefix{{}}}))
 	if err == nil || !strings.Contains(err.Error(), "TrustedProxies[0]") {
 		t.Fatalf("error %v, want one naming TrustedProxies[0]", err)
 	}
@@ -148,7 +148,7 @@ func FuzzClientIP(f *testing.F) {
 	f.Add("<script>,,,", `for="unterminated`)
 	f.Add("fe80::1%eth0", `for=_hidden;by="a,b\"c"`)
 	f.Add("[::ffff:10.0.0.2]:1", `FOR=10.0.0.2, for="10.0.0.4"`)
-	srv, err := New(Config{Engine: newFakeEngine(), TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	srv, err := New(withFakes(Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func BenchmarkClientIP(b *testing.B) {
 		{"through two trusted proxies", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			srv, err := New(Config{Engine: newFakeEngine(), TrustedProxies: bc.trusted})
+			srv, err := New(withFakes(Config{TrustedProxies: bc.trusted}))
 			if err != nil {
 				b.Fatal(err)
 			}

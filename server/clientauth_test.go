@@ -59,7 +59,7 @@ func TestIntrospectionWithClientsConfiguredNeedsAnAuthenticatedClient(t *testing
 	for _, tc := range refused {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, introspectionClients)
-			h.eng.claims = &mint.Claims{ClientID: "ci-deployer", Subject: "project_path:group/app"}
+			h.inspector.claims = &mint.Claims{ClientID: "ci-deployer", Subject: "project_path:group/app"}
 			rec := h.do(t, tc.req)
 			if rec.Code != http.StatusUnauthorized {
 				t.Fatalf("status %d, want 401", rec.Code)
@@ -71,7 +71,7 @@ func TestIntrospectionWithClientsConfiguredNeedsAnAuthenticatedClient(t *testing
 			if e := decodeError(t, rec); e.Error != codeInvalidClient || e.Description != descClientAuth {
 				t.Fatalf("error %+v", e)
 			}
-			if _, inspected, _ := h.eng.calls(); len(inspected) != 0 {
+			if inspected, _ := h.inspector.calls(); len(inspected) != 0 {
 				t.Fatalf("the engine was asked about the token %d times", len(inspected))
 			}
 			assertNotLogged(t, h.logs, rsSecret)
@@ -89,7 +89,7 @@ func TestIntrospectionWithClientsConfiguredNeedsAnAuthenticatedClient(t *testing
 	for _, tc := range accepted {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, introspectionClients)
-			h.eng.claims = &mint.Claims{ClientID: "ci-deployer", Subject: "project_path:group/app"}
+			h.inspector.claims = &mint.Claims{ClientID: "ci-deployer", Subject: "project_path:group/app"}
 			rec := h.do(t, introspectWith(tc.auth))
 			if rec.Code != http.StatusOK {
 				t.Fatalf("status %d, body %s", rec.Code, rec.Body)
@@ -101,7 +101,7 @@ func TestIntrospectionWithClientsConfiguredNeedsAnAuthenticatedClient(t *testing
 			if !got.Active || got.ClientID != "ci-deployer" {
 				t.Fatalf("introspection %+v, want the live token's claims", got)
 			}
-			if _, inspected, _ := h.eng.calls(); len(inspected) != 1 || inspected[0] != "the.issued.token" {
+			if inspected, _ := h.inspector.calls(); len(inspected) != 1 || inspected[0] != "the.issued.token" {
 				t.Fatalf("the engine inspected %v", inspected)
 			}
 		})
@@ -114,7 +114,7 @@ func TestRevocationStaysOpenWhenIntrospectionClientsAreConfigured(t *testing.T) 
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d: a token's holder revokes without client credentials (RFC 7009 public clients)", rec.Code)
 	}
-	if _, _, revoked := h.eng.calls(); len(revoked) != 1 {
+	if _, revoked := h.inspector.calls(); len(revoked) != 1 {
 		t.Fatalf("the engine revoked %d tokens", len(revoked))
 	}
 }
@@ -147,9 +147,9 @@ func TestMetadataNamesClientSecretBasicForIntrospectionOnlyWhenClientsAreConfigu
 }
 
 func TestNewRefusesIntrospectionClientsWithoutIDOrSecretOrTwice(t *testing.T) {
-	_, err := New(Config{Engine: newFakeEngine(), IntrospectionClients: []IntrospectionClient{
+	_, err := New(withFakes(Config{IntrospectionClients: []IntrospectionClient{
 		{ID: "", Secret: "s"}, {ID: "a", Secret: ""}, {ID: "b", Secret: "s"}, {ID: "b", Secret: "t"},
-	}})
+	}}))
 	if err == nil {
 		t.Fatal("no error")
 	}

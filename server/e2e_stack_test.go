@@ -127,7 +127,7 @@ func startStack(t *testing.T) *stack {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the watcher's first load was not seen")
 	}
-	srv, err := server.New(server.Config{Engine: eng, Logger: log})
+	srv, err := server.New(server.Config{Exchanger: eng, Inspector: eng, Discovery: eng, Status: eng, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

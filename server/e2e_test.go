@@ -157,7 +157,7 @@ func newTestServer(t testing.TB, opt func(*Options)) *testServer {
 		}
 		ts.Engine.SetPolicy(p)
 	}
-	scfg := server.Config{Engine: ts.Engine, Access: ts.Engine, Logger: log.Named("http"), Registerer: ts.Registry}
+	scfg := server.Config{Exchanger: ts.Engine, Inspector: ts.Engine, Discovery: ts.Engine, Status: ts.Engine, Access: ts.Engine, Logger: log.Named("http"), Registerer: ts.Registry}
 	if o.Server != nil {
 		o.Server(&scfg)
 	}

@@ -77,7 +77,7 @@ func TestEngineErrorsMapToOAuthErrorResponses(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			h.eng.exchangeFn = func(engine.Request) (*engine.Token, error) { return nil, tc.err }
+			h.exchanger.exchangeFn = func(engine.Request) (*engine.Token, error) { return nil, tc.err }
 			canceled := tc.wantLevel == zap.WarnLevel && tc.wantStatus >= 500
 			rec := h.doCanceled(t, formPost(exchangeForm()), canceled)
 			if rec.Code != tc.wantStatus {
@@ -152,7 +152,7 @@ func TestRevealReasonsAppendsDenyReasonsOnlyWhenConfiguredAndOnlyTo4xx(t *testin
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, func(c *Config) { c.RevealReasons = tc.reveal })
-			h.eng.exchangeFn = func(engine.Request) (*engine.Token, error) { return nil, tc.err }
+			h.exchanger.exchangeFn = func(engine.Request) (*engine.Token, error) { return nil, tc.err }
 			rec := h.do(t, formPost(exchangeForm()))
 			if e := decodeError(t, rec); e.Description != tc.wantDesc {
 				t.Fatalf("error_description = %q, want %q", e.Description, tc.wantDesc)
@@ -199,7 +199,7 @@ func TestRetryAfterIsWholeSecondsRoundedUpAndAtLeastOne(t *testing.T) {
 func TestAPanickingHandlerIsA500AndTheServerKeepsServing(t *testing.T) {
 	h := newHarness(t)
 	// A panic's value may hold request data: here, the subject token.
-	h.eng.exchangeFn = func(r engine.Request) (*engine.Token, error) { panic("cannot use " + r.SubjectToken) }
+	h.exchanger.exchangeFn = func(r engine.Request) (*engine.Token, error) { panic("cannot use " + r.SubjectToken) }
 	rec := h.do(t, formPost(exchangeForm()))
 	if rec.Code != http.StatusInternalServerError {
 		t.Fatalf("status %d", rec.Code)
@@ -212,7 +212,7 @@ func TestAPanickingHandlerIsA500AndTheServerKeepsServing(t *testing.T) {
 		t.Fatalf("the panic was not logged: %v", h.logs.All())
 	}
 	assertNotLogged(t, h.logs, subjectToken)
-	h.eng.exchangeFn = nil
+	h.exchanger.exchangeFn = nil
 	if rec := h.do(t, formPost(exchangeForm())); rec.Code != http.StatusOK {
 		t.Fatalf("after a panic: status %d", rec.Code)
 	}

@@ -1,12 +1,23 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 
 	"github.com/trustgate/trustgate/engine"
 )
+
+// Exchanger is what the two exchange endpoints (POST /oauth2/token and
+// /v1/auth:exchangeToken) need: refusals are *engine.Error values wrapping
+// the engine's sentinels.
+type Exchanger interface {
+	Exchange(ctx context.Context, req engine.Request) (*engine.Token, error)
+}
+
+// *engine.Engine is the Exchanger cmd/trustgate wires in.
+var _ Exchanger = (*engine.Engine)(nil)
 
 // Fields of the POST /v1/auth:exchangeToken body.
 const (
@@ -55,7 +66,7 @@ func (s *Server) exchangeJSON(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	req.ClientIP = s.clientIP(r)
-	tok, err := s.eng.Exchange(r.Context(), req)
+	tok, err := s.exchanger.Exchange(r.Context(), req)
 	if err != nil {
 		return err
 	}

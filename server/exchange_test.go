@@ -127,7 +127,7 @@ func TestJSONExchangeRefusesAnythingButOneStrictObject(t *testing.T) {
 			if e := decodeError(t, rec); e.Error != tc.wantCode {
 				t.Fatalf("error = %q (%s), want %q", e.Error, e.Description, tc.wantCode)
 			}
-			if calls, _, _ := h.eng.calls(); len(calls) != 0 {
+			if calls := h.exchanger.calls(); len(calls) != 0 {
 				t.Fatalf("the engine was called with a malformed request")
 			}
 			assertNotLogged(t, h.logs, subjectToken)

@@ -20,35 +20,20 @@ import (
 	"github.com/trustgate/trustgate/engine/mint"
 )
 
-// fakeEngine is the server's Engine for tests of the HTTP layer alone:
-// parsing, routing, error mapping. It records what the server asked and
-// answers what the test set. The end-to-end tests (e2e_test.go) use the
-// real engine.
-type fakeEngine struct {
-	mu        sync.Mutex
-	exchanges []engine.Request
-	inspected []string
-	revoked   []string
+// The fakes below stand in for *engine.Engine in tests of the HTTP layer
+// alone (parsing, routing, error mapping), one per interface a handler
+// group declares. They record what the server asked and answer what the
+// test set. The end-to-end tests (e2e_harness_test.go) use the real engine.
 
+// fakeExchanger is the Exchanger: it answers token, or exchangeFn when set.
+type fakeExchanger struct {
+	mu         sync.Mutex
+	exchanges  []engine.Request
 	token      *engine.Token
 	exchangeFn func(engine.Request) (*engine.Token, error)
-	claims     *mint.Claims
-	inspectErr error
-	revokeErr  error
-	jwks       jose.JSONWebKeySet
-	ready      error
-	status     engine.PolicyStatus
-	issuer     string
 }
 
-func newFakeEngine() *fakeEngine {
-	return &fakeEngine{
-		token:  &engine.Token{AccessToken: "issued.access.token", ExpiresIn: 15 * time.Minute, Scopes: []string{"read", "write"}},
-		issuer: "https://sts.example.com",
-	}
-}
-
-func (f *fakeEngine) Exchange(_ context.Context, req engine.Request) (*engine.Token, error) {
+func (f *fakeExchanger) Exchange(_ context.Context, req engine.Request) (*engine.Token, error) {
 	f.mu.Lock()
 	f.exchanges = append(f.exchanges, req)
 	fn, tok := f.exchangeFn, f.token
@@ -59,7 +44,25 @@ func (f *fakeEngine) Exchange(_ context.Context, req engine.Request) (*engine.To
 	return tok, nil
 }
 
-func (f *fakeEngine) Inspect(_ context.Context, raw string) (*engine.Introspection, error) {
+// calls is every request the server passed to Exchange.
+func (f *fakeExchanger) calls() []engine.Request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]engine.Request(nil), f.exchanges...)
+}
+
+// fakeInspector is the Inspector: a token is live when claims is set and
+// inspectErr is not.
+type fakeInspector struct {
+	mu         sync.Mutex
+	inspected  []string
+	revoked    []string
+	claims     *mint.Claims
+	inspectErr error
+	revokeErr  error
+}
+
+func (f *fakeInspector) Inspect(_ context.Context, raw string) (*engine.Introspection, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.inspected = append(f.inspected, raw)
@@ -72,36 +75,68 @@ func (f *fakeEngine) Inspect(_ context.Context, raw string) (*engine.Introspecti
 	return &engine.Introspection{Claims: *f.claims}, nil
 }
 
-func (f *fakeEngine) Revoke(_ context.Context, raw string) error {
+func (f *fakeInspector) Revoke(_ context.Context, raw string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.revoked = append(f.revoked, raw)
 	return f.revokeErr
 }
 
-func (f *fakeEngine) JWKS() jose.JSONWebKeySet          { return f.jwks }
-func (f *fakeEngine) Ready() error                      { return f.ready }
-func (f *fakeEngine) PolicyStatus() engine.PolicyStatus { return f.status }
-func (f *fakeEngine) Issuer() string                    { return f.issuer }
-
-func (f *fakeEngine) calls() (exchanges []engine.Request, inspected, revoked []string) {
+// calls is every token the server passed to Inspect and to Revoke.
+func (f *fakeInspector) calls() (inspected, revoked []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]engine.Request(nil), f.exchanges...), append([]string(nil), f.inspected...), append([]string(nil), f.revoked...)
+	return append([]string(nil), f.inspected...), append([]string(nil), f.revoked...)
 }
 
-// harness is a Server over a fakeEngine with its logs observed.
+// fakeDiscovery is the Discovery: fixed values a test may set before New.
+type fakeDiscovery struct {
+	issuer string
+	jwks   jose.JSONWebKeySet
+}
+
+func (f *fakeDiscovery) Issuer() string           { return f.issuer }
+func (f *fakeDiscovery) JWKS() jose.JSONWebKeySet { return f.jwks }
+
+// fakeStatus is the Status: fixed values a test may set.
+type fakeStatus struct {
+	ready  error
+	status engine.PolicyStatus
+}
+
+func (f *fakeStatus) Ready() error                      { return f.ready }
+func (f *fakeStatus) PolicyStatus() engine.PolicyStatus { return f.status }
+
+// withFakes returns cfg with new fakes in its four required fields.
+func withFakes(cfg Config) Config {
+	cfg.Exchanger = &fakeExchanger{token: &engine.Token{AccessToken: "issued.access.token", ExpiresIn: 15 * time.Minute, Scopes: []string{"read", "write"}}}
+	cfg.Inspector = &fakeInspector{}
+	cfg.Discovery = &fakeDiscovery{issuer: "https://sts.example.com"}
+	cfg.Status = &fakeStatus{}
+	return cfg
+}
+
+// harness is a Server over the fakes with its logs observed.
 type harness struct {
-	srv  *Server
-	eng  *fakeEngine
-	logs *observer.ObservedLogs
+	srv       *Server
+	exchanger *fakeExchanger
+	inspector *fakeInspector
+	discovery *fakeDiscovery
+	status    *fakeStatus
+	logs      *observer.ObservedLogs
 }
 
 func newHarness(t *testing.T, mutate ...func(*Config)) *harness {
 	t.Helper()
 	core, logs := observer.New(zapcore.DebugLevel)
-	eng := newFakeEngine()
-	cfg := Config{Engine: eng, Logger: zap.New(core)}
+	cfg := withFakes(Config{Logger: zap.New(core)})
+	h := &harness{
+		exchanger: cfg.Exchanger.(*fakeExchanger),
+		inspector: cfg.Inspector.(*fakeInspector),
+		discovery: cfg.Discovery.(*fakeDiscovery),
+		status:    cfg.Status.(*fakeStatus),
+		logs:      logs,
+	}
 	for _, m := range mutate {
 		m(&cfg)
 	}
@@ -109,7 +144,8 @@ func newHarness(t *testing.T, mutate ...func(*Config)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{srv: srv, eng: eng, logs: logs}
+	h.srv = srv
+	return h
 }
 
 // request is one HTTP request in a table test.
@@ -177,7 +213,7 @@ func accepted(t *testing.T, req request) (*httptest.ResponseRecorder, engine.Req
 		t.Fatalf("status %d, body %s", rec.Code, rec.Body)
 	}
 	assertNoStore(t, rec)
-	calls, _, _ := h.eng.calls()
+	calls := h.exchanger.calls()
 	if len(calls) != 1 {
 		t.Fatalf("engine called %d times", len(calls))
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -9,6 +10,18 @@ import (
 	"github.com/trustgate/trustgate/engine"
 	"github.com/trustgate/trustgate/engine/mint"
 )
+
+// Inspector is what the endpoints that take an issued token need (whoami,
+// introspection, revocation). Inspect returns the claims of a live token
+// this server issued, anything else is engine.ErrInactive; Revoke makes a
+// live token inactive, and a token that is not live is not an error.
+type Inspector interface {
+	Inspect(ctx context.Context, raw string) (*engine.Introspection, error)
+	Revoke(ctx context.Context, raw string) error
+}
+
+// *engine.Engine is the Inspector cmd/trustgate wires in.
+var _ Inspector = (*engine.Engine)(nil)
 
 // Parameters of introspection (RFC 7662 §2.1) and revocation (RFC 7009 §2.1).
 const (
@@ -45,7 +58,7 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) error {
 		}
 		return engine.ErrInactive // 401 invalid_token, as for any token that is not live
 	}
-	in, err := s.eng.Inspect(r.Context(), raw)
+	in, err := s.inspector.Inspect(r.Context(), raw)
 	if err != nil {
 		return err // ErrInactive is 401 invalid_token in toAPIError
 	}
@@ -134,7 +147,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	in, err := s.eng.Inspect(r.Context(), raw)
+	in, err := s.inspector.Inspect(r.Context(), raw)
 	switch {
 	case errors.Is(err, engine.ErrInactive):
 		return writeJSON(w, http.StatusOK, introspection{Active: false})
@@ -168,7 +181,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.eng.Revoke(r.Context(), raw); err != nil {
+	if err := s.inspector.Revoke(r.Context(), raw); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusOK)

@@ -64,9 +64,9 @@ func TestWhoamiReadsTheBearerTokenFromTheAuthorizationHeaderOnly(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			h.eng.claims = liveClaims()
+			h.inspector.claims = liveClaims()
 			rec := h.do(t, request{method: http.MethodGet, target: tc.target, header: tc.header})
-			_, inspected, _ := h.eng.calls()
+			inspected, _ := h.inspector.calls()
 			if tc.wantInspected == "" {
 				if len(inspected) != 0 {
 					t.Fatalf("the engine inspected %q", inspected)
@@ -92,7 +92,7 @@ func TestWhoamiDescribesALiveTokenAndRefusesAnyOther(t *testing.T) {
 	bearer := http.Header{"Authorization": {"Bearer " + accessToken}}
 	t.Run("a live token's identity, roles, scopes and expiry are shown", func(t *testing.T) {
 		h := newHarness(t)
-		h.eng.claims = liveClaims()
+		h.inspector.claims = liveClaims()
 		rec := h.do(t, request{method: http.MethodGet, target: pathWhoami, header: bearer})
 		assertNoStore(t, rec)
 		want := `{"identity":"deploy","subject":"deploy@workload.example.com","roles":["deployer"],"scopes":["read","write"],` +
@@ -116,7 +116,7 @@ func TestWhoamiDescribesALiveTokenAndRefusesAnyOther(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			h.eng.inspectErr = tc.err
+			h.inspector.inspectErr = tc.err
 			rec := h.do(t, request{method: http.MethodGet, target: pathWhoami, header: bearer})
 			if rec.Code != tc.wantStatus {
 				t.Fatalf("status %d", rec.Code)
@@ -164,7 +164,7 @@ func TestIntrospectionAnswersActiveOnlyForALiveToken(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			h.eng.claims, h.eng.inspectErr = tc.claims, tc.inspectErr
+			h.inspector.claims, h.inspector.inspectErr = tc.claims, tc.inspectErr
 			rec := h.do(t, tokenPost(pathIntrospect, tc.body))
 			if rec.Code != tc.wantStatus {
 				t.Fatalf("status %d, body %s", rec.Code, rec.Body)
@@ -188,7 +188,7 @@ func TestIntrospectionAnswersActiveOnlyForALiveToken(t *testing.T) {
 		if rec.Code != http.StatusBadRequest {
 			t.Fatalf("status %d", rec.Code)
 		}
-		if _, inspected, _ := h.eng.calls(); len(inspected) != 0 {
+		if inspected, _ := h.inspector.calls(); len(inspected) != 0 {
 			t.Fatal("the engine was asked")
 		}
 	})
@@ -212,7 +212,7 @@ func TestRevocationIs200ForAnyWellFormedRequest(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			h.eng.revokeErr = tc.revokeErr
+			h.inspector.revokeErr = tc.revokeErr
 			rec := h.do(t, tokenPost(pathRevoke, tc.body))
 			if rec.Code != tc.wantStatus {
 				t.Fatalf("status %d, body %s", rec.Code, rec.Body)
@@ -227,7 +227,7 @@ func TestRevocationIs200ForAnyWellFormedRequest(t *testing.T) {
 			if rec.Body.Len() != 0 {
 				t.Fatalf("body %q, want none", rec.Body)
 			}
-			if _, _, revoked := h.eng.calls(); !reflect.DeepEqual(revoked, []string{accessToken}) {
+			if _, revoked := h.inspector.calls(); !reflect.DeepEqual(revoked, []string{accessToken}) {
 				t.Fatalf("revoked %q", revoked)
 			}
 		})
@@ -236,7 +236,7 @@ func TestRevocationIs200ForAnyWellFormedRequest(t *testing.T) {
 
 func TestTokenResponsesAreJSONWithTheRFCFieldNames(t *testing.T) {
 	h := newHarness(t)
-	h.eng.token = &engine.Token{AccessToken: "t", ExpiresIn: 90*time.Second + 500*time.Millisecond}
+	h.exchanger.token = &engine.Token{AccessToken: "t", ExpiresIn: 90*time.Second + 500*time.Millisecond}
 	rec := h.do(t, formPost(exchangeForm()))
 	var got map[string]any
 	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {

@@ -77,7 +77,7 @@ func TestUnknownPathsAre404JSONAndThePathIsNeverLogged(t *testing.T) {
 			if e := decodeError(t, rec); e.Error != codeNotFound {
 				t.Fatalf("error %q", e.Error)
 			}
-			if calls, _, _ := h.eng.calls(); len(calls) != 0 {
+			if calls := h.exchanger.calls(); len(calls) != 0 {
 				t.Fatal("engine called")
 			}
 			entries := h.logs.FilterMessage("request refused").All()
@@ -102,8 +102,8 @@ func TestGetEndpointsAnswerHeadWithoutABody(t *testing.T) {
 
 func TestMetadataIsRFC8414WithTheIssuersEndpoints(t *testing.T) {
 	h := newHarness(t)
-	h.eng.issuer = "https://sts.example.com/tenant/"
-	h.eng.jwks = jose.JSONWebKeySet{Keys: []jose.JSONWebKey{publicKey(t, "k1", "ES256"), publicKey(t, "k2", "ES256"), publicKey(t, "k3", "EdDSA")}}
+	h.discovery.issuer = "https://sts.example.com/tenant/"
+	h.discovery.jwks = jose.JSONWebKeySet{Keys: []jose.JSONWebKey{publicKey(t, "k1", "ES256"), publicKey(t, "k2", "ES256"), publicKey(t, "k3", "EdDSA")}}
 	base := map[string]any{
 		"issuer":                                "https://sts.example.com/tenant/",
 		"token_endpoint":                        "https://sts.example.com/tenant/oauth2/token",
@@ -167,7 +167,7 @@ func TestJWKSServesPublicKeysOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := newHarness(t)
-	h.eng.jwks = jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
+	h.discovery.jwks = jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
 		publicKey(t, "public", "ES256"),
 		{Key: priv, KeyID: "private", Algorithm: "ES256", Use: "sig"},
 		{Key: []byte("a shared secret"), KeyID: "symmetric", Algorithm: "HS256"},
@@ -208,11 +208,11 @@ func TestReadinessFollowsTheEngineAndDrainButLivenessDoesNot(t *testing.T) {
 		}
 	}
 	check(pathReadyz, 200, `{"status":"ready"}`)
-	h.eng.ready = engine.ErrNoPolicy
+	h.status.ready = engine.ErrNoPolicy
 	check(pathReadyz, 503, `{"status":"not ready","reason":"no policy loaded"}`)
-	h.eng.ready = errors.New("no signing keys")
+	h.status.ready = errors.New("no signing keys")
 	check(pathReadyz, 503, `{"status":"not ready","reason":"engine not ready"}`)
-	h.eng.ready = nil
+	h.status.ready = nil
 	h.srv.Drain()
 	check(pathReadyz, 503, `{"status":"not ready","reason":"draining"}`)
 	check(pathHealthz, 200, `{"status":"ok"}`)
@@ -241,7 +241,7 @@ func TestPolicyStatusShowsRevisionsLoadTimeAndTheLastRefusedReload(t *testing.T)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			h.eng.status = tc.status
+			h.status.status = tc.status
 			rec := h.do(t, request{method: http.MethodGet, target: pathPolicy})
 			if rec.Code != 200 || strings.TrimSpace(rec.Body.String()) != tc.want {
 				t.Fatalf("%d %s, want %s", rec.Code, rec.Body, tc.want)
@@ -294,7 +294,7 @@ func TestNewRefusesABadConfigNamingEveryProblem(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{"Engine is required", "MaxBodyBytes", "ClientRate", "ClientBurst"} {
+	for _, want := range []string{"Exchanger is required", "Inspector is required", "Discovery is required", "Status is required", "MaxBodyBytes", "ClientRate", "ClientBurst"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
 		}
@@ -303,10 +303,10 @@ func TestNewRefusesABadConfigNamingEveryProblem(t *testing.T) {
 
 func TestTwoServersOnOneRegistryIsAnErrorNotAPanic(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	if _, err := New(Config{Engine: newFakeEngine(), Registerer: reg}); err != nil {
+	if _, err := New(withFakes(Config{Registerer: reg})); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(Config{Engine: newFakeEngine(), Registerer: reg}); err == nil {
+	if _, err := New(withFakes(Config{Registerer: reg})); err == nil {
 		t.Fatal("a second registration succeeded")
 	}
 }
@@ -322,7 +322,7 @@ func TestHTTPServerHasTimeoutsAgainstSlowClients(t *testing.T) {
 
 func TestClientRateLimitAppliesToExchangesOnly(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.ClientRate, c.ClientBurst = 0.001, 1 })
-	h.eng.claims = nil
+	h.inspector.claims = nil
 	if rec := h.do(t, formPost(exchangeForm())); rec.Code != http.StatusOK {
 		t.Fatalf("first exchange: %d", rec.Code)
 	}
@@ -345,7 +345,7 @@ func TestClientRateLimitAppliesToExchangesOnly(t *testing.T) {
 	if rec := h.do(t, introspect); rec.Code != http.StatusOK {
 		t.Fatalf("introspection is not rate limited per client: %d", rec.Code)
 	}
-	if calls, _, _ := h.eng.calls(); len(calls) != 1 {
+	if calls := h.exchanger.calls(); len(calls) != 1 {
 		t.Fatalf("the engine saw %d exchanges, want only the first", len(calls))
 	}
 }

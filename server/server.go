@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -11,13 +10,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
-	"github.com/trustgate/trustgate/engine"
 	"github.com/trustgate/trustgate/engine/ratelimit"
 	"github.com/trustgate/trustgate/server/console"
 )
@@ -25,34 +22,18 @@ import (
 // DefaultMaxBodyBytes is Config.MaxBodyBytes when it is zero.
 const DefaultMaxBodyBytes = 64 << 10
 
-// Engine is what the server needs of *engine.Engine.
-type Engine interface {
-	// Exchange turns a subject token into an access token; refusals are
-	// *engine.Error values wrapping the engine's sentinels.
-	Exchange(ctx context.Context, req engine.Request) (*engine.Token, error)
-	// Inspect returns the claims of a live token this server issued;
-	// anything else is engine.ErrInactive.
-	Inspect(ctx context.Context, raw string) (*engine.Introspection, error)
-	// Revoke makes a live token inactive; a token that is not live is not
-	// an error.
-	Revoke(ctx context.Context, raw string) error
-	// JWKS is the public keys that verify issued tokens.
-	JWKS() jose.JSONWebKeySet
-	// Ready is nil when a policy is loaded and signing keys are present.
-	Ready() error
-	// PolicyStatus describes the active policy and the last refused reload.
-	PolicyStatus() engine.PolicyStatus
-	// Issuer is the server's public URL, `iss` of issued tokens.
-	Issuer() string
-}
-
-// *engine.Engine is the Engine cmd/trustgate wires in.
-var _ Engine = (*engine.Engine)(nil)
-
 // Config configures a Server. Zero values get the defaults named here.
 type Config struct {
-	// Engine exchanges, inspects and revokes tokens. Required.
-	Engine Engine
+	// Exchanger answers POST /oauth2/token and /v1/auth:exchangeToken.
+	// Required.
+	Exchanger Exchanger
+	// Inspector answers /v1/whoami, /oauth2/introspect and /oauth2/revoke.
+	// Required.
+	Inspector Inspector
+	// Discovery names the issuer and its keys for /.well-known/. Required.
+	Discovery Discovery
+	// Status answers /readyz and /v1/policy. Required.
+	Status Status
 	// Access answers the just-in-time API under /v1/access/ (DESIGN §13).
 	// Nil: those paths are 404.
 	Access Access
@@ -103,7 +84,10 @@ type Config struct {
 
 // Server is the HTTP API of DESIGN §6. It is safe for concurrent use.
 type Server struct {
-	eng       Engine
+	exchanger Exchanger
+	inspector Inspector
+	discovery Discovery
+	status    Status
 	access    Access
 	log       *zap.Logger
 	maxBody   int64
@@ -124,9 +108,60 @@ type Server struct {
 // New checks cfg, fills its defaults, registers the metrics and builds the
 // routes.
 func New(cfg Config) (*Server, error) {
+	clients, err := cfg.check()
+	if err != nil {
+		return nil, err
+	}
+	cfg.fillDefaults()
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		exchanger: cfg.Exchanger,
+		inspector: cfg.Inspector,
+		discovery: cfg.Discovery,
+		status:    cfg.Status,
+		access:    cfg.Access,
+		log:       cfg.Logger,
+		maxBody:   cfg.MaxBodyBytes,
+		reveal:    cfg.RevealReasons,
+		limiter:   ratelimit.New(cfg.ClientRate, cfg.ClientBurst, nil),
+		proxies:   trustedProxies(unmapped(cfg.TrustedProxies)),
+		clients:   clients,
+		metrics:   m,
+		gatherer:  cfg.Gatherer,
+		console:   cfg.Console,
+	}
+	s.routes = s.routeTable()
+	s.known = make(map[string]*route, len(s.routes))
+	for i := range s.routes {
+		if strings.Contains(s.routes[i].path, "{") {
+			s.templated = append(s.templated, &s.routes[i])
+			continue
+		}
+		s.known[s.routes[i].path] = &s.routes[i]
+	}
+	s.handler = s.instrument(s.router())
+	return s, nil
+}
+
+// check reports every problem of cfg at once, and returns the
+// introspection clients' secrets it prepared.
+func (cfg *Config) check() (clientSecrets, error) {
 	var errs []error
-	if cfg.Engine == nil {
-		errs = append(errs, errors.New("server: Engine is required"))
+	for _, required := range []struct {
+		name    string
+		missing bool
+	}{
+		{"Exchanger", cfg.Exchanger == nil},
+		{"Inspector", cfg.Inspector == nil},
+		{"Discovery", cfg.Discovery == nil},
+		{"Status", cfg.Status == nil},
+	} {
+		if required.missing {
+			errs = append(errs, fmt.Errorf("server: %s is required", required.name))
+		}
 	}
 	if cfg.MaxBodyBytes < 0 {
 		errs = append(errs, fmt.Errorf("server: MaxBodyBytes %d is negative", cfg.MaxBodyBytes))
@@ -146,9 +181,12 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
+	return clients, errors.Join(errs...)
+}
+
+// fillDefaults sets the zero fields of a checked cfg to the defaults its
+// comments name.
+func (cfg *Config) fillDefaults() {
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -164,34 +202,6 @@ func New(cfg Config) (*Server, error) {
 	if g, ok := cfg.Registerer.(prometheus.Gatherer); ok && cfg.Gatherer == nil {
 		cfg.Gatherer = g
 	}
-	m, err := newMetrics(cfg.Registerer)
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{
-		eng:      cfg.Engine,
-		access:   cfg.Access,
-		log:      cfg.Logger,
-		maxBody:  cfg.MaxBodyBytes,
-		reveal:   cfg.RevealReasons,
-		limiter:  ratelimit.New(cfg.ClientRate, cfg.ClientBurst, nil),
-		proxies:  trustedProxies(unmapped(cfg.TrustedProxies)),
-		clients:  clients,
-		metrics:  m,
-		gatherer: cfg.Gatherer,
-		console:  cfg.Console,
-	}
-	s.routes = s.routeTable()
-	s.known = make(map[string]*route, len(s.routes))
-	for i := range s.routes {
-		if strings.Contains(s.routes[i].path, "{") {
-			s.templated = append(s.templated, &s.routes[i])
-			continue
-		}
-		s.known[s.routes[i].path] = &s.routes[i]
-	}
-	s.handler = s.instrument(s.router())
-	return s, nil
 }
 
 // Handler is the server's http.Handler: every route of DESIGN §6 behind

@@ -64,7 +64,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	req.ClientIP = s.clientIP(r)
-	tok, err := s.eng.Exchange(r.Context(), req)
+	tok, err := s.exchanger.Exchange(r.Context(), req)
 	if err != nil {
 		return err
 	}

@@ -259,7 +259,7 @@ func TestTokenEndpointRefusesMalformedRequestsWithoutCallingTheEngine(t *testing
 			if e.Error != tc.wantCode {
 				t.Fatalf("error = %q (%s), want %q", e.Error, e.Description, tc.wantCode)
 			}
-			if calls, _, _ := h.eng.calls(); len(calls) != 0 {
+			if calls := h.exchanger.calls(); len(calls) != 0 {
 				t.Fatalf("the engine was called with a malformed request")
 			}
 			assertNotLogged(t, h.logs, subjectToken)
@@ -289,7 +289,7 @@ func TestTokenEndpointOnlyAcceptsPost(t *testing.T) {
 			assertNoStore(t, rec)
 		})
 	}
-	if calls, _, _ := h.eng.calls(); len(calls) != 0 {
+	if calls := h.exchanger.calls(); len(calls) != 0 {
 		t.Fatalf("the engine was called %d times", len(calls))
 	}
 }

@@ -13,6 +13,27 @@ import (
 	"github.com/trustgate/trustgate/engine"
 )
 
+// Discovery is what the /.well-known/ documents need: the server's public
+// URL (`iss` of issued tokens) and the public keys that verify them.
+type Discovery interface {
+	Issuer() string
+	JWKS() jose.JSONWebKeySet
+}
+
+// Status is what /readyz and /v1/policy need: Ready is nil when a policy is
+// loaded and signing keys are present; PolicyStatus describes the active
+// policy and the last refused reload.
+type Status interface {
+	Ready() error
+	PolicyStatus() engine.PolicyStatus
+}
+
+// *engine.Engine is the Discovery and the Status cmd/trustgate wires in.
+var (
+	_ Discovery = (*engine.Engine)(nil)
+	_ Status    = (*engine.Engine)(nil)
+)
+
 // cacheableFor lets a document be cached: the metadata and the JWKS change
 // only on a restart or a key rotation, and the rotation runbook waits out
 // relying parties' caches (docs/operations.md).
@@ -42,7 +63,7 @@ type metadata struct {
 }
 
 func (s *Server) metadata() metadata {
-	iss := s.eng.Issuer()
+	iss := s.discovery.Issuer()
 	base := strings.TrimSuffix(iss, "/")
 	none := []string{"none"}
 	return metadata{
@@ -90,7 +111,7 @@ func (s *Server) jwks(w http.ResponseWriter, _ *http.Request) error {
 // publicKeys is the engine's JWKS with only public keys: a private or
 // symmetric key there is a bug upstream, and is dropped, not served.
 func (s *Server) publicKeys() jose.JSONWebKeySet {
-	set := s.eng.JWKS()
+	set := s.discovery.JWKS()
 	out := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(set.Keys))}
 	for _, k := range set.Keys {
 		pub := k.Public()
@@ -125,7 +146,7 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) error {
 	if s.draining.Load() {
 		return writeJSON(w, http.StatusServiceUnavailable, health{Status: "not ready", Reason: "draining"})
 	}
-	if err := s.eng.Ready(); err != nil {
+	if err := s.status.Ready(); err != nil {
 		reason := "engine not ready"
 		if errors.Is(err, engine.ErrNoPolicy) {
 			reason = "no policy loaded"
@@ -152,7 +173,7 @@ type bundleRevision struct {
 // policy is GET /v1/policy: the active bundles' revisions, when they were
 // loaded, and the last refused reload (the last good policy keeps serving).
 func (s *Server) policy(w http.ResponseWriter, _ *http.Request) error {
-	st := s.eng.PolicyStatus()
+	st := s.status.PolicyStatus()
 	out := policyStatus{Loaded: st.Loaded, Bundles: []bundleRevision{}, LastError: st.LastError}
 	if st.Loaded {
 		out.LoadedAt = utc(st.LoadedAt)

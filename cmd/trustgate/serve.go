@@ -179,7 +179,10 @@ func newServer(cfg config, eng *engine.Engine, reg *prometheus.Registry, log *za
 			"learn the claims of a token (RFC 7662 §2.1)")
 	}
 	return server.New(server.Config{
-		Engine:               eng,
+		Exchanger:            eng,
+		Inspector:            eng,
+		Discovery:            eng,
+		Status:               eng,
 		Access:               eng,
 		Logger:               log.Named("http"),
 		MaxBodyBytes:         cfg.Limits.MaxBodyBytes,
