@@ -148,7 +148,7 @@ func newStackWith(t testing.TB, setup func(st *stack) idp) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{Engine: st.Engine, Access: st.Engine, Logger: log.Named("http"), Console: cons.Handler()})
+	srv, err := server.New(server.Config{Exchanger: st.Engine, Inspector: st.Engine, Discovery: st.Engine, Status: st.Engine, Access: st.Engine, Logger: log.Named("http"), Console: cons.Handler()})
 	if err != nil {
 		t.Fatal(err)
 	}
