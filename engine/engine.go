@@ -61,7 +61,7 @@ type Config struct {
 	DecisionSink DecisionSink
 	// MaxConcurrentEvaluations bounds policy evaluations running at once
 	// (default 2 x GOMAXPROCS); QueueTimeout is how long an exchange waits
-	// for one before it fails with ErrOverloaded (default 1s).
+	// for one before it fails with ErrOverloaded (zero: DefaultQueueTimeout).
 	MaxConcurrentEvaluations int
 	QueueTimeout             time.Duration
 	// Metrics records counters and latencies. Nil: not recorded.

@@ -309,7 +309,7 @@ func (c *config) validate() []string {
 		add("limits.max_concurrent_evaluations", "must be between 0 (2 x CPUs) and 4096")
 	}
 	if c.Limits.QueueTimeout < 0 || c.Limits.QueueTimeout > duration(time.Minute) {
-		add("limits.queue_timeout", "must be between 0 (1s) and 1m")
+		add("limits.queue_timeout", "must be between 0 (%s) and 1m", engine.DefaultQueueTimeout)
 	}
 	if c.Limits.ClockSkew < 0 || c.Limits.ClockSkew > duration(5*time.Minute) {
 		add("limits.clock_skew", "must be between 0 and 5m")
