@@ -282,7 +282,11 @@ func (s *events) Record(e decisionlog.Event) {
 // token and of the issued one.
 func TestNoLogLineOrDecisionEventHoldsTheToken(t *testing.T) {
 	sink := &events{}
-	f := newFixture(t, func(c *engine.Config) { c.DecisionSink = sink })
+	f := newFixture(t, func(c *engine.Config) {
+		c.DecisionSink = sink
+		// A clock outside UTC: records are written in UTC all the same.
+		c.Now = func() time.Time { return time.Now().In(time.FixedZone("UTC+1", 3600)) }
+	})
 	stranger := enginetest.NewKey(t, jose.RS256) // never published by the issuer
 	tokens := map[string]string{
 		"granted":              f.token(t, nil),
@@ -317,6 +321,12 @@ func TestNoLogLineOrDecisionEventHoldsTheToken(t *testing.T) {
 		b, err := json.Marshal(e)
 		if err != nil {
 			t.Fatal(err)
+		}
+		var ts struct {
+			Timestamp string `json:"timestamp"`
+		}
+		if err := json.Unmarshal(b, &ts); err != nil || !strings.HasSuffix(ts.Timestamp, "Z") {
+			t.Fatalf("event timestamp %q (%v): want RFC 3339 in UTC, as OPA's decision logs", ts.Timestamp, err)
 		}
 		written = append(written, string(b))
 	}
