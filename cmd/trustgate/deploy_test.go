@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 	"sigs.k8s.io/yaml"
 
+	"github.com/trustgate/trustgate/cmd/trustgate/config"
 	"github.com/trustgate/trustgate/engine/mint"
 	"github.com/trustgate/trustgate/engine/policy"
 )
@@ -113,7 +114,7 @@ func TestKustomizationListsEveryManifestAndHoldsNoSecret(t *testing.T) {
 
 // trustgateDeployment returns the Deployment, its one container and the
 // config in its ConfigMap, parsed without validation.
-func trustgateDeployment(t *testing.T, objs []k8sObject) (deployment, container, config) {
+func trustgateDeployment(t *testing.T, objs []k8sObject) (deployment, container, config.Config) {
 	t.Helper()
 	var d deployment
 	object(t, objs, "Deployment", "trustgate", &d)
@@ -122,11 +123,11 @@ func trustgateDeployment(t *testing.T, objs []k8sObject) (deployment, container,
 	}
 	var cm configMap
 	object(t, objs, "ConfigMap", "trustgate-config", &cm)
-	var c config
+	var c config.Config
 	if err := yaml.Unmarshal([]byte(cm.Data["trustgate.yaml"]), &c); err != nil {
 		t.Fatalf("trustgate.yaml: %v", err)
 	}
-	c.fillDefaults()
+	c.FillDefaults()
 	return d, d.Spec.Template.Spec.Containers[0], c
 }
 
@@ -141,7 +142,7 @@ func containerPort(c container, port any) int {
 	return 0
 }
 
-func listenPort(t *testing.T, c config) int {
+func listenPort(t *testing.T, c config.Config) int {
 	t.Helper()
 	var port int
 	if _, err := fmt.Sscanf(c.Listen[strings.LastIndex(c.Listen, ":")+1:], "%d", &port); err != nil {
@@ -289,7 +290,7 @@ func (fs *podFS) volumeOf(path string) volume {
 
 // placeSecrets writes what the config takes from Secrets, a real signing
 // key and client secrets, after checking each is in a Secret's mount.
-func (fs *podFS) placeSecrets(t *testing.T, raw config) {
+func (fs *podFS) placeSecrets(t *testing.T, raw config.Config) {
 	t.Helper()
 	inSecret := func(key, path string) {
 		t.Helper()
@@ -333,7 +334,7 @@ func TestConfigMapConfigPassesTrustgatesOwnValidationWithTheDeploymentsMounts(t 
 		t.Fatalf("--config %s is not a key of trustgate-config: %v", c.Args[2], err)
 	}
 	rewritten := fs.rewrite(string(text))
-	var raw config
+	var raw config.Config
 	if err := yaml.Unmarshal([]byte(rewritten), &raw); err != nil {
 		t.Fatal(err)
 	}
@@ -344,11 +345,11 @@ func TestConfigMapConfigPassesTrustgatesOwnValidationWithTheDeploymentsMounts(t 
 	if !strings.HasPrefix(raw.State.URL, "postgres://") {
 		t.Fatalf("state.url %q: replicas need one shared PostgreSQL", raw.State.URL)
 	}
-	cfg, err := parseConfig([]byte(rewritten))
+	cfg, err := config.Parse([]byte(rewritten))
 	if err != nil {
 		t.Fatalf("the ConfigMap's trustgate.yaml does not validate: %v", err)
 	}
-	if _, _, err := networkOptions(cfg); err != nil {
+	if _, _, err := cfg.NetworkOptions(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := mint.LoadKeyFile(cfg.Signing.KeyFile, cfg.Signing.Algorithm); err != nil {

@@ -5,16 +5,18 @@ import (
 	"fmt"
 
 	"go.uber.org/zap"
+
+	"github.com/trustgate/trustgate/cmd/trustgate/config"
 )
 
 func runDevIssuer(ctx context.Context, args []string, io stdio) int {
 	fs := newFlags("dev-issuer", io)
-	listen := fs.String("listen", devIssuerAddr, "loopback address to listen on")
+	listen := fs.String("listen", config.DevIssuerAddr, "loopback address to listen on")
 	aud := fs.String("audience", "http://127.0.0.1:8080", "default aud of minted tokens")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	logs, err := newLogs(logConfig{Level: "info", Format: "console"}, io.stdout, io.stderr)
+	logs, err := newLogs(config.Log{Level: "info", Format: "console"}, io.stdout, io.stderr)
 	if err != nil {
 		return fail(io, "dev-issuer", err)
 	}

@@ -8,6 +8,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"go.uber.org/zap"
 
+	"github.com/trustgate/trustgate/cmd/trustgate/config"
 	"github.com/trustgate/trustgate/engine/filewatch"
 	"github.com/trustgate/trustgate/engine/mint"
 )
@@ -15,12 +16,12 @@ import (
 // keySource loads the signing key ring from signing config and reloads it
 // when a key file changes (rotation without restart).
 type keySource struct {
-	cfg     signingConfig
+	cfg     config.Signing
 	log     *zap.Logger
 	current *mint.KeyRing
 }
 
-func newKeySource(cfg signingConfig, log *zap.Logger) (*keySource, error) {
+func newKeySource(cfg config.Signing, log *zap.Logger) (*keySource, error) {
 	ks := &keySource{cfg: cfg, log: log}
 	if cfg.KeyFile == "" {
 		k, err := mint.Generate(cfg.Algorithm)

@@ -6,6 +6,8 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/trustgate/trustgate/cmd/trustgate/config"
 )
 
 // logs are the service's two streams: operational logs on stderr and the
@@ -16,7 +18,7 @@ type logs struct {
 	closers   []func() error
 }
 
-func newLogs(cfg logConfig, stdout, stderr io.Writer) (*logs, error) {
+func newLogs(cfg config.Log, stdout, stderr io.Writer) (*logs, error) {
 	var level zapcore.Level
 	if err := level.UnmarshalText([]byte(cfg.Level)); err != nil {
 		return nil, fmt.Errorf("log.level: %w", err)

@@ -6,11 +6,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/trustgate/trustgate/cmd/trustgate/config"
 )
 
 func TestDecisionRecordsGoToStdoutOrTheirFileAndLogsToStderr(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	l, err := newLogs(logConfig{Level: "info", Format: "json", DecisionLog: "stdout"}, &stdout, &stderr)
+	l, err := newLogs(config.Log{Level: "info", Format: "json", DecisionLog: "stdout"}, &stdout, &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +31,7 @@ func TestDecisionRecordsGoToStdoutOrTheirFileAndLogsToStderr(t *testing.T) {
 
 	file := filepath.Join(t.TempDir(), "decisions.log")
 	stdout.Reset()
-	l, err = newLogs(logConfig{Level: "info", Format: "json", DecisionLog: file}, &stdout, &stderr)
+	l, err = newLogs(config.Log{Level: "info", Format: "json", DecisionLog: file}, &stdout, &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trustgate/trustgate/cmd/trustgate/config"
 	"github.com/trustgate/trustgate/engine/enginetest"
 )
 
@@ -92,7 +93,7 @@ func startServeLogs(t *testing.T, cfg string, stderr *bytes.Buffer) (string, fun
 // startServeRaw runs serve with the config text cfg as it is.
 func startServeRaw(t *testing.T, cfg string, stderr *bytes.Buffer) (string, func() int) {
 	t.Helper()
-	c, err := parseConfig([]byte(cfg))
+	c, err := config.Parse([]byte(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/trustgate/trustgate/cmd/trustgate/config"
 	"github.com/trustgate/trustgate/engine/access/notify"
 	"github.com/trustgate/trustgate/engine/state"
 )
@@ -14,11 +15,11 @@ import (
 // store's outbox until ctx ends, reporting its end on errc. With no
 // notifications configured it runs nothing; the outbox then stays empty,
 // as no event subscribes a target.
-func startNotifications(ctx context.Context, cfg config, store *state.Store, log *zap.Logger, reg prometheus.Registerer, errc chan<- error) error {
+func startNotifications(ctx context.Context, cfg config.Config, store *state.Store, log *zap.Logger, reg prometheus.Registerer, errc chan<- error) error {
 	if len(cfg.Notifications) == 0 {
 		return nil
 	}
-	targets, err := cfg.targets()
+	targets, err := cfg.Targets()
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/trustgate/trustgate/cmd/trustgate/config"
 	"github.com/trustgate/trustgate/engine/enginetest"
 	"github.com/trustgate/trustgate/engine/filewatch"
 	"github.com/trustgate/trustgate/engine/mint"
@@ -154,7 +155,7 @@ func headerKid(t *testing.T, raw string) string {
 func keyFiles(t *testing.T, cur mint.Key, prev ...mint.Key) (*keySource, string, []string) {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := signingConfig{Algorithm: cur.Algorithm, KeyFile: filepath.Join(dir, "current.pem")}
+	cfg := config.Signing{Algorithm: cur.Algorithm, KeyFile: filepath.Join(dir, "current.pem")}
 	writeKey(t, cfg.KeyFile, cur)
 	for i, k := range prev {
 		path := filepath.Join(dir, fmt.Sprintf("previous-%d.pem", i))

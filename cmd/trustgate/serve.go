@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 
+	"github.com/trustgate/trustgate/cmd/trustgate/config"
 	"github.com/trustgate/trustgate/cmd/trustgate/devissuer"
 	"github.com/trustgate/trustgate/engine"
 	"github.com/trustgate/trustgate/engine/decisionlog"
@@ -21,9 +22,6 @@ import (
 	"github.com/trustgate/trustgate/engine/verify"
 	"github.com/trustgate/trustgate/server"
 )
-
-// devIssuerAddr is where `serve` on development defaults runs the dev issuer.
-const devIssuerAddr = "127.0.0.1:8090"
 
 func runServe(ctx context.Context, args []string, io stdio) int {
 	fs := newFlags("serve", io)
@@ -34,10 +32,10 @@ func runServe(ctx context.Context, args []string, io stdio) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	cfg := devConfig()
+	cfg := config.Dev()
 	if *path != "" {
 		var err error
-		if cfg, err = loadConfig(*path); err != nil {
+		if cfg, err = config.Load(*path); err != nil {
 			return fail(io, "serve", fmt.Errorf("%s: %w", *path, err))
 		}
 	}
@@ -50,7 +48,7 @@ func runServe(ctx context.Context, args []string, io stdio) int {
 	if *stateURL != "" {
 		cfg.State.URL = *stateURL
 	}
-	if problems := cfg.validate(); len(problems) > 0 { // the flags get the config's checks
+	if problems := cfg.Validate(); len(problems) > 0 { // the flags get the config's checks
 		return fail(io, "serve", errors.New(strings.Join(problems, "; ")))
 	}
 	logs, err := newLogs(cfg.Log, io.stdout, io.stderr)
@@ -67,7 +65,7 @@ func runServe(ctx context.Context, args []string, io stdio) int {
 
 // serve wires the service: keys → state → verifier → engine → policy →
 // server, then serves until ctx ends and drains.
-func serve(ctx context.Context, cfg config, dev bool, logs *logs, gc gcTuner) error {
+func serve(ctx context.Context, cfg config.Config, dev bool, logs *logs, gc gcTuner) error {
 	log := logs.app
 	if dev {
 		log.Warn("DEVELOPMENT DEFAULTS: no --config given; listening on loopback with the example bundle, " +
@@ -104,7 +102,7 @@ func serve(ctx context.Context, cfg config, dev bool, logs *logs, gc gcTuner) er
 		go func() { _ = s.Run(sctx); close(sinkDone) }()
 		defer func() { stopSink(); <-sinkDone }()
 	}
-	jit, err := newAccess(store, cfg.subscribers(), logs)
+	jit, err := newAccess(store, cfg.Subscribers(), logs)
 	if err != nil {
 		return err
 	}
@@ -142,7 +140,7 @@ func serve(ctx context.Context, cfg config, dev bool, logs *logs, gc gcTuner) er
 	if err != nil {
 		return err
 	}
-	popts.Remote = cfg.remoteOptions(metrics)
+	popts.Remote = cfg.RemoteOptions(metrics)
 	w, err := startPolicy(ctx, cfg.Bundles, popts, eng, log, gc)
 	if err != nil {
 		return err
@@ -158,15 +156,15 @@ func serve(ctx context.Context, cfg config, dev bool, logs *logs, gc gcTuner) er
 		return err
 	}
 	if dev {
-		go func() { errc <- runDevIssuerServer(ctx, devIssuerAddr, cfg.Issuer, log.Named("dev-issuer")) }()
+		go func() { errc <- runDevIssuerServer(ctx, config.DevIssuerAddr, cfg.Issuer, log.Named("dev-issuer")) }()
 	}
 	return listenAndServe(ctx, srv, cfg, log, errc)
 }
 
 // newServer builds the HTTP server of cfg, warning while introspection is
 // open to anyone.
-func newServer(cfg config, eng *engine.Engine, reg *prometheus.Registry, log *zap.Logger) (*server.Server, error) {
-	proxies, clients, err := networkOptions(cfg)
+func newServer(cfg config.Config, eng *engine.Engine, reg *prometheus.Registry, log *zap.Logger) (*server.Server, error) {
+	proxies, clients, err := cfg.NetworkOptions()
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +195,7 @@ func newServer(cfg config, eng *engine.Engine, reg *prometheus.Registry, log *za
 	})
 }
 
-func policyOptions(cfg config, log *zap.Logger) (policy.Options, error) {
+func policyOptions(cfg config.Config, log *zap.Logger) (policy.Options, error) {
 	opts := policy.Options{
 		ServerIssuer:         cfg.Issuer,
 		AllowInsecureIssuers: cfg.AllowInsecureIssuers,
@@ -250,7 +248,7 @@ func startPolicy(ctx context.Context, paths []string, opts policy.Options, eng *
 // listenAndServe serves until ctx ends or a background task fails, then
 // fails readiness, lets in-flight requests finish within the grace period
 // and returns nil on a clean stop.
-func listenAndServe(ctx context.Context, srv *server.Server, cfg config, log *zap.Logger, errc <-chan error) error {
+func listenAndServe(ctx context.Context, srv *server.Server, cfg config.Config, log *zap.Logger, errc <-chan error) error {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err

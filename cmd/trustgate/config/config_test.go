@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"strings"
@@ -7,7 +7,7 @@ import (
 )
 
 func TestConfigReportsEveryProblemWithItsKey(t *testing.T) {
-	_, err := parseConfig([]byte(`
+	_, err := Parse([]byte(`
 issuer: http://sts.example.com
 listen: nonsense
 bundles: [/does/not/exist]
@@ -33,7 +33,7 @@ colour: blue
 }
 
 func TestConfigValuesAreValidatedTogether(t *testing.T) {
-	_, err := parseConfig([]byte(`
+	_, err := Parse([]byte(`
 issuer: http://sts.example.com
 listen: nonsense
 bundles: [/does/not/exist]
@@ -61,12 +61,12 @@ log:
 
 func TestConfigRejectsWrongTypesAndBadDurations(t *testing.T) {
 	for _, tc := range []struct{ name, yaml, want string }{
-		{"a duration that is not a duration string", "issuer: https://a\nbundles: [.]\ntokens: {max_ttl: 5}", "duration"},
+		{"a Duration that is not a Duration string", "issuer: https://a\nbundles: [.]\ntokens: {max_ttl: 5}", "Duration"},
 		{"a list where a string belongs", "issuer: [https://a]\nbundles: [.]", "issuer"},
 		{"a document that is not a mapping", "- a\n- b", "mapping"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseConfig([]byte(tc.yaml))
+			_, err := Parse([]byte(tc.yaml))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one mentioning %q", err, tc.want)
 			}
@@ -75,7 +75,7 @@ func TestConfigRejectsWrongTypesAndBadDurations(t *testing.T) {
 }
 
 func TestConfigFillsDefaults(t *testing.T) {
-	c, err := parseConfig([]byte("issuer: https://sts.example.com\nbundles: [.]\n"))
+	c, err := Parse([]byte("issuer: https://sts.example.com\nbundles: [.]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestHTTPIssuersNeedLoopbackAndTheInsecureSwitch(t *testing.T) {
 
 func TestConfigErrorsNeverRepeatAURLsPassword(t *testing.T) {
 	for _, u := range []string{"https://u:s3cret@logs.example.com/x", "http://u:s3cret@logs.example.com/x", "https://u:s3cret@logs.example.com/x?q=1"} {
-		_, err := parseConfig([]byte("issuer: https://sts.example.com\nbundles: [.]\nlog: {decision_log_url: \"" + u + "\"}\n"))
+		_, err := Parse([]byte("issuer: https://sts.example.com\nbundles: [.]\nlog: {decision_log_url: \"" + u + "\"}\n"))
 		if err == nil || !strings.Contains(err.Error(), "log.decision_log_url") {
 			t.Fatalf("%s: error %v, want one about log.decision_log_url", u, err)
 		}

@@ -1,18 +1,10 @@
-package main
+package config
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap"
 
 	"github.com/trustgate/trustgate/engine/access"
 	"github.com/trustgate/trustgate/engine/access/notify"
@@ -44,7 +36,7 @@ func TestNotificationsAreValidatedWithTheirKeysAndNeverEchoTheURL(t *testing.T) 
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseConfig([]byte("issuer: https://sts.example.com\nbundles: [.]\n" + tc.yaml + "\n"))
+			_, err := Parse([]byte("issuer: https://sts.example.com\nbundles: [.]\n" + tc.yaml + "\n"))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one saying %q", err, tc.want)
 			}
@@ -58,7 +50,7 @@ func TestNotificationsAreValidatedWithTheirKeysAndNeverEchoTheURL(t *testing.T) 
 func TestConfigTakesNotificationsWithDefaults(t *testing.T) {
 	slackURL := secretFile(t, "https://hooks.slack.example.com/services/"+webhookCredential+"\n")
 	secret := secretFile(t, strings.Repeat("s", 40))
-	c, err := parseConfig([]byte(fmt.Sprintf(`issuer: https://sts.example.com
+	c, err := Parse([]byte(fmt.Sprintf(`issuer: https://sts.example.com
 bundles: [.]
 console_url: https://sts.example.com/console
 notifications:
@@ -68,7 +60,7 @@ notifications:
 	if err != nil {
 		t.Fatal(err)
 	}
-	targets, err := c.targets()
+	targets, err := c.Targets()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,59 +70,12 @@ notifications:
 	if targets[1].Name != slackURL || string(targets[1].Secret) != strings.Repeat("s", 40) || len(targets[1].Events) != 6 {
 		t.Errorf("an unnamed json target is named %q with %d events", targets[1].Name, len(targets[1].Events))
 	}
-	subs := c.subscribers()
+	subs := c.Subscribers()
 	if got := subs(access.EventRequested); !slices.Equal(got, []string{"oncall", slackURL}) {
 		t.Errorf("requested goes to %v", got)
 	}
 	if got := subs(access.EventRevoked); !slices.Equal(got, []string{slackURL}) {
 		t.Errorf("revoked goes to %v", got)
-	}
-}
-
-// serve's wiring: an event the config's subscribers queue reaches the
-// configured webhook, from the state store serve opens.
-func TestServeDeliversTheConfiguredNotifications(t *testing.T) {
-	got := make(chan []byte, 1)
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		got <- body
-	}))
-	t.Cleanup(hook.Close)
-	c, err := parseConfig([]byte(fmt.Sprintf("issuer: http://127.0.0.1:1\nallow_insecure_issuers: true\nbundles: [.]\nnotifications: [{name: oncall, url_file: %s, format: slack}]\n",
-		secretFile(t, hook.URL+"/services/x"))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	store, err := openState(ctx, stateConfig{URL: "memory:"}, zap.NewNop(), prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	now := time.Now()
-	r := access.Request{ID: "r1", Identity: "prod-db-breakglass", State: access.StatePending, Risk: "high", ApprovalsRequired: 1,
-		Requester: access.Requester{Person: access.Person{Issuer: "https://gitlab.example.com", Subject: "p"}},
-		Reason:    "deploy", CreatedAt: now, ExpiresAt: now.Add(time.Hour),
-		History: []access.Event{{Type: access.EventRequested, At: now}}}
-	if err := store.CreateAccessRequest(ctx, r, c.subscribers()); err != nil {
-		t.Fatal(err)
-	}
-	errc := make(chan error, 1)
-	if err := startNotifications(ctx, c, store, zap.NewNop(), prometheus.NewRegistry(), errc); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case body := <-got:
-		if !strings.Contains(string(body), "Access requested: prod-db-breakglass") {
-			t.Errorf("webhook got %s", body)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the webhook got nothing")
-	}
-	cancel()
-	if err := <-errc; err != nil {
-		t.Errorf("the notifier ended with %v", err)
 	}
 }
 
@@ -141,7 +86,7 @@ func TestConsoleURLDefaultsToThisServersConsole(t *testing.T) {
 		{"A console_url set is kept.", "console_url: https://approvals.example.com/console\n", "https://approvals.example.com/console"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := parseConfig([]byte("issuer: https://sts.example.com/\nbundles: [.]\n" + tc.yaml))
+			c, err := Parse([]byte("issuer: https://sts.example.com/\nbundles: [.]\n" + tc.yaml))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"errors"
@@ -15,9 +15,9 @@ import (
 // minWebhookSecretLen is the shortest signing secret of a json target.
 const minWebhookSecretLen = 32
 
-// notificationConfig is one entry of `notifications` in trustgate.yaml
+// Notification is one entry of `notifications` in trustgate.yaml
 // (DESIGN §13): a webhook that receives just-in-time events.
-type notificationConfig struct {
+type Notification struct {
 	// Name identifies the target in the outbox, logs and metrics; default:
 	// url_file. Keep it when the file moves: notifications queued for a
 	// name no longer configured are dropped.
@@ -41,7 +41,7 @@ type notificationConfig struct {
 // subscribes targets without events to all, and links notifications to
 // this server's own console (<issuer>/console) when it runs one and
 // console_url is not set.
-func (c *config) fillNotifyDefaults() {
+func (c *Config) fillNotifyDefaults() {
 	if c.ConsoleURL == "" && c.Console != nil {
 		c.ConsoleURL = strings.TrimSuffix(c.Issuer, "/") + "/console"
 	}
@@ -60,7 +60,7 @@ func (c *config) fillNotifyDefaults() {
 
 // notifyProblems checks console_url and every notification, reading the
 // files, each problem with its key; no problem repeats a URL or a secret.
-func (c *config) notifyProblems() []string {
+func (c *Config) notifyProblems() []string {
 	var p []string
 	if c.ConsoleURL != "" {
 		if err := checkURL(c.ConsoleURL, c.AllowInsecureIssuers); err != nil {
@@ -82,7 +82,7 @@ func (c *config) notifyProblems() []string {
 }
 
 // targets reads the configured notifications into notify targets.
-func (c *config) targets() ([]notify.Target, error) {
+func (c *Config) Targets() ([]notify.Target, error) {
 	out := make([]notify.Target, 0, len(c.Notifications))
 	for i, n := range c.Notifications {
 		t, err := c.target(n)
@@ -96,7 +96,7 @@ func (c *config) targets() ([]notify.Target, error) {
 
 // subscribers names the targets of each event, for access.Config.Notify.
 // It reads no file: the names and events are in the config.
-func (c *config) subscribers() access.Subscribers {
+func (c *Config) Subscribers() access.Subscribers {
 	ts := make([]notify.Target, len(c.Notifications))
 	for i, n := range c.Notifications {
 		ts[i] = notify.Target{Name: n.Name}
@@ -109,7 +109,7 @@ func (c *config) subscribers() access.Subscribers {
 
 // target checks one notification and reads its files; an error starts
 // with the key it is about (relative to the notification).
-func (c *config) target(n notificationConfig) (notify.Target, error) {
+func (c *Config) target(n Notification) (notify.Target, error) {
 	t := notify.Target{Name: n.Name, Format: notify.Format(n.Format)}
 	if t.Format != notify.FormatSlack && t.Format != notify.FormatJSON {
 		return t, fmt.Errorf("format: want slack or json, not %q", n.Format)

@@ -1,16 +1,11 @@
-package main
+package config
 
 import (
-	"bytes"
 	"fmt"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/trustgate/trustgate/engine/enginetest"
 )
 
 // secretFile writes content to a new file and returns its path.
@@ -43,7 +38,7 @@ func TestTrustedProxiesAndIntrospectionClientsAreValidatedWithTheirKeys(t *testi
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseConfig([]byte("issuer: https://sts.example.com\nbundles: [.]\n" + tc.yaml + "\n"))
+			_, err := Parse([]byte("issuer: https://sts.example.com\nbundles: [.]\n" + tc.yaml + "\n"))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one saying %q", err, tc.want)
 			}
@@ -55,7 +50,7 @@ func TestTrustedProxiesAndIntrospectionClientsAreValidatedWithTheirKeys(t *testi
 }
 
 func TestConfigTakesTrustedProxiesAndIntrospectionClients(t *testing.T) {
-	c, err := parseConfig([]byte(fmt.Sprintf(`issuer: https://sts.example.com
+	c, err := Parse([]byte(fmt.Sprintf(`issuer: https://sts.example.com
 bundles: [.]
 trusted_proxies: [10.0.0.0/8, "fd00::/8", 192.0.2.7/32]
 introspection:
@@ -65,7 +60,7 @@ introspection:
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxies, clients, err := networkOptions(c)
+	proxies, clients, err := c.NetworkOptions()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,60 +70,4 @@ introspection:
 	if len(clients) != 1 || clients[0].ID != "payments-api" || clients[0].Secret != "a-long-enough-client-secret" {
 		t.Fatalf("clients %+v, want the secret without its trailing newline", clients)
 	}
-}
-
-func TestServeAuthenticatesIntrospectionClientsAndWarnsWhileIntrospectionIsOpen(t *testing.T) {
-	const secret = "the-payments-api-secret"
-	iss := enginetest.NewIssuer(t)
-	bundle := testBundle(t, iss.URL(), "https://sts.example.com")
-	introspect := func(t *testing.T, base string, auth func(*http.Request)) *http.Response {
-		t.Helper()
-		req, err := http.NewRequest(http.MethodPost, base+"/oauth2/introspect", strings.NewReader("token=a.b.c"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		auth(req)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp
-	}
-	t.Run("with clients an anonymous call is 401 and the client's is answered", func(t *testing.T) {
-		addr := freeAddr(t)
-		var stderr bytes.Buffer
-		base, stop := startServeLogs(t, fmt.Sprintf("issuer: http://%s\nlisten: %s\nbundles: [%s]\nallow_insecure_issuers: true\n"+
-			"log: {level: debug}\nintrospection: {clients: [{id: payments api, secret_file: %s}]}\n", addr, addr, bundle, secretFile(t, secret+"\n")), &stderr)
-		resp := introspect(t, base, func(*http.Request) {})
-		if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic ") {
-			t.Fatalf("anonymous introspection: %d, WWW-Authenticate %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
-		}
-		resp = introspect(t, base, func(r *http.Request) { r.SetBasicAuth(url.QueryEscape("payments api"), secret) })
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("the client's introspection: %d", resp.StatusCode)
-		}
-		if code := stop(); code != 0 {
-			t.Fatalf("exit %d", code)
-		}
-		if strings.Contains(stderr.String(), "introspection is open") || strings.Contains(stderr.String(), secret) {
-			t.Fatalf("serve warned of open introspection or logged the secret:\n%s", stderr.String())
-		}
-	})
-	t.Run("without clients introspection is open and serve says so", func(t *testing.T) {
-		addr := freeAddr(t)
-		var stderr bytes.Buffer
-		base, stop := startServeLogs(t, fmt.Sprintf("issuer: http://%s\nlisten: %s\nbundles: [%s]\nallow_insecure_issuers: true\nlog: {level: warn}\n",
-			addr, addr, bundle), &stderr)
-		if resp := introspect(t, base, func(*http.Request) {}); resp.StatusCode != http.StatusOK {
-			t.Fatalf("open introspection: %d", resp.StatusCode)
-		}
-		if code := stop(); code != 0 {
-			t.Fatalf("exit %d", code)
-		}
-		if !strings.Contains(stderr.String(), "introspection is open to anyone") {
-			t.Fatalf("no warning at start:\n%s", stderr.String())
-		}
-	})
 }

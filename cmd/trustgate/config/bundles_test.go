@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"os"
@@ -36,7 +36,7 @@ func TestConfigChecksRemoteBundles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := parseConfig([]byte("issuer: https://sts.example.com\n" + tt.yaml + "\n"))
+			_, err := Parse([]byte("issuer: https://sts.example.com\n" + tt.yaml + "\n"))
 			switch {
 			case tt.want == "" && err != nil:
 				t.Fatalf("refused: %v", err)
@@ -48,14 +48,14 @@ func TestConfigChecksRemoteBundles(t *testing.T) {
 }
 
 func TestConfigFillsBundlePollingDefaults(t *testing.T) {
-	c, err := parseConfig([]byte("issuer: https://sts.example.com\nbundles: [https://b.example.com/x]\n"))
+	c, err := Parse([]byte("issuer: https://sts.example.com\nbundles: [https://b.example.com/x]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if time.Duration(c.BundlePolling.MinDelay) != 10*time.Second || time.Duration(c.BundlePolling.MaxDelay) != 30*time.Second {
 		t.Fatalf("bundle_polling %+v, want DESIGN §12's 10s and 30s", c.BundlePolling)
 	}
-	c, err = parseConfig([]byte("issuer: https://sts.example.com\nbundles: [https://b.example.com/x]\nbundle_polling: {min_delay: 1m}\n"))
+	c, err = Parse([]byte("issuer: https://sts.example.com\nbundles: [https://b.example.com/x]\nbundle_polling: {min_delay: 1m}\n"))
 	if err != nil {
 		t.Fatalf("a min_delay alone above the default max_delay: %v", err)
 	}

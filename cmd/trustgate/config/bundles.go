@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"fmt"
@@ -9,16 +9,16 @@ import (
 	"github.com/trustgate/trustgate/engine/weburl"
 )
 
-// bundlePolling is bundle_polling: how often remote bundles are polled.
-type bundlePolling struct {
+// BundlePolling is bundle_polling: how often remote bundles are polled.
+type BundlePolling struct {
 	// MinDelay and MaxDelay bound the random wait between two polls of a
 	// bundle server (defaults 10s and 30s).
-	MinDelay duration `json:"min_delay"`
-	MaxDelay duration `json:"max_delay"`
+	MinDelay Duration `json:"min_delay"`
+	MaxDelay Duration `json:"max_delay"`
 }
 
-// bundleCredentials is bundle_credentials: what remote bundle requests carry.
-type bundleCredentials struct {
+// BundleCredentials is bundle_credentials: what remote bundle requests carry.
+type BundleCredentials struct {
 	// BearerTokenFile holds the token sent as Authorization: Bearer to
 	// every bundle URL; read at each request, never logged.
 	BearerTokenFile string `json:"bearer_token_file"`
@@ -30,17 +30,17 @@ const (
 	maxPollDelay = time.Hour
 )
 
-func (c *config) fillBundleDefaults() {
+func (c *Config) fillBundleDefaults() {
 	if c.BundlePolling.MinDelay == 0 {
-		c.BundlePolling.MinDelay = duration(policy.DefaultMinDelay)
+		c.BundlePolling.MinDelay = Duration(policy.DefaultMinDelay)
 	}
 	if c.BundlePolling.MaxDelay == 0 {
-		c.BundlePolling.MaxDelay = max(duration(policy.DefaultMaxDelay), c.BundlePolling.MinDelay)
+		c.BundlePolling.MaxDelay = max(Duration(policy.DefaultMaxDelay), c.BundlePolling.MinDelay)
 	}
 }
 
 // remoteBundles counts the bundles that are URLs.
-func (c *config) remoteBundles() int {
+func (c *Config) remoteBundles() int {
 	n := 0
 	for _, b := range c.Bundles {
 		if policy.IsRemote(b) {
@@ -52,7 +52,7 @@ func (c *config) remoteBundles() int {
 
 // bundleProblems checks bundles (local paths exist; URLs are https, or
 // loopback http with allow_insecure_issuers) and the remote bundle keys.
-func (c *config) bundleProblems() []string {
+func (c *Config) bundleProblems() []string {
 	var p []string
 	add := func(key, format string, args ...any) { p = append(p, key+": "+fmt.Sprintf(format, args...)) }
 	if len(c.Bundles) == 0 {
@@ -71,7 +71,7 @@ func (c *config) bundleProblems() []string {
 		}
 	}
 	poll := c.BundlePolling
-	if poll.MinDelay < duration(minPollDelay) || poll.MaxDelay > duration(maxPollDelay) || poll.MaxDelay < poll.MinDelay {
+	if poll.MinDelay < Duration(minPollDelay) || poll.MaxDelay > Duration(maxPollDelay) || poll.MaxDelay < poll.MinDelay {
 		add("bundle_polling", "want %s <= min_delay <= max_delay <= %s, not %s and %s",
 			minPollDelay, maxPollDelay, time.Duration(poll.MinDelay), time.Duration(poll.MaxDelay))
 	}
@@ -95,8 +95,8 @@ func (c *config) bundleProblems() []string {
 	return p
 }
 
-// remoteOptions are the policy options of remote bundles.
-func (c *config) remoteOptions(observer policy.FetchObserver) policy.RemoteOptions {
+// RemoteOptions are the policy options of remote bundles.
+func (c *Config) RemoteOptions(observer policy.FetchObserver) policy.RemoteOptions {
 	o := policy.RemoteOptions{
 		CacheDir: c.BundleCacheDir,
 		MinDelay: time.Duration(c.BundlePolling.MinDelay),

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"errors"
@@ -15,14 +15,14 @@ import (
 // claims.
 const minClientSecretLen = 16
 
-// introspectionConfig is who may call POST /oauth2/introspect.
-type introspectionConfig struct {
+// Introspection is who may call POST /oauth2/introspect.
+type Introspection struct {
 	// Clients are the resource servers allowed to introspect, with HTTP
 	// Basic (RFC 7662 §2.1). Empty: introspection is open, with a warning.
-	Clients []introspectionClient `json:"clients"`
+	Clients []IntrospectionClient `json:"clients"`
 }
 
-type introspectionClient struct {
+type IntrospectionClient struct {
 	// ID is the client's identifier (the Basic user name).
 	ID string `json:"id"`
 	// SecretFile holds the client's secret; a trailing newline is not part
@@ -31,7 +31,7 @@ type introspectionClient struct {
 }
 
 // validateNetwork checks trusted_proxies and introspection.
-func (c *config) validateNetwork() []string {
+func (c *Config) validateNetwork() []string {
 	var p []string
 	add := func(key, format string, args ...any) { p = append(p, key+": "+fmt.Sprintf(format, args...)) }
 	for i, cidr := range c.TrustedProxies {
@@ -93,9 +93,9 @@ func readClientSecret(path string) (string, error) {
 	return secret, nil
 }
 
-// networkOptions turns the validated trusted_proxies and introspection
+// NetworkOptions turns the validated trusted_proxies and introspection
 // clients into the server's, reading the secret files.
-func networkOptions(c config) ([]netip.Prefix, []server.IntrospectionClient, error) {
+func (c *Config) NetworkOptions() ([]netip.Prefix, []server.IntrospectionClient, error) {
 	proxies := make([]netip.Prefix, 0, len(c.TrustedProxies))
 	for i, cidr := range c.TrustedProxies {
 		p, err := parseTrustedProxy(cidr)

@@ -1,24 +1,18 @@
-package main
+package config
 
 import (
-	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"net/http"
 	"net/url"
 	"os"
 	"strings"
 
-	"go.uber.org/zap"
-
-	"github.com/trustgate/trustgate/cmd/trustgate/devissuer"
-	"github.com/trustgate/trustgate/engine"
 	"github.com/trustgate/trustgate/server/console"
 )
 
-// consoleConfig is `console` in trustgate.yaml: the approval console's
+// Console is `console` in trustgate.yaml: the approval console's
 // sign-in with the company IdP (DESIGN §13). Absent: no console.
-type consoleConfig struct {
+type Console struct {
 	// Issuer is the IdP's issuer URL. It must also be a provider of the
 	// bundle whose audiences include ClientID: the console's ID tokens are
 	// verified like any bearer token.
@@ -42,20 +36,11 @@ type consoleConfig struct {
 	devSecret string
 }
 
-// devConsole is the console of development defaults: the dev issuer's
-// people issuer is the IdP, its sign-in page lets a developer pick a demo
-// approver, and the client id is the server's URL, the audience the
-// example bundle's dev-people provider accepts.
-func devConsole(serverIssuer string) *consoleConfig {
-	return &consoleConfig{Issuer: "http://" + devIssuerAddr + devissuer.PeoplePath, ClientID: serverIssuer,
-		devSecret: devissuer.ConsoleClientSecret}
-}
-
 // consoleCallbackPath is where the console's callback is served.
 const consoleCallbackPath = "/console/callback"
 
 // consoleProblems checks console, each problem naming its key.
-func (c *config) consoleProblems() []string {
+func (c *Config) consoleProblems() []string {
 	cc := c.Console
 	if cc == nil {
 		return nil
@@ -73,9 +58,9 @@ func (c *config) consoleProblems() []string {
 			add("client_secret_file", "%v", err)
 		}
 	}
-	if err := checkURL(c.consoleRedirect(), c.AllowInsecureIssuers); err != nil {
+	if err := checkURL(c.ConsoleRedirect(), c.AllowInsecureIssuers); err != nil {
 		add("redirect_url", "%v", err)
-	} else if u, _ := url.Parse(c.consoleRedirect()); u.Path != consoleCallbackPath {
+	} else if u, _ := url.Parse(c.ConsoleRedirect()); u.Path != consoleCallbackPath {
 		add("redirect_url", "the console's callback is served at %s, not %q", consoleCallbackPath, u.Path)
 	}
 	if cc.SessionKeyFile != "" {
@@ -86,45 +71,37 @@ func (c *config) consoleProblems() []string {
 	return p
 }
 
-func (c *config) consoleRedirect() string {
+func (c *Config) ConsoleRedirect() string {
 	if c.Console.RedirectURL != "" {
 		return c.Console.RedirectURL
 	}
 	return strings.TrimSuffix(c.Issuer, "/") + consoleCallbackPath
 }
 
-// newConsole builds the console of cfg; nil without one.
-func newConsole(cfg config, eng *engine.Engine, log *zap.Logger) (http.Handler, error) {
-	cc := cfg.Console
-	if cc == nil {
+// ClientSecret is the console's OAuth client secret: the dev issuer's on
+// development defaults, else client_secret_file's content.
+func (cc *Console) ClientSecret() (string, error) {
+	if cc.devSecret != "" {
+		return cc.devSecret, nil
+	}
+	secret, err := readSecretFile(cc.ClientSecretFile, 1)
+	if err != nil {
+		return "", fmt.Errorf("console.client_secret_file: %w", err)
+	}
+	return secret, nil
+}
+
+// SessionKey is the key in session_key_file; nil without one (the caller
+// then generates a key of its own).
+func (cc *Console) SessionKey() ([]byte, error) {
+	if cc.SessionKeyFile == "" {
 		return nil, nil
 	}
-	secret := cc.devSecret
-	if secret == "" {
-		var err error
-		if secret, err = readSecretFile(cc.ClientSecretFile, 1); err != nil {
-			return nil, fmt.Errorf("console.client_secret_file: %w", err)
-		}
-	}
-	key := make([]byte, console.KeySize)
-	if cc.SessionKeyFile == "" {
-		_, _ = rand.Read(key) // crypto/rand.Read never fails
-		log.Warn("console.session_key_file is not set: console sessions are sealed with a key generated at start, " +
-			"so a restart signs everyone out and other replicas do not accept this one's sessions")
-	} else {
-		var err error
-		if key, err = readSessionKey(cc.SessionKeyFile); err != nil {
-			return nil, fmt.Errorf("console.session_key_file: %w", err)
-		}
-	}
-	c, err := console.New(console.Config{Engine: eng, Issuer: cc.Issuer, ClientID: cc.ClientID, ClientSecret: secret,
-		RedirectURL: cfg.consoleRedirect(), SessionKey: key, Logger: log.Named("console")})
+	key, err := readSessionKey(cc.SessionKeyFile)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("console.session_key_file: %w", err)
 	}
-	log.Info("approval console enabled", zap.String("url", strings.TrimSuffix(cfg.consoleRedirect(), "callback")),
-		zap.String("idp", cc.Issuer))
-	return c.Handler(), nil
+	return key, nil
 }
 
 // readSessionKey reads a console session key: 32 bytes, raw or base64.

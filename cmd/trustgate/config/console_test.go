@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"encoding/base64"
@@ -30,32 +30,32 @@ func TestConsoleConfigIsValidatedWithItsKeys(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseConfig([]byte("issuer: https://sts.example.com\nbundles: [.]\n" + tc.yaml + "\n"))
+			_, err := Parse([]byte("issuer: https://sts.example.com\nbundles: [.]\n" + tc.yaml + "\n"))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one saying %q", err, tc.want)
 			}
 		})
 	}
 	t.Run("a complete console is taken, its redirect URL defaulting to the server's", func(t *testing.T) {
-		c, err := parseConfig([]byte("issuer: https://sts.example.com\nbundles: [.]\nconsole: {" + ok + ", session_key_file: " + key + "}\n"))
+		c, err := Parse([]byte("issuer: https://sts.example.com\nbundles: [.]\nconsole: {" + ok + ", session_key_file: " + key + "}\n"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := c.consoleRedirect(); got != "https://sts.example.com/console/callback" {
+		if got := c.ConsoleRedirect(); got != "https://sts.example.com/console/callback" {
 			t.Fatalf("redirect URL %q", got)
 		}
 	})
 }
 
 func TestDevelopmentDefaultsServeTheConsoleWithTheDevPeopleIssuerTheExampleBundleTrusts(t *testing.T) {
-	c := devConfig()
+	c := Dev()
 	if c.Console == nil {
 		t.Fatal("development defaults have no console")
 	}
 	if p := c.consoleProblems(); len(p) > 0 {
 		t.Fatalf("the development console is refused: %v", p)
 	}
-	data, err := os.ReadFile(filepath.Join("..", "..", "bundles", "example", "data.yaml"))
+	data, err := os.ReadFile(filepath.Join("..", "..", "..", "bundles", "example", "data.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
