@@ -17,8 +17,10 @@ import (
 	"github.com/trustgate/trustgate/cmd/trustgate/config"
 	"github.com/trustgate/trustgate/cmd/trustgate/devissuer"
 	"github.com/trustgate/trustgate/engine"
+	"github.com/trustgate/trustgate/engine/access"
 	"github.com/trustgate/trustgate/engine/decisionlog"
 	"github.com/trustgate/trustgate/engine/policy"
+	"github.com/trustgate/trustgate/engine/state"
 	"github.com/trustgate/trustgate/engine/verify"
 	"github.com/trustgate/trustgate/server"
 )
@@ -64,18 +66,16 @@ func runServe(ctx context.Context, args []string, io stdio) int {
 }
 
 // serve wires the service: keys → state → verifier → engine → policy →
-// server, then serves until ctx ends and drains.
+// server, then serves until ctx ends and drains. Each step is a function of
+// its own; the defers stop the background tasks in reverse order, the
+// store last, after the last request has drained.
 func serve(ctx context.Context, cfg config.Config, dev bool, logs *logs, gc gcTuner) error {
 	log := logs.app
 	if dev {
-		log.Warn("DEVELOPMENT DEFAULTS: no --config given; listening on loopback with the example bundle, " +
-			"an ephemeral signing key, http issuers on loopback allowed and a dev issuer that mints tokens for anyone. " +
-			"Never run this in production.")
+		warnDevelopmentDefaults(log)
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := newRegistry()
 	metrics := engine.NewMetrics(reg)
-
 	keys, err := newKeySource(cfg.Signing, log)
 	if err != nil {
 		return err
@@ -87,70 +87,28 @@ func serve(ctx context.Context, cfg config.Config, dev bool, logs *logs, gc gcTu
 	defer store.Close() // after the last request has drained
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 8)
-	var sink engine.DecisionSink
-	if cfg.Log.DecisionLogURL != "" {
-		s, err := decisionlog.NewHTTPSink(decisionlog.Config{URL: cfg.Log.DecisionLogURL, Logger: log.Named("decision-sink"), Registerer: reg})
-		if err != nil {
-			return err
-		}
-		sink = s
-		// The sink outlives the HTTP server: it stops once the last request
-		// has finished and queued its event, then uploads what is left.
-		sctx, stopSink := context.WithCancel(context.WithoutCancel(ctx))
-		sinkDone := make(chan struct{})
-		go func() { _ = s.Run(sctx); close(sinkDone) }()
-		defer func() { stopSink(); <-sinkDone }()
-	}
-	jit, err := newAccess(store, cfg.Subscribers(), logs)
+	sink, stopSink, err := startDecisionSink(ctx, cfg.Log.DecisionLogURL, log, reg)
 	if err != nil {
 		return err
 	}
-	expired := make(chan struct{})
-	go func() { runExpiry(ctx, jit, expiryInterval, log.Named("access")); close(expired) }()
+	defer stopSink()
+	jit, expired, err := startAccess(ctx, store, cfg, logs)
+	if err != nil {
+		return err
+	}
 	defer func() { cancel(); <-expired }() // before the store closes
-	eng, err := engine.New(engine.Config{
-		Issuer:     cfg.Issuer,
-		DefaultTTL: time.Duration(cfg.Tokens.DefaultTTL),
-		MaxTTL:     time.Duration(cfg.Tokens.MaxTTL),
-		Verifier: verify.New(verify.Config{
-			Skew:                 time.Duration(cfg.Limits.ClockSkew),
-			AllowInsecureIssuers: cfg.AllowInsecureIssuers,
-			Logger:               log.Named("verify"),
-			Observer:             metrics,
-			Replay:               store,
-		}),
-		Keys:         keys.ring(),
-		Revocations:  store,
-		Access:       jit,
-		SubjectRate:  cfg.Limits.SubjectRate,
-		SubjectBurst: cfg.Limits.SubjectBurst,
-		Logger:       log.Named("engine"),
-		DecisionLog:  logs.decisions,
-		DecisionSink: sink,
-		Metrics:      metrics,
-
-		MaxConcurrentEvaluations: cfg.Limits.MaxConcurrentEvaluations,
-		QueueTimeout:             time.Duration(cfg.Limits.QueueTimeout),
-	})
+	eng, err := newEngine(cfg, engineParts{keys: keys, store: store, access: jit, sink: sink, metrics: metrics}, logs)
 	if err != nil {
 		return err
 	}
-	popts, err := policyOptions(cfg, log)
-	if err != nil {
+	errc := make(chan error, 8)
+	if err := startPolicy(ctx, cfg, metrics, eng, log, gc, errc); err != nil {
 		return err
 	}
-	popts.Remote = cfg.RemoteOptions(metrics)
-	w, err := startPolicy(ctx, cfg.Bundles, popts, eng, log, gc)
-	if err != nil {
-		return err
-	}
-	go func() { errc <- w.Run(ctx) }()
 	srv, err := newServer(cfg, eng, reg, log)
 	if err != nil {
 		return err
 	}
-
 	go func() { errc <- keys.watch(ctx, eng.SetKeys) }()
 	if err := startNotifications(ctx, cfg, store, log, reg, errc); err != nil {
 		return err
@@ -159,6 +117,105 @@ func serve(ctx context.Context, cfg config.Config, dev bool, logs *logs, gc gcTu
 		go func() { errc <- runDevIssuerServer(ctx, config.DevIssuerAddr, cfg.Issuer, log.Named("dev-issuer")) }()
 	}
 	return listenAndServe(ctx, srv, cfg, log, errc)
+}
+
+func warnDevelopmentDefaults(log *zap.Logger) {
+	log.Warn("DEVELOPMENT DEFAULTS: no --config given; listening on loopback with the example bundle, " +
+		"an ephemeral signing key, http issuers on loopback allowed and a dev issuer that mints tokens for anyone. " +
+		"Never run this in production.")
+}
+
+// newRegistry is the metrics registry of one serve, with the Go runtime's
+// and the process's collectors.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// startDecisionSink starts the HTTP decision-log sink when url is set; nil
+// and a no-op stop otherwise. The sink outlives the HTTP server: stop ends
+// it once the last request has finished and queued its event, then waits
+// for it to upload what is left.
+func startDecisionSink(ctx context.Context, url string, log *zap.Logger, reg prometheus.Registerer) (engine.DecisionSink, func(), error) {
+	if url == "" {
+		return nil, func() {}, nil
+	}
+	s, err := decisionlog.NewHTTPSink(decisionlog.Config{URL: url, Logger: log.Named("decision-sink"), Registerer: reg})
+	if err != nil {
+		return nil, nil, err
+	}
+	sctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { _ = s.Run(sctx); close(done) }()
+	return s, func() { stop(); <-done }, nil
+}
+
+// startAccess builds just-in-time access on store and runs its expiry
+// until ctx ends; expired is closed once the expiry has stopped.
+func startAccess(ctx context.Context, store *state.Store, cfg config.Config, logs *logs) (*access.Service, <-chan struct{}, error) {
+	jit, err := newAccess(store, cfg.Subscribers(), logs)
+	if err != nil {
+		return nil, nil, err
+	}
+	expired := make(chan struct{})
+	go func() { runExpiry(ctx, jit, expiryInterval, logs.app.Named("access")); close(expired) }()
+	return jit, expired, nil
+}
+
+// engineParts are what serve built before the engine.
+type engineParts struct {
+	keys    *keySource
+	store   *state.Store
+	access  *access.Service
+	sink    engine.DecisionSink
+	metrics *engine.Metrics
+}
+
+// newEngine builds the exchange engine of cfg over p.
+func newEngine(cfg config.Config, p engineParts, logs *logs) (*engine.Engine, error) {
+	log := logs.app
+	return engine.New(engine.Config{
+		Issuer:     cfg.Issuer,
+		DefaultTTL: time.Duration(cfg.Tokens.DefaultTTL),
+		MaxTTL:     time.Duration(cfg.Tokens.MaxTTL),
+		Verifier: verify.New(verify.Config{
+			Skew:                 time.Duration(cfg.Limits.ClockSkew),
+			AllowInsecureIssuers: cfg.AllowInsecureIssuers,
+			Logger:               log.Named("verify"),
+			Observer:             p.metrics,
+			Replay:               p.store,
+		}),
+		Keys:         p.keys.ring(),
+		Revocations:  p.store,
+		Access:       p.access,
+		SubjectRate:  cfg.Limits.SubjectRate,
+		SubjectBurst: cfg.Limits.SubjectBurst,
+		Logger:       log.Named("engine"),
+		DecisionLog:  logs.decisions,
+		DecisionSink: p.sink,
+		Metrics:      p.metrics,
+
+		MaxConcurrentEvaluations: cfg.Limits.MaxConcurrentEvaluations,
+		QueueTimeout:             time.Duration(cfg.Limits.QueueTimeout),
+	})
+}
+
+// startPolicy loads the policy of cfg into eng (a service that cannot load
+// its policy does not start), then follows its bundles until ctx ends,
+// reporting the watcher's end on errc.
+func startPolicy(ctx context.Context, cfg config.Config, metrics *engine.Metrics, eng *engine.Engine, log *zap.Logger, gc gcTuner, errc chan<- error) error {
+	popts, err := policyOptions(cfg, log)
+	if err != nil {
+		return err
+	}
+	popts.Remote = cfg.RemoteOptions(metrics)
+	w, err := watchPolicy(ctx, cfg.Bundles, popts, eng, log, gc)
+	if err != nil {
+		return err
+	}
+	go func() { errc <- w.Run(ctx) }()
+	return nil
 }
 
 // newServer builds the HTTP server of cfg, warning while introspection is
@@ -212,11 +269,11 @@ func policyOptions(cfg config.Config, log *zap.Logger) (policy.Options, error) {
 	return opts, nil
 }
 
-// startPolicy watches the bundles, then loads them once (downloading remote
+// watchPolicy watches the bundles, then loads them once (downloading remote
 // ones, or reading their cache while the bundle server is down): a service
 // that cannot load its policy does not start, and a change made while it
 // loads is in the watcher's queue. The returned watcher hands reloads to eng.
-func startPolicy(ctx context.Context, paths []string, opts policy.Options, eng *engine.Engine, log *zap.Logger, gc gcTuner) (*policy.Watcher, error) {
+func watchPolicy(ctx context.Context, paths []string, opts policy.Options, eng *engine.Engine, log *zap.Logger, gc gcTuner) (*policy.Watcher, error) {
 	w, err := policy.NewWatcher(paths, opts,
 		func(p *policy.Policy) {
 			eng.SetPolicy(p)
