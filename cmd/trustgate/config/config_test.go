@@ -1,6 +1,10 @@
 package config
 
 import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -116,5 +120,26 @@ func TestConfigErrorsNeverRepeatAURLsPassword(t *testing.T) {
 		if strings.Contains(err.Error(), "s3cret") {
 			t.Fatalf("the error repeats the password: %v", err)
 		}
+	}
+}
+
+func TestLoadReadsTheFileAndReportsItsProblems(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	for path, text := range map[string]string{good: "issuer: https://sts.example.com\nbundles: [.]\n", bad: "issuer: https://sts.example.com\nlisten: nonsense\n"} {
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c, err := Load(good); err != nil || c.Issuer != "https://sts.example.com" {
+		t.Fatalf("Load(good) = %+v, %v", c, err)
+	}
+	_, err := Load(bad)
+	if err == nil || !strings.Contains(err.Error(), "2 problem(s)") || !strings.Contains(err.Error(), "listen:") || !strings.Contains(err.Error(), "bundles:") {
+		t.Fatalf("Load(bad) error %v, want both problems with their keys", err)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.yaml")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Load(missing) error %v, want one that is fs.ErrNotExist", err)
 	}
 }

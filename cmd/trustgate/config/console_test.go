@@ -78,3 +78,56 @@ func TestDevelopmentDefaultsServeTheConsoleWithTheDevPeopleIssuerTheExampleBundl
 	t.Fatalf("no provider of the example bundle has issuer %s with audience %s: the engine would refuse every console sign-in",
 		c.Console.Issuer, c.Console.ClientID)
 }
+
+func TestConsoleSecretsAreReadFromTheirFilesAndNeverEchoed(t *testing.T) {
+	raw := strings.Repeat("k", 32)
+	tests := []struct {
+		name      string
+		console   Console
+		secret    string
+		key       string // the key SessionKey returns; empty: none
+		wantError string // empty: no error
+	}{
+		{"A client secret file is read without its trailing newline.",
+			Console{ClientSecretFile: secretFile(t, "the-client-secret\n")}, "the-client-secret", "", ""},
+		{"A missing client secret file is an error naming its key.",
+			Console{ClientSecretFile: "/does/not/exist"}, "", "", "console.client_secret_file: open /does/not/exist"},
+		{"A base64 session key is decoded.",
+			Console{ClientSecretFile: secretFile(t, "s"), SessionKeyFile: secretFile(t, base64.StdEncoding.EncodeToString([]byte(raw))+"\n")}, "s", raw, ""},
+		{"A raw 32-byte session key is taken as it is.",
+			Console{ClientSecretFile: secretFile(t, "s"), SessionKeyFile: secretFile(t, raw)}, "s", raw, ""},
+		{"A session key of another size is an error naming its key and not its content.",
+			Console{ClientSecretFile: secretFile(t, "s"), SessionKeyFile: secretFile(t, "sekrit-but-short")}, "s", "", "console.session_key_file:"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			secret, err := tc.console.ClientSecret()
+			if err == nil {
+				var key []byte
+				key, err = tc.console.SessionKey()
+				if err == nil && (secret != tc.secret || string(key) != tc.key) {
+					t.Fatalf("secret %q, key %q; want %q, %q", secret, key, tc.secret, tc.key)
+				}
+			}
+			switch {
+			case tc.wantError == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.wantError != "" && (err == nil || !strings.Contains(err.Error(), tc.wantError)):
+				t.Fatalf("error %v, want one saying %q", err, tc.wantError)
+			case err != nil && strings.Contains(err.Error(), "sekrit"):
+				t.Fatalf("the error repeats the file's content: %v", err)
+			}
+		})
+	}
+}
+
+func TestDevelopmentDefaultsUseTheDevIssuersConsoleSecretAndNoFile(t *testing.T) {
+	c := Dev()
+	secret, err := c.Console.ClientSecret()
+	if err != nil || secret == "" {
+		t.Fatalf("secret %q, error %v; want the dev issuer's", secret, err)
+	}
+	if key, err := c.Console.SessionKey(); key != nil || err != nil {
+		t.Fatalf("key %v, error %v; want none: serve generates one", key, err)
+	}
+}
