@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"net/url"
@@ -11,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trustgate/trustgate/engine/policy"
 	"github.com/trustgate/trustgate/engine/state/pgtest"
 )
 
@@ -20,22 +18,15 @@ var pg *pgtest.Cluster
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, &pg)) }
 
-// oneTimeUseGitHub makes the github provider one-time-use and loads that
-// policy; gitlab stays a provider that needs no state.
-func (ts *testServer) oneTimeUseGitHub(t *testing.T) {
-	t.Helper()
-	path := filepath.Join(ts.Bundle, "data.yaml")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
+// oneTimeUseGitHub makes the example bundle's github provider one-time-use;
+// gitlab stays a provider that needs no state.
+func oneTimeUseGitHub(t *testing.T, o *Options) {
+	o.Data = func(data string) string {
+		if strings.Count(data, "platform: github\n") != 1 {
+			t.Fatal("bundles/example/data.yaml no longer has exactly one github provider")
+		}
+		return strings.Replace(data, "platform: github\n", "platform: github\n      one_time_use: true\n", 1)
 	}
-	mustWrite(t, path, strings.Replace(string(data), "platform: github\n", "platform: github\n      one_time_use: true\n", 1))
-	p, err := policy.Load(context.Background(), []string{ts.Bundle}, policy.Options{ServerIssuer: ts.URL,
-		AllowInsecureIssuers: true, EvalTimeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts.Engine.SetPolicy(p)
 }
 
 func (ts *testServer) introspect(t *testing.T, token string) response {
@@ -121,8 +112,10 @@ func checkStoreUp(t *testing.T, ts *testServer, live string) {
 }
 
 func TestAClosedStoreGives503WhereStateIsNeededAnd200Elsewhere(t *testing.T) {
-	ts := newTestServer(t, func(o *Options) { o.StateURL = "sqlite:" + filepath.Join(t.TempDir(), "state.db") })
-	ts.oneTimeUseGitHub(t)
+	ts := newTestServer(t, func(o *Options) {
+		o.StateURL = "sqlite:" + filepath.Join(t.TempDir(), "state.db")
+		oneTimeUseGitHub(t, o)
+	})
 	live := ts.issue(t)
 	if err := ts.State.Close(); err != nil {
 		t.Fatal(err)
@@ -132,8 +125,10 @@ func TestAClosedStoreGives503WhereStateIsNeededAnd200Elsewhere(t *testing.T) {
 
 func TestAStoppedPostgreSQLGives503sAndEverythingRecoversWhenItIsBack(t *testing.T) {
 	c := pg.Require(t)
-	ts := newTestServer(t, func(o *Options) { o.StateURL = c.NewDatabase(t) })
-	ts.oneTimeUseGitHub(t)
+	ts := newTestServer(t, func(o *Options) {
+		o.StateURL = c.NewDatabase(t)
+		oneTimeUseGitHub(t, o)
+	})
 	live := ts.issue(t)
 	if err := c.Stop(); err != nil {
 		t.Fatal(err)
