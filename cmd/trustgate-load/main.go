@@ -36,17 +36,17 @@ import (
 )
 
 type options struct {
-	target       string
-	tokenURL     string
-	serve        string
-	identities   int
-	tokens       int
-	named        bool
-	deny         bool
-	concurrency  []int
-	duration     time.Duration
-	maxRequests  int64
-	floorSeconds time.Duration
+	target      string
+	tokenURL    string
+	serve       string
+	identities  int
+	tokens      int
+	named       bool
+	deny        bool
+	concurrency []int
+	duration    time.Duration
+	maxRequests int64
+	floorTime   time.Duration
 }
 
 func main() {
@@ -62,7 +62,7 @@ func main() {
 	flag.StringVar(&levels, "c", "8", "concurrent clients, or a comma-separated list of concurrencies run in turn")
 	flag.DurationVar(&o.duration, "d", 10*time.Second, "duration of each run (at most 5m)")
 	flag.Int64Var(&o.maxRequests, "n", 1_000_000, "stop each run after this many requests")
-	flag.DurationVar(&o.floorSeconds, "floor", 2*time.Second, "how long to measure the crypto floor after each run (0: not measured)")
+	flag.DurationVar(&o.floorTime, "floor", 2*time.Second, "how long to measure the crypto floor after each run (0: not measured)")
 	flag.Parse()
 	var err error
 	if o.concurrency, err = parseLevels(levels); err == nil {
@@ -113,8 +113,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			return err
 		}
 		floor := 0.0
-		if o.floorSeconds > 0 {
-			if floor, err = cryptoFloor(o.floorSeconds); err != nil {
+		if o.floorTime > 0 {
+			if floor, err = cryptoFloor(o.floorTime); err != nil {
 				return err
 			}
 		}
@@ -153,7 +153,7 @@ func measure(ctx context.Context, o options, client *http.Client, base string, b
 // status each must get; with -serve, also the stack it started.
 func setup(ctx context.Context, o options, client *http.Client, out io.Writer) (string, []string, int, *stack, error) {
 	if o.serve == "" {
-		tok, err := fetchToken(client, o.tokenURL)
+		tok, err := fetchToken(ctx, client, o.tokenURL)
 		if err != nil {
 			return "", nil, 0, nil, err
 		}
@@ -198,8 +198,12 @@ func (o options) check() error {
 	return nil
 }
 
-func fetchToken(client *http.Client, tokenURL string) (string, error) {
-	resp, err := client.Get(tokenURL)
+func fetchToken(ctx context.Context, client *http.Client, tokenURL string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, tokenURL, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("fetch an ID token from the dev issuer (is `make run` going?): %w", err)
 	}

@@ -48,13 +48,13 @@ func startStack(ctx context.Context, o options) (*stack, error) {
 }
 
 func (s *stack) start(ctx context.Context, o options) error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	s.issuerURL = "http://" + ln.Addr().String()
 	issuerURL := s.issuerURL
-	port, err := freePort()
+	port, err := freePort(ctx)
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func (s *stack) start(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	defer logf.Close()
+	defer func() { _ = logf.Close() }()
 	bin, err := filepath.Abs(o.serve) // the child runs in s.dir
 	if err != nil {
 		return err
@@ -109,12 +109,12 @@ log:
 }
 
 // freePort asks the kernel for a free loopback port.
-func freePort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func freePort(ctx context.Context) (string, error) {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }() // the port is what was wanted
 	_, port, err := net.SplitHostPort(ln.Addr().String())
 	return port, err
 }
@@ -148,7 +148,7 @@ func (s *stack) loadDuration() (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		var line struct {

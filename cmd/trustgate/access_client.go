@@ -111,7 +111,7 @@ func (c *accessClient) do(ctx context.Context, method, path string, body, out an
 		return newServerError(resp, e.Error, e.Description)
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("HTTP %d with a body that is not what the API answers: %v", resp.StatusCode, err)
+		return fmt.Errorf("HTTP %d with a body that is not what the API answers: %w", resp.StatusCode, err)
 	}
 	return nil
 }

@@ -55,7 +55,8 @@ func commands() map[string]command {
 }
 
 func run(ctx context.Context, args []string, env environ, stdin io.Reader, stdout, stderr io.Writer) int {
-	io := stdio{env: env, stdin: stdin, stdout: stdout, stderr: stderr}
+	out := &output{w: stdout}
+	io := stdio{env: env, stdin: stdin, stdout: out, stderr: stderr}
 	cmds := commands()
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr, cmds)
@@ -70,7 +71,11 @@ func run(ctx context.Context, args []string, env environ, stdin io.Reader, stdou
 		usage(stderr, cmds)
 		return exitUsage
 	}
-	return cmd.run(ctx, args[1:], io)
+	code := cmd.run(ctx, args[1:], io)
+	if out.err != nil && code == exitOK {
+		return fail(io, args[0], fmt.Errorf("writing the output: %w", out.err))
+	}
+	return code
 }
 
 func usage(w io.Writer, cmds map[string]command) {

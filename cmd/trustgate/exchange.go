@@ -177,7 +177,7 @@ func readTokenFile(path string, stdin io.Reader) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		defer fh.Close()
+		defer func() { _ = fh.Close() }() // read only
 		r = fh
 	}
 	b, err := io.ReadAll(io.LimitReader(r, maxResponseBytes))

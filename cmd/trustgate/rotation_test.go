@@ -135,7 +135,7 @@ func headerKid(t *testing.T, raw string) string {
 	var h struct {
 		Kid string `json:"kid"`
 	}
-	seg := raw[:len(raw)]
+	seg := raw
 	for i := range seg {
 		if seg[i] == '.' {
 			seg = seg[:i]

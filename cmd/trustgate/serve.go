@@ -84,7 +84,11 @@ func serve(ctx context.Context, cfg config.Config, dev bool, logs *logs, gc gcTu
 	if err != nil {
 		return err
 	}
-	defer store.Close() // after the last request has drained
+	defer func() { // after the last request has drained
+		if err := store.Close(); err != nil {
+			log.Warn("closing the state store", zap.Error(err))
+		}
+	}()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sink, stopSink, err := startDecisionSink(ctx, cfg.Log.DecisionLogURL, log, reg)
@@ -306,7 +310,7 @@ func watchPolicy(ctx context.Context, paths []string, opts policy.Options, eng *
 // fails readiness, lets in-flight requests finish within the grace period
 // and returns nil on a clean stop.
 func listenAndServe(ctx context.Context, srv *server.Server, cfg config.Config, log *zap.Logger, errc <-chan error) error {
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}

@@ -106,7 +106,7 @@ func (w *Watcher) Close() error { return w.fsw.Close() }
 // ErrStopped: a watcher that sees nothing must not pass for one that sees
 // no change). It closes the watcher when it returns. Run may be called once.
 func (w *Watcher) Run(ctx context.Context, changed func()) error {
-	defer w.fsw.Close()
+	defer func() { _ = w.fsw.Close() }() // nothing is left to report once Run returns
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()

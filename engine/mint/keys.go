@@ -142,7 +142,7 @@ func WriteKeyFile(path string, k Key) error {
 		return fmt.Errorf("%w: %w", ErrKey, err)
 	}
 	if _, err := f.Write(data); err != nil {
-		f.Close()
+		_ = f.Close() // the write's error is the one to report
 		return fmt.Errorf("%w: %w", ErrKey, err)
 	}
 	return f.Close()

@@ -252,7 +252,7 @@ func TestLoadRefuses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "bundle")
 			if tt.files != nil {
-				if err := os.Mkdir(dir, 0o755); err != nil {
+				if err := os.Mkdir(dir, 0o750); err != nil {
 					t.Fatal(err)
 				}
 				writeFiles(t, dir, tt.files)

@@ -319,7 +319,7 @@ func writeAtomic(path string, body []byte) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name()) // after the rename, there is nothing to remove
+	defer func() { _ = os.Remove(f.Name()) }() // after the rename, there is nothing to remove
 	_, err = io.Copy(f, bytes.NewReader(body))
 	if err == nil {
 		err = f.Sync()

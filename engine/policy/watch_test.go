@@ -157,7 +157,7 @@ func TestWatcherReloadsAnEditorsRenameSave(t *testing.T) {
 func TestWatcherWatchesNewSubdirectories(t *testing.T) {
 	dir := copyDir(t, teamBundle)
 	w := watch(t, []string{dir})
-	if err := os.MkdirAll(filepath.Join(dir, "more", "trustgate"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "more", "trustgate"), 0o750); err != nil {
 		t.Fatal(err)
 	}
 	// The new directories change nothing: no policy is handed out, and
@@ -277,7 +277,7 @@ func TestWatcherKeepsTheLastGoodPolicy(t *testing.T) {
 				t.Fatalf("refused with %v, want %q", err, tt.want)
 			}
 			// Mended (re-created when deleted), the bundle loads again.
-			if err := os.MkdirAll(dir, 0o755); err != nil {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
 				t.Fatal(err)
 			}
 			writeFiles(t, dir, map[string]string{"data.yaml": withOps(t), "custom.rego": readFiles(t, teamBundle)["custom.rego"]})

@@ -43,7 +43,7 @@ func TestKeyedForgetsIdleKeys(t *testing.T) {
 }
 
 func TestNilKeyedAllowsEverything(t *testing.T) {
-	var k *Keyed = New(0, 0, nil)
+	k := New(0, 0, nil)
 	for range 100 {
 		if _, ok := k.Allow("a"); !ok {
 			t.Fatal("a disabled limiter refused an event")

@@ -79,10 +79,10 @@ func testOutboxClaim(t *testing.T, b backend) {
 		}
 		return ns
 	}
-	ns := claim("the first claim", 2)
+	claim("the first claim", 2)
 	claim("a claim within the lease", 0)
 	clk.Advance(time.Minute)
-	ns = claim("a claim after the lease", 2)
+	ns := claim("a claim after the lease", 2)
 	if ns[0].Attempts != 2 {
 		t.Fatalf("the second claim counts %d attempts, want 2", ns[0].Attempts)
 	}

@@ -75,7 +75,7 @@ func parseURL(rawURL string) (target, error) {
 	case "postgres", "postgresql":
 		cfg, err := pgxpool.ParseConfig(rawURL)
 		if err != nil {
-			return target{}, fmt.Errorf("%w: %s: %v", ErrBadURL, redact(rawURL), parseProblem(err))
+			return target{}, fmt.Errorf("%w: %s: %w", ErrBadURL, redact(rawURL), parseProblem(err))
 		}
 		return target{scheme: backendPostgres, pg: cfg}, nil
 	default:

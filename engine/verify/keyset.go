@@ -101,15 +101,15 @@ func (ks *keySet) get(ctx context.Context, refresh bool) ([]jose.JSONWebKey, err
 		ch := make(chan struct{})
 		ks.inflight = ch
 		ks.mu.Unlock()
-		go ks.fetch(ch)
+		go ks.fetch(ctx, ch)
 	}
 }
 
-// fetch downloads the keys under the verifier's fetch timeout rather than a
-// caller's context, so a caller that gives up does not fail the fetch that
-// others wait for.
-func (ks *keySet) fetch(done chan struct{}) {
-	ctx, cancel := context.WithTimeout(context.Background(), ks.v.fetchTimeout)
+// fetch downloads the keys under the verifier's fetch timeout, detached
+// from the cancellation of the caller's ctx that started it, so a caller
+// that gives up does not fail the fetch that others wait for.
+func (ks *keySet) fetch(ctx context.Context, done chan struct{}) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ks.v.fetchTimeout)
 	defer cancel()
 	keys, err := ks.download(ctx)
 	outcome := FetchSuccess

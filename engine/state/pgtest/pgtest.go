@@ -153,7 +153,7 @@ func (c *Cluster) makeDirs() error {
 		return err
 	}
 	c.dir, c.data, c.sock = dir, filepath.Join(dir, "data"), filepath.Join(dir, "sock")
-	if err := os.Mkdir(c.sock, 0o755); err != nil {
+	if err := os.Mkdir(c.sock, 0o750); err != nil {
 		return err
 	}
 	if os.Geteuid() != 0 {
@@ -206,11 +206,11 @@ func (c *Cluster) startOnFreePort() error {
 }
 
 func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }() // the port is what was wanted
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
@@ -239,7 +239,7 @@ func (c *Cluster) createRole() error {
 	if err != nil {
 		return fmt.Errorf("connect as postgres: %w", err)
 	}
-	defer conn.Close(ctx)
+	defer func() { _ = conn.Close(ctx) }()
 	for _, q := range []string{
 		fmt.Sprintf("CREATE ROLE %s LOGIN CREATEDB PASSWORD '%s'", Role, c.password),
 		fmt.Sprintf("CREATE DATABASE %s OWNER %s", Database, Role),
@@ -280,7 +280,7 @@ func (c *Cluster) NewDatabase(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
-	defer conn.Close(ctx)
+	defer func() { _ = conn.Close(ctx) }()
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		t.Fatalf("pgtest: create database: %v", err)
 	}
