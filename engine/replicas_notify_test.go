@@ -71,7 +71,12 @@ func testNoTokenInNotificationsOrLogs(t *testing.T, pg *pgtest.Cluster) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- n.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
 
 	job, ann := r.job(t), r.approver(t, "ann")
 	req, err := r.a.RequestAccess(ctx, job, access.NewRequest{Identity: "prod-db", Duration: time.Hour, Reason: "deploy the fix"})

@@ -18,7 +18,7 @@ func fixtures(t *testing.T) map[string]map[string]any {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	dec := json.NewDecoder(f)
 	dec.UseNumber()
 	var doc struct {

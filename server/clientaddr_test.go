@@ -72,7 +72,7 @@ func TestClientAddressComesFromProxyHeadersOnlyThroughATrustedProxy(t *testing.T
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, func(c *Config) { c.TrustedProxies = mustPrefixes(t, tc.trusted...) })
-			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/", nil)
 			r.RemoteAddr = tc.peer
 			for _, v := range tc.xff {
 				r.Header.Add(headerXForwardedFor, v)
@@ -154,7 +154,7 @@ func FuzzClientIP(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, xff, fwd string) {
 		for _, peer := range []string{"10.0.0.1", "198.51.100.1"} {
-			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/", nil)
 			r.RemoteAddr = peer + ":4000"
 			r.Header.Set(headerXForwardedFor, xff)
 			r.Header.Set(headerForwarded, fwd)
@@ -185,7 +185,7 @@ func BenchmarkClientIP(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			r := httptest.NewRequest(http.MethodPost, "/oauth2/token", nil)
+			r := httptest.NewRequestWithContext(b.Context(), http.MethodPost, "/oauth2/token", nil)
 			r.RemoteAddr = "10.0.0.1:40000"
 			r.Header.Set(headerXForwardedFor, "192.0.2.1, 203.0.113.7, 10.0.0.2")
 			b.ReportAllocs()

@@ -95,7 +95,7 @@ func (e *jitEnv) approver(t *testing.T, sub string) string {
 // Authorization header) and a JSON body ("" sends none).
 func (e *jitEnv) call(t *testing.T, method, path, bearer, body string) response {
 	t.Helper()
-	req, err := http.NewRequest(method, e.URL+path, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(t.Context(), method, e.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -199,7 +199,7 @@ func TestAJustInTimeCallWithoutAValidIDTokenIs401(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, path := range []string{"/v1/access/requests", "/v1/access/requests/aaaaaaaaaaaaaaaaaaaaaaaaaa"} {
-				req, _ := http.NewRequest(http.MethodGet, e.URL+path, nil)
+				req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, e.URL+path, nil)
 				if tc.header != "" {
 					req.Header.Set("Authorization", tc.header)
 				}
@@ -243,7 +243,7 @@ func TestMalformedJustInTimeCallsAre400(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequest(tc.method, e.URL+tc.path, strings.NewReader(tc.body))
+			req, _ := http.NewRequestWithContext(t.Context(), tc.method, e.URL+tc.path, strings.NewReader(tc.body))
 			if tc.contentType != "" {
 				req.Header.Set("Content-Type", tc.contentType)
 			}

@@ -27,7 +27,7 @@ func TestBehindATrustedProxyTheRealEngineLimitsAndRecordsTheClientNotTheProxy(t 
 			"subject_token":      {gitlabToken(t, ts.GitLab, nil)},
 			"subject_token_type": {"urn:ietf:params:oauth:token-type:id_token"},
 		}
-		req, err := http.NewRequest(http.MethodPost, ts.URL+"/oauth2/token", strings.NewReader(form.Encode()))
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, ts.URL+"/oauth2/token", strings.NewReader(form.Encode()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +67,7 @@ func TestALiveTokenIsIntrospectedOnlyForAnAuthenticatedClient(t *testing.T) {
 	access := issued.body["access_token"].(string)
 	introspect := func(user, pass string) response {
 		t.Helper()
-		req, err := http.NewRequest(http.MethodPost, ts.URL+"/oauth2/introspect", strings.NewReader("token="+access))
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, ts.URL+"/oauth2/introspect", strings.NewReader("token="+access))
 		if err != nil {
 			t.Fatal(err)
 		}

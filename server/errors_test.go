@@ -120,7 +120,7 @@ func (h *harness) doCanceled(t *testing.T, req request, cancel bool) *httptest.R
 	if !cancel {
 		return h.do(t, req)
 	}
-	r := newRequest(req)
+	r := newRequest(t, req)
 	ctx, stop := context.WithCancel(r.Context())
 	stop()
 	rec := httptest.NewRecorder()

@@ -161,12 +161,12 @@ type request struct {
 func (h *harness) do(t *testing.T, req request) *httptest.ResponseRecorder {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	h.srv.Handler().ServeHTTP(rec, newRequest(req))
+	h.srv.Handler().ServeHTTP(rec, newRequest(t, req))
 	return rec
 }
 
-func newRequest(req request) *http.Request {
-	r := httptest.NewRequest(req.method, req.target, strings.NewReader(req.body))
+func newRequest(t testing.TB, req request) *http.Request {
+	r := httptest.NewRequestWithContext(t.Context(), req.method, req.target, strings.NewReader(req.body))
 	if req.remoteAddr != "" {
 		r.RemoteAddr = req.remoteAddr
 	}

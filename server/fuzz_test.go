@@ -52,7 +52,7 @@ func FuzzReadForm(f *testing.F) {
 	f.Add("a=%ff")
 	f.Add("audience=x&audience=y;z")
 	f.Fuzz(func(t *testing.T, body string) {
-		r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(body))
+		r := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/oauth2/token", strings.NewReader(body))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		got, err := readForm(r, "grant_type", "subject_token")
 		if err != nil {

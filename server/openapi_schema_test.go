@@ -165,7 +165,7 @@ func readGoldens(t testing.TB) map[string]any {
 		if err != nil {
 			return err
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }() // read only
 		v, err := jsonschema.UnmarshalJSON(f)
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)

@@ -124,7 +124,7 @@ func withConsole(t *testing.T) *jitEnv {
 func probe(t *testing.T, e *jitEnv, method, path, body string) *http.Response {
 	t.Helper()
 	path = strings.NewReplacer("{id}", "aaaaaaaaaaaaaaaaaaaaaaaaaa", "{action}", "approve", "{file}", "console.css").Replace(path)
-	req, err := http.NewRequest(method, e.URL+path, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(t.Context(), method, e.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

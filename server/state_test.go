@@ -78,7 +78,7 @@ func checkStoreDown(t *testing.T, ts *testServer, live string) {
 	if r := ts.get(t, "/readyz"); r.status != http.StatusOK {
 		t.Fatalf("/readyz with the store down: %d, want 200 (a database outage must not empty the load balancer)", r.status)
 	}
-	req, _ := http.NewRequest(http.MethodGet, ts.URL+"/metrics", nil)
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, ts.URL+"/metrics", nil)
 	resp, err := ts.Client.Do(req)
 	if err != nil {
 		t.Fatal(err)

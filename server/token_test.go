@@ -302,7 +302,12 @@ func TestTheConfiguredBodyCapIsEnforcedAndClosesTheConnection(t *testing.T) {
 	}
 	ts := httptest.NewServer(h.srv.Handler())
 	defer ts.Close()
-	resp, err := http.Post(ts.URL+pathToken, formMediaType, strings.NewReader(exchangeForm("identity", strings.Repeat("x", 1024))))
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, ts.URL+pathToken, strings.NewReader(exchangeForm("identity", strings.Repeat("x", 1024))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", formMediaType)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,7 +21,7 @@ import (
 // policyRevisions returns GET /v1/policy's bundle → revision and last error.
 func policyRevisions(t *testing.T, base string) (map[string]string, string) {
 	t.Helper()
-	resp, err := http.Get(base + "/v1/policy")
+	resp, err := httpGet(t, nil, base+"/v1/policy")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +44,7 @@ func policyRevisions(t *testing.T, base string) (map[string]string, string) {
 
 func metricsText(t *testing.T, base string) string {
 	t.Helper()
-	resp, err := http.Get(base + "/metrics")
+	resp, err := httpGet(t, nil, base+"/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

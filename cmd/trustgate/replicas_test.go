@@ -56,7 +56,7 @@ type replica struct {
 func buildTrustgate(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "trustgate")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	out, err := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -83,7 +83,10 @@ func startReplica(t *testing.T, bin, addr, cfg string) *replica {
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
 		select {
-		case <-done:
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%s exited with %v on SIGTERM", r.base, err)
+			}
 		case <-time.After(15 * time.Second):
 			_ = cmd.Process.Kill()
 			t.Errorf("%s did not stop on SIGTERM", r.base)
@@ -115,7 +118,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // the status and, on 200, the access token.
 func exchangeStatus(t *testing.T, base, token string) (int, string) {
 	t.Helper()
-	resp, err := http.PostForm(base+"/oauth2/token", url.Values{
+	resp, err := httpPostForm(t, base+"/oauth2/token", url.Values{
 		"grant_type":         {"urn:ietf:params:oauth:grant-type:token-exchange"},
 		"subject_token_type": {"urn:ietf:params:oauth:token-type:id_token"},
 		"subject_token":      {token},
@@ -137,7 +140,7 @@ func exchangeStatus(t *testing.T, base, token string) (int, string) {
 // whether it said active.
 func introspectStatus(t *testing.T, base, token string) (int, bool) {
 	t.Helper()
-	resp, err := http.PostForm(base+"/oauth2/introspect", url.Values{"token": {token}})
+	resp, err := httpPostForm(t, base+"/oauth2/introspect", url.Values{"token": {token}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +241,7 @@ shutdown_grace: 2s
 		if _, active := introspectStatus(t, b.base, issued); !active {
 			t.Fatal("A's token is not active on B: the replicas do not share the key")
 		}
-		resp, err := http.PostForm(b.base+"/oauth2/revoke", url.Values{"token": {issued}})
+		resp, err := httpPostForm(t, b.base+"/oauth2/revoke", url.Values{"token": {issued}})
 		if err != nil {
 			t.Fatal(err)
 		}

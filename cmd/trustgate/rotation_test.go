@@ -37,7 +37,7 @@ func writeKey(t *testing.T, path string, k mint.Key) {
 
 func jwksKids(t *testing.T, base string) map[string]bool {
 	t.Helper()
-	resp, err := http.Get(base + "/.well-known/jwks.json")
+	resp, err := httpGet(t, nil, base+"/.well-known/jwks.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestSigningKeysRotateWithoutARestart(t *testing.T) {
 		t.Fatalf("new tokens carry kid %s, want the new key %s", kid, b.ID)
 	}
 	// A token signed before the rotation still works until it expires.
-	req, _ := http.NewRequest(http.MethodGet, url+"/v1/whoami", nil)
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, url+"/v1/whoami", nil)
 	req.Header.Set("Authorization", "Bearer "+trimNL(before))
 	r, err := http.DefaultClient.Do(req)
 	if err != nil || r.StatusCode != http.StatusOK {
@@ -265,7 +265,7 @@ func TestServePublishesAReplacedPreviousKeyWithoutARestart(t *testing.T) {
 // whoamiStatus is GET /v1/whoami's status for token on base.
 func whoamiStatus(t *testing.T, base, token string) int {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, base+"/v1/whoami", nil)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/v1/whoami", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +337,7 @@ func waitReady(t *testing.T, base string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := http.Get(base + "/readyz")
+		resp, err := httpGet(t, nil, base+"/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

@@ -29,7 +29,7 @@ func serveConfig(t *testing.T, addr string, iss *enginetest.Issuer, extra string
 
 func TestServeRefusesAStateItCannotUseWithOneLineAndExit1(t *testing.T) {
 	iss := enginetest.NewIssuer(t)
-	free, err := net.Listen("tcp", "127.0.0.1:0")
+	free, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestARevocationSurvivesARestart(t *testing.T) {
 	if active := introspect(t, base, token); !active {
 		t.Fatal("the issued token is not active")
 	}
-	resp, err := http.PostForm(base+"/oauth2/revoke", url.Values{"token": {token}})
+	resp, err := httpPostForm(t, base+"/oauth2/revoke", url.Values{"token": {token}})
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("revoke: %v %v", resp, err)
 	}
@@ -128,7 +128,7 @@ func TestServeWithoutStateKeepsItInTheWorkingDirectory(t *testing.T) {
 
 func exchangeForm(t *testing.T, base, subject string) string {
 	t.Helper()
-	resp, err := http.PostForm(base+"/oauth2/token", url.Values{
+	resp, err := httpPostForm(t, base+"/oauth2/token", url.Values{
 		"grant_type":         {"urn:ietf:params:oauth:grant-type:token-exchange"},
 		"subject_token":      {subject},
 		"subject_token_type": {"urn:ietf:params:oauth:token-type:id_token"},
@@ -148,7 +148,7 @@ func exchangeForm(t *testing.T, base, subject string) string {
 
 func introspect(t *testing.T, base, token string) bool {
 	t.Helper()
-	resp, err := http.PostForm(base+"/oauth2/introspect", url.Values{"token": {token}})
+	resp, err := httpPostForm(t, base+"/oauth2/introspect", url.Values{"token": {token}})
 	if err != nil {
 		t.Fatal(err)
 	}

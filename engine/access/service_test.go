@@ -86,7 +86,7 @@ func TestRequestsThePolicyOrTheCallRefusesAreNotStored(t *testing.T) {
 					t.Fatalf("err %v, want %v", err, tc.want)
 				}
 				var denied *access.DeniedError
-				if tc.want == access.ErrDenied && (!errors.As(err, &denied) || len(denied.Reasons) == 0) {
+				if errors.Is(tc.want, access.ErrDenied) && (!errors.As(err, &denied) || len(denied.Reasons) == 0) {
 					t.Fatalf("a denial without reasons: %v", err)
 				}
 			})

@@ -26,7 +26,7 @@ func startOnce(paths []string, opts policy.Options) (*policy.Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer w.Close()
+	defer func() { _ = w.Close() }()
 	return w.Start(context.Background())
 }
 

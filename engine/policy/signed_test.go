@@ -130,7 +130,7 @@ func signedTarball(t testing.TB, dir string, k signingKey) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // the Write's error is the one that counts
 	if err := bundle.NewWriter(f).UseModulePath(true).Write(b); err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestSignedBundles(t *testing.T) {
 			bundle: func(t *testing.T) string {
 				signed := signedTarball(t, copyDir(t, teamBundle), rsaKey)
 				out := bundleDir(t, nil)
-				cmd := exec.Command("tar", "-xzf", signed, "-C", out)
+				cmd := exec.CommandContext(t.Context(), "tar", "-xzf", signed, "-C", out)
 				if b, err := cmd.CombinedOutput(); err != nil {
 					t.Skipf("tar: %v: %s", err, b)
 				}
@@ -301,7 +301,7 @@ func TestBundlesSignedByTheOPACommandLoad(t *testing.T) {
 	writeFiles(t, keys, map[string]string{"private.pem": k.private, "public.pem": k.public})
 	run := func(dir string, args ...string) {
 		t.Helper()
-		cmd := exec.Command(opa, args...)
+		cmd := exec.CommandContext(t.Context(), opa, args...)
 		cmd.Dir = dir
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("opa %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -398,7 +398,8 @@ func TestLoadRefusesAnHMACVerificationKeyBuiltByHand(t *testing.T) {
 	signDir(t, dir, k)
 	opts := options()
 	opts.VerificationKey = &policy.VerificationKey{KeyID: "release-key", Algorithm: "HS256", PEM: k.public}
-	if _, err := policy.Load(context.Background(), []string{dir}, opts); !containsProblem(err.(*policy.ProblemsError).Problems, "HS256") {
+	var pe *policy.ProblemsError
+	if _, err := policy.Load(context.Background(), []string{dir}, opts); !errors.As(err, &pe) || !containsProblem(pe.Problems, "HS256") {
 		t.Fatalf("Load: %v", err)
 	}
 }

@@ -318,7 +318,9 @@ func TestWatcherReloadsAReplacedTarball(t *testing.T) {
 	if err := os.WriteFile(tgz, []byte("not gzip"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	w.failure(t)
+	if err := w.failure(t); err == nil {
+		t.Fatal("the broken tarball was refused without an error")
+	}
 }
 
 func TestWatcherDoesNotHandOutAnUnchangedPolicyAgain(t *testing.T) {
@@ -433,7 +435,12 @@ func watchServing(t *testing.T, dir string, change func()) *watched {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- wt.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
 	return w
 }
 

@@ -85,7 +85,7 @@ func mustGet(t *testing.T, s *Store, id string) access.Request {
 func count(t *testing.T, s *Store, table, where string, arg any) int {
 	t.Helper()
 	var n int
-	if err := s.db.QueryRow("SELECT count(*) FROM "+table+" WHERE "+where, arg).Scan(&n); err != nil {
+	if err := s.db.QueryRowContext(t.Context(), "SELECT count(*) FROM "+table+" WHERE "+where, arg).Scan(&n); err != nil {
 		t.Fatalf("count %s: %v", table, err)
 	}
 	return n

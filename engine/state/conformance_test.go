@@ -323,7 +323,7 @@ func testMigrateOnce(t *testing.T, b backend) {
 	}
 	var applied int
 	q := "SELECT count(*) FROM " + versionTable + " WHERE version_id = 1"
-	if err := stores[0].db.QueryRow(q).Scan(&applied); err != nil || applied != 1 {
+	if err := stores[0].db.QueryRowContext(t.Context(), q).Scan(&applied); err != nil || applied != 1 {
 		t.Fatalf("migration 1 recorded %d times (err %v), want once", applied, err)
 	}
 }
@@ -332,7 +332,7 @@ func testNewerSchema(t *testing.T, b backend) {
 	needShared(t, b)
 	url := b.fresh(t)
 	s := open(t, url, nil)
-	if _, err := s.db.Exec("INSERT INTO " + versionTable + " (version_id, is_applied) VALUES (999, true)"); err != nil {
+	if _, err := s.db.ExecContext(t.Context(), "INSERT INTO "+versionTable+" (version_id, is_applied) VALUES (999, true)"); err != nil {
 		t.Fatal(err)
 	}
 	_ = s.Close()

@@ -16,7 +16,7 @@ func ExampleStore() {
 	if err != nil {
 		panic(err)
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	exp := time.Now().Add(5 * time.Minute)
 	first, _ := s.Use(ctx, "https://gitlab.com", "job-42", exp)
 	again, _ := s.Use(ctx, "https://gitlab.com", "job-42", exp)

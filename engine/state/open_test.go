@@ -54,7 +54,7 @@ func TestASQLiteFileInAMissingDirectoryIsOneClearError(t *testing.T) {
 
 func TestPostgresOpenSaysWhyItCannotConnectWithoutThePassword(t *testing.T) {
 	c := pg.Require(t)
-	free, err := net.Listen("tcp", "127.0.0.1:0")
+	free, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestPostgresTakesItsPasswordFromAFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	if _, err := s.Revoked(context.Background(), "x"); err != nil {
 		t.Fatal(err)
 	}

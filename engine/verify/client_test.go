@@ -13,7 +13,11 @@ import (
 
 func get(t *testing.T, c *http.Client, url string) ([]byte, error) {
 	t.Helper()
-	resp, err := c.Get(url)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -328,7 +328,11 @@ func TestKeysRemovedAtTheIssuerStopVerifyingAfterTheMaxKeyAge(t *testing.T) {
 // jwksOf returns the JWKS the harness's issuer serves.
 func jwksOf(t *testing.T, h *harness) []byte {
 	t.Helper()
-	resp, err := http.Get(h.iss.JWKSURL())
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, h.iss.JWKSURL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

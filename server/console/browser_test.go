@@ -221,7 +221,7 @@ func forge(t *testing.T, ctx context.Context, action, csrf string) {
 	}
 	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
-		fmt.Fprintf(w, `<!doctype html><form method="post" action="%s">%s<input name="reason" value="forged">`+
+		_, _ = fmt.Fprintf(w, `<!doctype html><form method="post" action="%s">%s<input name="reason" value="forged">`+
 			`<button id="go" type="submit">win a prize</button></form>`, action, field)
 	}))
 	t.Cleanup(evil.Close)

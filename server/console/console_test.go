@@ -22,7 +22,11 @@ type page struct {
 
 func get(t testing.TB, c *http.Client, u string) page {
 	t.Helper()
-	resp, err := c.Get(u)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +35,12 @@ func get(t testing.TB, c *http.Client, u string) page {
 
 func post(t testing.TB, c *http.Client, u string, form url.Values) page {
 	t.Helper()
-	resp, err := c.PostForm(u, form)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -223,7 +223,7 @@ func (st *stack) personToken(t testing.TB, person map[string]any) string {
 func (st *stack) request(t testing.TB) access.Request {
 	t.Helper()
 	body := `{"identity": "` + identity + `", "duration": "1h", "reason": "migrate the orders table", "ticket": "OPS-1234"}`
-	req, err := http.NewRequest(http.MethodPost, st.URL+"/v1/access/requests", strings.NewReader(body))
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, st.URL+"/v1/access/requests", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

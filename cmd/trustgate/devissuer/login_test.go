@@ -52,7 +52,7 @@ func authorize(t *testing.T, base, aud string) (*oauth2.Config, string, string, 
 func TestTheSignInPageLetsADeveloperPickADemoApproverAndTheConsoleGetsTheirIDToken(t *testing.T) {
 	base, aud := signInServer(t)
 	cfg, page, verifier, nonce := authorize(t, base, aud)
-	resp, err := http.Get(page)
+	resp, err := httpGet(t, nil, page)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestTheSignInPageLetsADeveloperPickADemoApproverAndTheConsoleGetsTheirIDTok
 			t.Errorf("the sign-in page lacks %s", want)
 		}
 	}
-	resp, err = noRedirects().Get(page + "&person=alice")
+	resp, err = httpGet(t, noRedirects(), page+"&person=alice")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestTheSignInRefusesOtherClientsAndBadRedemptions(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, page, verifier, _ := authorize(t, base, aud)
 			page, verifier = tt.change(cfg, page, verifier)
-			resp, err := noRedirects().Get(page + "&person=alice")
+			resp, err := httpGet(t, noRedirects(), page+"&person=alice")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -56,7 +56,7 @@ func TestAPersonTokenNeedsASubject(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
-	iss.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/token?kind=person", nil))
+	iss.Handler().ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/token?kind=person", nil))
 	if rec.Code != http.StatusBadRequest {
 		t.Fatalf("status %d", rec.Code)
 	}
@@ -64,7 +64,7 @@ func TestAPersonTokenNeedsASubject(t *testing.T) {
 
 func get(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := httpGet(t, nil, url)
 	if err != nil {
 		t.Fatal(err)
 	}

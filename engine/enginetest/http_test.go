@@ -1,0 +1,20 @@
+package enginetest_test
+
+import (
+	"net/http"
+	"testing"
+)
+
+// httpGet GETs u with c (http.DefaultClient when nil) under the test's
+// context.
+func httpGet(t testing.TB, c *http.Client, u string) (*http.Response, error) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	if c == nil {
+		c = http.DefaultClient
+	}
+	return c.Do(req)
+}
