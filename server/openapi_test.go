@@ -313,7 +313,7 @@ func TestTheServerKnowsEveryDocumentedJSONFieldAndNoOther(t *testing.T) {
 func probeJSON(t *testing.T, e *jitEnv, method, path, body string) response {
 	t.Helper()
 	path = strings.ReplaceAll(path, "{id}", "aaaaaaaaaaaaaaaaaaaaaaaaaa")
-	req, err := http.NewRequest(method, e.URL+path, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(t.Context(), method, e.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func TestServeAuthenticatesIntrospectionClientsAndWarnsWhileIntrospectionIsOpen(
 	bundle := testBundle(t, iss.URL(), "https://sts.example.com")
 	introspect := func(t *testing.T, base string, auth func(*http.Request)) *http.Response {
 		t.Helper()
-		req, err := http.NewRequest(http.MethodPost, base+"/oauth2/introspect", strings.NewReader("token=a.b.c"))
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/oauth2/introspect", strings.NewReader("token=a.b.c"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,12 +14,12 @@ import (
 // metrics with reg. Failing to open it stops serve with one line.
 func openState(ctx context.Context, cfg config.State, log *zap.Logger, reg prometheus.Registerer) (*state.Store, error) {
 	url := cfg.URL
-	switch {
-	case url == "":
+	switch url {
+	case "":
 		url = config.DefaultStateURL
 		log.Info("state: no state.url configured: keeping state in trustgate-state.db in the working directory",
 			zap.String("url", url))
-	case url == "memory:":
+	case "memory:":
 		log.Warn("state is in memory: revocations and used one-time tokens are lost at exit and not shared with other replicas; for tests only")
 	}
 	return state.Open(ctx, url, state.Options{
