@@ -92,7 +92,7 @@ func (ts *testServer) roundTrip(req *http.Request) (response, error) {
 
 func (ts *testServer) post(t testing.TB, path, contentType, body string) response {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, ts.URL+path, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, ts.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func (ts *testServer) post(t testing.TB, path, contentType, body string) respons
 
 func (ts *testServer) get(t testing.TB, path string, header ...string) response {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, ts.URL+path, nil)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, ts.URL+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -206,7 +206,7 @@ func exchangeUntil(t *testing.T, ts *testServer, token string, stop <-chan struc
 			return
 		default:
 		}
-		req, err := http.NewRequest(http.MethodPost, ts.URL+"/oauth2/token", strings.NewReader(formBody(token, "identity", "deploy")))
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, ts.URL+"/oauth2/token", strings.NewReader(formBody(token, "identity", "deploy")))
 		if err != nil {
 			t.Error(err)
 			return
@@ -271,7 +271,8 @@ func TestABrokenReloadKeepsTheLastGoodPolicy(t *testing.T) {
 		t.Run(broken.name, func(t *testing.T) {
 			mustWrite(t, filepath.Join(ts.Bundle, "data.yaml"), broken.content)
 			select {
-			case <-ts.Refused:
+			case err := <-ts.Refused:
+				t.Logf("refused: %v", err)
 			case <-ts.Loaded:
 				t.Fatal("a broken bundle was loaded")
 			case <-time.After(5 * time.Second):

@@ -261,7 +261,11 @@ func assert429(t *testing.T, r response, withDecision bool) {
 
 func metricsText(t testing.TB, ts *testServer) string {
 	t.Helper()
-	r, err := ts.Client.Get(ts.URL + "/metrics")
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, ts.URL+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := ts.Client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,7 +391,7 @@ func BenchmarkExchangeHTTP(b *testing.B) {
 		"scope":              {"read"},
 	}.Encode()
 	exchange := func() error {
-		req, err := http.NewRequest(http.MethodPost, ts.URL+"/oauth2/token", strings.NewReader(form))
+		req, err := http.NewRequestWithContext(b.Context(), http.MethodPost, ts.URL+"/oauth2/token", strings.NewReader(form))
 		if err != nil {
 			return err
 		}
