@@ -5,11 +5,11 @@ package server_test
 // relying party would.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -115,15 +115,22 @@ func (ts *testServer) get(t testing.TB, path string, header ...string) response 
 // exchange is POST /oauth2/token with the subject token and params.
 func (ts *testServer) exchange(t testing.TB, subject string, params ...string) response {
 	t.Helper()
-	form := url.Values{
-		"grant_type":         {"urn:ietf:params:oauth:grant-type:token-exchange"},
-		"subject_token":      {subject},
-		"subject_token_type": {"urn:ietf:params:oauth:token-type:id_token"},
+	req, err := ts.exchangeRequest(t.Context(), subject, params...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for i := 0; i+1 < len(params); i += 2 {
-		form.Add(params[i], params[i+1])
+	return ts.do(t, req)
+}
+
+// exchangeRequest is the request exchange sends, for a test that adds a
+// header or sends it from another goroutine.
+func (ts *testServer) exchangeRequest(ctx context.Context, subject string, params ...string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ts.URL+"/oauth2/token", strings.NewReader(formBody(subject, params...)))
+	if err != nil {
+		return nil, err
 	}
-	return ts.post(t, "/oauth2/token", "application/x-www-form-urlencoded", form.Encode())
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return req, nil
 }
 
 // explain returns what the decision log says of the decision an error

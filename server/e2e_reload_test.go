@@ -6,7 +6,6 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -206,12 +205,11 @@ func exchangeUntil(t *testing.T, ts *testServer, token string, stop <-chan struc
 			return
 		default:
 		}
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, ts.URL+"/oauth2/token", strings.NewReader(formBody(token, "identity", "deploy")))
+		req, err := ts.exchangeRequest(t.Context(), token, "identity", "deploy")
 		if err != nil {
 			t.Error(err)
 			return
 		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if r, err := ts.roundTrip(req); err == nil && r.status == 200 {
 			ok.Add(1)
 		} else {

@@ -3,7 +3,6 @@ package server_test
 import (
 	"net/http"
 	"net/netip"
-	"net/url"
 	"strings"
 	"testing"
 
@@ -22,16 +21,10 @@ func TestBehindATrustedProxyTheRealEngineLimitsAndRecordsTheClientNotTheProxy(t 
 	})
 	exchangeFor := func(xff string) response {
 		t.Helper()
-		form := url.Values{
-			"grant_type":         {"urn:ietf:params:oauth:grant-type:token-exchange"},
-			"subject_token":      {gitlabToken(t, ts.GitLab, nil)},
-			"subject_token_type": {"urn:ietf:params:oauth:token-type:id_token"},
-		}
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, ts.URL+"/oauth2/token", strings.NewReader(form.Encode()))
+		req, err := ts.exchangeRequest(t.Context(), gitlabToken(t, ts.GitLab, nil))
 		if err != nil {
 			t.Fatal(err)
 		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("X-Forwarded-For", xff)
 		return ts.do(t, req)
 	}
