@@ -247,7 +247,7 @@ func (s *Service) Revoke(ctx context.Context, pol Policy, who Party, id, reason 
 		return Request{}, err
 	}
 	if !who.Is(r.Requester.Person) {
-		if r, err = s.authorize(ctx, pol, who, id, VerdictRevoke); err != nil {
+		if err := s.permit(ctx, pol, who, r, VerdictRevoke); err != nil {
 			return Request{}, err
 		}
 	}
@@ -273,14 +273,22 @@ func (s *Service) authorize(ctx context.Context, pol Policy, who Party, id, verd
 	if err != nil {
 		return Request{}, err
 	}
-	d, err := pol.AccessReview(ctx, reviewInput(r, who, verdict, s.now()))
-	if err != nil {
+	if err := s.permit(ctx, pol, who, r, verdict); err != nil {
 		return Request{}, err
 	}
-	if !d.Allow {
-		return Request{}, &DeniedError{Reasons: d.Reasons}
-	}
 	return r, nil
+}
+
+// permit asks the policy whether who may give verdict on r, already read.
+func (s *Service) permit(ctx context.Context, pol Policy, who Party, r Request, verdict string) error {
+	d, err := pol.AccessReview(ctx, reviewInput(r, who, verdict, s.now()))
+	if err != nil {
+		return err
+	}
+	if !d.Allow {
+		return &DeniedError{Reasons: d.Reasons}
+	}
+	return nil
 }
 
 // Grants are identity's active grants, each marked with whether it binds
