@@ -2,8 +2,6 @@ package engine
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -130,14 +128,13 @@ func (e *Engine) accessRefused(rec *record, c AccessCall, action string, err err
 	if errors.As(err, &denied) {
 		reasons = denied.Reasons
 	}
-	sum := sha256.Sum256([]byte(c.Token))
 	e.decLog.Warn("access refused",
 		zap.String("decision_id", rec.id),
 		zap.String("timestamp", timestamp(rec.start)),
 		zap.String("action", action),
 		zap.String("source_iss", rec.srcIss),
 		zap.String("source_sub", rec.srcSub),
-		zap.String("source_token_sha256", hex.EncodeToString(sum[:])),
+		zap.String("source_token_sha256", tokenSHA256(c.Token)),
 		zap.String("client_ip", c.ClientIP),
 		zap.String("error", errorClass(err)),
 		zap.Strings("reasons", reasons),

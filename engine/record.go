@@ -50,16 +50,22 @@ const (
 )
 
 func newRecord(now time.Time, req Request) *record {
-	sum := sha256.Sum256([]byte(req.SubjectToken))
 	return &record{
 		id:        newDecisionID(),
 		start:     now,
-		tokenHash: hex.EncodeToString(sum[:]),
+		tokenHash: tokenSHA256(req.SubjectToken),
 		clientIP:  req.ClientIP,
 		requested: req.Identity,
 		reqScopes: req.Scopes,
 		reqAud:    req.Audiences,
 	}
+}
+
+// tokenSHA256 is how a token appears in a log: its SHA-256, hex-encoded,
+// never the token.
+func tokenSHA256(raw string) string {
+	sum := sha256.Sum256([]byte(raw))
+	return hex.EncodeToString(sum[:])
 }
 
 // newDecisionID returns 128 random bits as a UUID-shaped string.
