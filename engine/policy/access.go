@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -90,7 +89,7 @@ func decodeStrict(v ast.Value, dst any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		return errors.New("the result does not match its shape: " + err.Error())
+		return fmt.Errorf("the result does not match its shape: %w", err)
 	}
 	return nil
 }

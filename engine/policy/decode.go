@@ -1,8 +1,6 @@
 package policy
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -126,30 +124,4 @@ func decodeSeconds(field string, v ast.Value) (int64, error) {
 		return 0, fmt.Errorf("%s is %s, not a whole number of seconds", field, n)
 	}
 	return i, nil
-}
-
-// decodeExplanation reads an explanation: an object that decodes into
-// Explanation with no unknown field.
-func decodeExplanation(v ast.Value) (Explanation, error) {
-	if _, ok := v.(ast.Object); !ok {
-		return Explanation{}, fmt.Errorf("the explanation is %s, not an object", ast.ValueName(v))
-	}
-	x, err := ast.JSON(v)
-	if err != nil {
-		return Explanation{}, err
-	}
-	b, err := json.Marshal(x)
-	if err != nil {
-		return Explanation{}, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	var ex Explanation
-	if err := dec.Decode(&ex); err != nil {
-		return Explanation{}, fmt.Errorf("the explanation does not match its shape: %w", err)
-	}
-	if ex.Identities == nil {
-		return Explanation{}, errors.New("the explanation has no identities")
-	}
-	return ex, nil
 }

@@ -81,13 +81,13 @@ func (p *Policy) Evaluate(ctx context.Context, input ast.Value) (Decision, error
 // Explain evaluates data.trustgate.explain for input: what matched and what
 // did not, identity by identity, federation by federation.
 func (p *Policy) Explain(ctx context.Context, input ast.Value) (Explanation, error) {
-	v, err := p.eval(ctx, p.explain, explainQuery, input)
+	var ex Explanation
+	err := p.evalInto(ctx, p.explain, explainQuery, input, &ex)
+	if err == nil && ex.Identities == nil {
+		err = fmt.Errorf("%w: %s: the explanation has no identities", ErrEvaluation, explainQuery)
+	}
 	if err != nil {
 		return Explanation{}, err
-	}
-	ex, err := decodeExplanation(v)
-	if err != nil {
-		return Explanation{}, fmt.Errorf("%w: %s: %w", ErrEvaluation, explainQuery, err)
 	}
 	return ex, nil
 }
