@@ -2,6 +2,8 @@ package engine_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
@@ -17,6 +19,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/trustgate/trustgate/engine"
+	"github.com/trustgate/trustgate/engine/access"
 	"github.com/trustgate/trustgate/engine/decisionlog"
 	"github.com/trustgate/trustgate/engine/enginetest"
 	"github.com/trustgate/trustgate/engine/mint"
@@ -429,4 +432,34 @@ func newRing(t testing.TB) *mint.KeyRing {
 		t.Fatal(err)
 	}
 	return ring
+}
+
+// TestARefusedAccessCallLogsTheTokensHashNotTheToken: the "access refused"
+// line names the bearer token by its SHA-256 only, and neither it nor the
+// error returned holds any segment of the token.
+func TestARefusedAccessCallLogsTheTokensHashNotTheToken(t *testing.T) {
+	f := newFixture(t) // no just-in-time access: every call is refused
+	raw := f.token(t, nil)
+	_, err := f.eng.RequestAccess(context.Background(), engine.AccessCall{Token: raw, ClientIP: "192.0.2.1"}, access.NewRequest{Identity: "deploy"})
+	if !errors.Is(err, engine.ErrNoAccess) {
+		t.Fatalf("RequestAccess: %v; want ErrNoAccess", err)
+	}
+	lines := f.logs.FilterMessage("access refused").All()
+	if len(lines) != 1 {
+		t.Fatalf("%d access refused lines, want 1", len(lines))
+	}
+	sum := sha256.Sum256([]byte(raw))
+	fields := lines[0].ContextMap()
+	if fields["source_token_sha256"] != hex.EncodeToString(sum[:]) || fields["client_ip"] != "192.0.2.1" {
+		t.Fatalf("access refused fields %v", fields)
+	}
+	buf, encErr := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()).EncodeEntry(lines[0].Entry, lines[0].Context)
+	if encErr != nil {
+		t.Fatal(encErr)
+	}
+	for _, part := range strings.Split(raw, ".") {
+		if strings.Contains(buf.String(), part) || strings.Contains(err.Error(), part) {
+			t.Fatalf("the log line or the error holds a token segment: %s / %v", buf, err)
+		}
+	}
 }
