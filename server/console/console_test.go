@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.uber.org/zap"
+
 	"github.com/trustgate/trustgate/engine/access"
 )
 
@@ -293,6 +295,13 @@ func TestDenyingADeniedRequestIsAConflictAndASecondReviewIsRefused(t *testing.T)
 	}
 	if p := post(t, c, deny, url.Values{"csrf": {tok}, "reason": {"again"}}); p.status != http.StatusForbidden {
 		t.Fatalf("alice's second review: %d, want 403 (the policy refuses a second review by one person)", p.status)
+	}
+	refusals := st.Logs.FilterMessage("console request refused").FilterField(zap.Int("status", http.StatusForbidden)).All()
+	if len(refusals) != 1 {
+		t.Fatalf("%d log lines for the refused review, want 1", len(refusals))
+	}
+	if f := refusals[0].ContextMap(); f["decision_id"] == "" || f["error"] != nil {
+		t.Errorf("the refused review's log line %v: want its decision id, and its cause and reasons left to the decision log", f)
 	}
 	b := browser(t)
 	st.signIn(t, b, bob, "/console/")

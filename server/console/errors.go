@@ -66,23 +66,28 @@ func classify(err error) errorView {
 }
 
 // fail writes the error page for err and logs it: 4xx at Warn, 5xx at
-// Error, with the decision id and never a token.
+// Error, with the decision id and never a token. An engine refusal's
+// cause and the policy's reasons stay in the decision log record under
+// the decision id, as in the server's own log (server/errors.go); only
+// the console's own errors (sign-in, CSRF, the IdP) log their text.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, action string, err error) {
 	v := classify(err)
+	fields := []zap.Field{zap.String("action", action), zap.String("client_ip", clientIP(r))}
 	var ee *engine.Error
 	if errors.As(err, &ee) {
 		v.DecisionID = ee.DecisionID
 		if ee.RetryAfter > 0 {
 			w.Header().Set("Retry-After", retryAfter(ee))
 		}
+	} else {
+		fields = append(fields, zap.Error(err))
 	}
 	level := zap.WarnLevel
 	if v.Status >= http.StatusInternalServerError {
 		level = zap.ErrorLevel
 	}
 	if ce := c.log.Check(level, "console request refused"); ce != nil {
-		ce.Write(zap.String("action", action), zap.Int("status", v.Status),
-			zap.String("decision_id", v.DecisionID), zap.String("client_ip", clientIP(r)), zap.Error(err))
+		ce.Write(append(fields, zap.Int("status", v.Status), zap.String("decision_id", v.DecisionID))...)
 	}
 	c.render(w, v.Status, "error.html", pageData{Title: http.StatusText(v.Status), Error: &v})
 }
