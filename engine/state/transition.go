@@ -40,7 +40,10 @@ func locked(ctx context.Context, tx *sql.Tx, id string) (access.Request, error) 
 		return access.Request{}, err
 	}
 	rs := []access.Request{r}
-	return rs[0], loadChildren(ctx, tx, rs)
+	if err := loadChildren(ctx, tx, rs); err != nil {
+		return access.Request{}, err
+	}
+	return rs[0], nil
 }
 
 // ReviewAccessRequest records rv on pending request id, denying it, or
