@@ -14,10 +14,11 @@ import (
 	"github.com/trustgate/trustgate/engine/verify"
 )
 
-// The claim fixtures the Rego tests use (testdata/fixtures/claims.json) run
-// here through the Go path: strict claim values, engine.Input, the example
-// bundle compiled with the embedded library.
-func TestClaimFixturesDecideTheSameInGo(t *testing.T) {
+// claimFixtures reads the claim fixtures the Rego tests use
+// (testdata/fixtures/claims.json), by name, and loads the example bundle
+// with the embedded library.
+func claimFixtures(t *testing.T) (map[string]json.RawMessage, *policy.Policy) {
+	t.Helper()
 	raw, err := os.ReadFile("../testdata/fixtures/claims.json")
 	if err != nil {
 		t.Fatal(err)
@@ -32,6 +33,14 @@ func TestClaimFixturesDecideTheSameInGo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return doc.Fixtures, pol
+}
+
+// The claim fixtures the Rego tests use (testdata/fixtures/claims.json) run
+// here through the Go path: strict claim values, engine.Input, the example
+// bundle compiled with the embedded library.
+func TestClaimFixturesDecideTheSameInGo(t *testing.T) {
+	fixtures, pol := claimFixtures(t)
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		fixture, identity string
@@ -46,7 +55,7 @@ func TestClaimFixturesDecideTheSameInGo(t *testing.T) {
 	} {
 		t.Run(tc.fixture, func(t *testing.T) {
 			// The server's one strict parse, as for a verified payload.
-			claims, err := verify.ParseClaims(doc.Fixtures[tc.fixture])
+			claims, err := verify.ParseClaims(fixtures[tc.fixture])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -74,20 +83,7 @@ func TestClaimFixturesDecideTheSameInGo(t *testing.T) {
 // grant the one identity that matched when named, and deny when none or
 // several did. An index that left out an identity that can match fails it.
 func TestAnUnnamedExchangeGrantsWhatNamingTheOneMatchingIdentityGrants(t *testing.T) {
-	raw, err := os.ReadFile("../testdata/fixtures/claims.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Fixtures map[string]json.RawMessage `json:"fixtures"`
-	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
-	pol, err := policy.Load(context.Background(), []string{"../bundles/example"}, policy.Options{ServerIssuer: "https://sts.example.com", AllowInsecureIssuers: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fixtures, pol := claimFixtures(t)
 	var data struct {
 		Trustgate struct {
 			Identities map[string]json.RawMessage `json:"identities"`
@@ -102,7 +98,7 @@ func TestAnUnnamedExchangeGrantsWhatNamingTheOneMatchingIdentityGrants(t *testin
 	}
 	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	granted := 0
-	for name, payload := range doc.Fixtures {
+	for name, payload := range fixtures {
 		t.Run(name, func(t *testing.T) {
 			claims, err := verify.ParseClaims(payload)
 			if err != nil {
