@@ -110,20 +110,13 @@ func (s *Store) AccessRequests(ctx context.Context, f access.Filter) ([]access.R
 // readRequests runs q, which selects requestColumns, and fills in each
 // request's reviews and history.
 func readRequests(ctx context.Context, q querier, query string, args ...any) ([]access.Request, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
 	var out []access.Request
-	for rows.Next() {
-		r, err := scanRequest(rows)
-		if err != nil {
-			_ = rows.Close()
-			return nil, err
-		}
+	err := eachRow(ctx, q, query, args, func(row scanner) error {
+		r, err := scanRequest(row)
 		out = append(out, r)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	if len(out) == 0 {
