@@ -194,7 +194,7 @@ func TestARemoteDownloadIsRefusedWhen(t *testing.T) {
 		want    string
 	}{
 		{"A redirect to another host is not followed.", func(w http.ResponseWriter, r *http.Request) {
-			http.Redirect(w, r, other.URL+"/bundle.tar.gz", http.StatusFound)
+			http.Redirect(w, r, other.URL+"/bundle.tar.gz?X-Amz-Signature=presigned-secret", http.StatusFound)
 		}, nil, "another host"},
 		{"A body over the size cap is refused.", func(w http.ResponseWriter, _ *http.Request) {
 			_, _ = w.Write(body)
@@ -222,6 +222,9 @@ func TestARemoteDownloadIsRefusedWhen(t *testing.T) {
 			}
 			if n := strings.Count(err.Error(), srv.URL); n != 1 {
 				t.Fatalf("Start: %v names the bundle's URL %d times, want once", err, n)
+			}
+			if strings.Contains(err.Error(), "presigned-secret") {
+				t.Fatalf("Start: %v repeats a redirect's query", err)
 			}
 		})
 	}
