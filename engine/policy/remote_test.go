@@ -60,29 +60,12 @@ func fastPolls(t *testing.T) policy.RemoteOptions {
 // returns what it hands out and the policy Start returned.
 func remoteWatch(t *testing.T, paths []string, opts policy.Options) (*watched, *policy.Policy) {
 	t.Helper()
-	w := &watched{loads: make(chan *policy.Policy, 32), errors: make(chan error, 32)}
-	wt, err := policy.NewWatcher(paths, opts, func(p *policy.Policy) { w.loads <- p }, func(err error) { w.errors <- err })
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, wt := newWatched(t, paths, opts)
 	p, err := wt.Start(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- wt.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(reloadWait):
-			t.Error("Run did not return when its context ended")
-		}
-	})
+	runUntilCleanup(t, wt)
 	return w, p
 }
 

@@ -21,13 +21,22 @@ type watched struct {
 	errors chan error
 }
 
-func watch(t *testing.T, paths []string) *watched {
+// newWatched makes a Watcher over paths with opts and the watched that
+// records what it hands out.
+func newWatched(t *testing.T, paths []string, opts policy.Options) (*watched, *policy.Watcher) {
 	t.Helper()
 	w := &watched{loads: make(chan *policy.Policy, 32), errors: make(chan error, 32)}
-	wt, err := policy.NewWatcher(paths, options(), func(p *policy.Policy) { w.loads <- p }, func(err error) { w.errors <- err })
+	wt, err := policy.NewWatcher(paths, opts, func(p *policy.Policy) { w.loads <- p }, func(err error) { w.errors <- err })
 	if err != nil {
 		t.Fatal(err)
 	}
+	return w, wt
+}
+
+// runUntilCleanup runs wt until the test ends; then Run must return, and
+// without an error, within reloadWait.
+func runUntilCleanup(t *testing.T, wt *policy.Watcher) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- wt.Run(ctx) }()
@@ -42,6 +51,12 @@ func watch(t *testing.T, paths []string) *watched {
 			t.Error("Run did not return when its context ended")
 		}
 	})
+}
+
+func watch(t *testing.T, paths []string) *watched {
+	t.Helper()
+	w, wt := newWatched(t, paths, options())
+	runUntilCleanup(t, wt)
 	w.load(t) // Run's first load
 	return w
 }
@@ -421,26 +436,14 @@ func TestWatcherHandsOutAChangedManifestRevision(t *testing.T) {
 // after NewWatcher is Serving; change runs between that Load and Run.
 func watchServing(t *testing.T, dir string, change func()) *watched {
 	t.Helper()
-	w := &watched{loads: make(chan *policy.Policy, 32), errors: make(chan error, 32)}
-	wt, err := policy.NewWatcher([]string{dir}, options(), func(p *policy.Policy) { w.loads <- p }, func(err error) { w.errors <- err })
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, wt := newWatched(t, []string{dir}, options())
 	p, err := policy.Load(context.Background(), []string{dir}, options())
 	if err != nil {
 		t.Fatal(err)
 	}
 	wt.Serving(p)
 	change()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- wt.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	runUntilCleanup(t, wt)
 	return w
 }
 
