@@ -1,11 +1,8 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
-	"os"
-	"strings"
 
 	"github.com/trustgate/trustgate/server"
 )
@@ -49,7 +46,7 @@ func (c *Config) validateNetwork() []string {
 			add(key+".id", "%q is already a client", cl.ID)
 		}
 		seen[cl.ID] = true
-		if _, err := readClientSecret(cl.SecretFile); err != nil {
+		if _, err := readSecretFile(cl.SecretFile, minClientSecretLen); err != nil {
 			add(key+".secret_file", "%v", err)
 		}
 	}
@@ -72,27 +69,6 @@ func parseTrustedProxy(cidr string) (netip.Prefix, error) {
 	return p, nil
 }
 
-// readClientSecret reads a secret file: it must exist and hold a secret of
-// at least minClientSecretLen bytes after its trailing newline. The error
-// never repeats the file's content.
-func readClientSecret(path string) (string, error) {
-	if path == "" {
-		return "", errors.New("is required")
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	secret := strings.TrimRight(string(data), "\r\n")
-	switch {
-	case secret == "":
-		return "", fmt.Errorf("%s is empty", path)
-	case len(secret) < minClientSecretLen:
-		return "", fmt.Errorf("%s holds a secret shorter than %d bytes", path, minClientSecretLen)
-	}
-	return secret, nil
-}
-
 // NetworkOptions turns the validated trusted_proxies and introspection
 // clients into the server's, reading the secret files.
 func (c *Config) NetworkOptions() ([]netip.Prefix, []server.IntrospectionClient, error) {
@@ -106,7 +82,7 @@ func (c *Config) NetworkOptions() ([]netip.Prefix, []server.IntrospectionClient,
 	}
 	clients := make([]server.IntrospectionClient, 0, len(c.Introspection.Clients))
 	for i, cl := range c.Introspection.Clients {
-		secret, err := readClientSecret(cl.SecretFile)
+		secret, err := readSecretFile(cl.SecretFile, minClientSecretLen)
 		if err != nil {
 			return nil, nil, fmt.Errorf("introspection.clients[%d].secret_file: %w", i, err)
 		}

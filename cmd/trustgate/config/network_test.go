@@ -33,6 +33,7 @@ func TestTrustedProxiesAndIntrospectionClientsAreValidatedWithTheirKeys(t *testi
 		{"a client without a secret file is refused", "introspection: {clients: [{id: a}]}", "introspection.clients[0].secret_file: is required"},
 		{"a missing secret file is refused", "introspection: {clients: [{id: a, secret_file: /does/not/exist}]}", "introspection.clients[0].secret_file: open /does/not/exist"},
 		{"an empty secret file is refused", "introspection: {clients: [{id: a, secret_file: " + secretFile(t, "\n") + "}]}", "is empty"},
+		{"a secret file of only blanks is refused as empty", "introspection: {clients: [{id: a, secret_file: " + secretFile(t, "                    \n") + "}]}", "is empty"},
 		{"a short secret is refused without repeating it", "introspection: {clients: [{id: a, secret_file: " + secretFile(t, "shorty") + "}]}", "shorter than 16 bytes"},
 		{"an unknown key under a client is refused", "introspection: {clients: [{id: a, secret: x}]}", "introspection.clients[0].secret: unknown key"},
 	}
