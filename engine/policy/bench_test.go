@@ -34,11 +34,17 @@ func manyIdentities(b *testing.B, n int) string {
 			}},
 		}
 	}
-	data := map[string]any{"trustgate": map[string]any{
+	return gitlabBundle(b, ids)
+}
+
+// gitlabBundle writes a bundle of ids with one provider, gitlab.com, and
+// returns its directory.
+func gitlabBundle(b *testing.B, ids map[string]any) string {
+	b.Helper()
+	raw, err := json.Marshal(map[string]any{"trustgate": map[string]any{
 		"providers":  map[string]any{"gitlab": map[string]any{"issuer": "https://gitlab.com", "platform": "gitlab"}},
 		"identities": ids,
-	}}
-	raw, err := json.Marshal(data)
+	}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -210,18 +216,7 @@ func perProject(b *testing.B, n int) string {
 			}},
 		}
 	}
-	raw, err := json.Marshal(map[string]any{"trustgate": map[string]any{
-		"providers":  map[string]any{"gitlab": map[string]any{"issuer": "https://gitlab.com", "platform": "gitlab"}},
-		"identities": ids,
-	}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	dir := b.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "data.json"), raw, 0o600); err != nil {
-		b.Fatal(err)
-	}
-	return dir
+	return gitlabBundle(b, ids)
 }
 
 // BenchmarkEvaluateUnnamed evaluates a token that names no identity against
