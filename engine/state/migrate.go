@@ -1,19 +1,39 @@
 package state
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"path"
+	"testing/fstest"
+	"text/template"
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	"go.uber.org/zap"
 )
 
-//go:embed migrations
+// migrationFiles are the migrations of both dialects: one file per version,
+// with the column types the dialects spell differently left as template
+// fields ({{.Int64}}, {{.Bytes}}, {{.SerialKey}}) that columnTypes fills.
+//
+//go:embed migrations/*.sql
 var migrationFiles embed.FS
+
+// columnTypes are the spellings of one dialect's column types.
+type columnTypes struct {
+	Int64     string // a 64-bit integer
+	Bytes     string // a byte string
+	SerialKey string // an integer primary key the database assigns, ascending
+}
+
+var (
+	postgresTypes = columnTypes{Int64: "BIGINT", Bytes: "BYTEA", SerialKey: "BIGSERIAL PRIMARY KEY"}
+	sqliteTypes   = columnTypes{Int64: "INTEGER", Bytes: "BLOB", SerialKey: "INTEGER PRIMARY KEY AUTOINCREMENT"}
+)
 
 // versionTable is the table goose records applied migrations in.
 const versionTable = "trustgate_schema_version"
@@ -48,14 +68,14 @@ func migrate(ctx context.Context, c *conn, log *zap.Logger) error {
 }
 
 func newProvider(c *conn) (*goose.Provider, error) {
-	dialect, dir := goose.DialectSQLite3, "migrations/sqlite"
+	dialect, types := goose.DialectSQLite3, sqliteTypes
 	opts := []goose.ProviderOption{
 		goose.WithTableName(versionTable),
 		goose.WithDisableGlobalRegistry(true),
 		goose.WithSlog(slog.New(slog.DiscardHandler)),
 	}
 	if c.backend == backendPostgres {
-		dialect, dir = goose.DialectPostgres, "migrations/postgres"
+		dialect, types = goose.DialectPostgres, postgresTypes
 		// Poll the advisory lock every second, for up to two minutes.
 		locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(migrationLockID), lock.WithLockTimeout(1, 120))
 		if err != nil {
@@ -63,11 +83,33 @@ func newProvider(c *conn) (*goose.Provider, error) {
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	fsys, err := fs.Sub(migrationFiles, dir)
+	fsys, err := renderMigrations(types)
 	if err != nil {
 		return nil, err
 	}
 	return goose.NewProvider(dialect, c.db, fsys, opts...)
+}
+
+// renderMigrations is the embedded migrations with types filled in, as the
+// in-memory file system goose reads them from.
+func renderMigrations(types columnTypes) (fs.FS, error) {
+	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	rendered := fstest.MapFS{}
+	for _, name := range names {
+		t, err := template.New(name).Option("missingkey=error").ParseFS(migrationFiles, name)
+		if err != nil {
+			return nil, fmt.Errorf("migration %s: %w", name, err)
+		}
+		var b bytes.Buffer
+		if err := t.ExecuteTemplate(&b, path.Base(name), types); err != nil {
+			return nil, fmt.Errorf("migration %s: %w", name, err)
+		}
+		rendered[path.Base(name)] = &fstest.MapFile{Data: b.Bytes(), Mode: 0o444}
+	}
+	return rendered, nil
 }
 
 // latest is the newest schema version this binary knows.

@@ -14,10 +14,10 @@ CREATE TABLE access_request (
     reason             TEXT    NOT NULL,
     ticket             TEXT    NOT NULL,
     scopes             TEXT    NOT NULL,
-    duration_seconds   BIGINT  NOT NULL,
-    created_at         BIGINT  NOT NULL,
-    expires_at         BIGINT  NOT NULL,
-    updated_at         BIGINT  NOT NULL
+    duration_seconds   {{.Int64}}  NOT NULL,
+    created_at         {{.Int64}}  NOT NULL,
+    expires_at         {{.Int64}}  NOT NULL,
+    updated_at         {{.Int64}}  NOT NULL
 );
 -- ActiveGrants and GrantActive; the expiry sweep; the list, newest first;
 -- the sweep of finished requests.
@@ -36,7 +36,7 @@ CREATE TABLE access_review (
     reviewer_name     TEXT    NOT NULL,
     verdict           TEXT    NOT NULL,
     reason            TEXT    NOT NULL,
-    at                BIGINT  NOT NULL,
+    at                {{.Int64}}  NOT NULL,
     PRIMARY KEY (request_id, seq),
     UNIQUE (request_id, reviewer_issuer, reviewer_sub)
 );
@@ -48,7 +48,7 @@ CREATE TABLE access_event (
     type       TEXT    NOT NULL,
     actor      TEXT    NOT NULL,
     reason     TEXT    NOT NULL,
-    at         BIGINT  NOT NULL,
+    at         {{.Int64}}  NOT NULL,
     PRIMARY KEY (request_id, seq)
 );
 
@@ -57,13 +57,13 @@ CREATE TABLE access_event (
 -- {"event", "request"} as they were at the transition; last_error never
 -- holds a secret.
 CREATE TABLE notification_outbox (
-    id              BIGSERIAL PRIMARY KEY,
+    id              {{.SerialKey}},
     target          TEXT    NOT NULL,
     payload         TEXT    NOT NULL,
     attempts        INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at BIGINT  NOT NULL,
-    delivered_at    BIGINT,
-    created_at      BIGINT  NOT NULL,
+    next_attempt_at {{.Int64}}  NOT NULL,
+    delivered_at    {{.Int64}},
+    created_at      {{.Int64}}  NOT NULL,
     last_error      TEXT    NOT NULL DEFAULT ''
 );
 CREATE INDEX notification_outbox_due ON notification_outbox (next_attempt_at) WHERE delivered_at IS NULL;
