@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"strings"
 	"time"
@@ -49,37 +50,35 @@ func runAccess(ctx context.Context, args []string, io stdio) int {
 // --wait, the exchange once it is approved (printed like `exchange`).
 type requestFlags struct {
 	exchangeFlags
-	duration string
-	reason   string
-	ticket   string
-	scopes   stringList
-	wait     bool
-	poll     time.Duration
+	body newRequestBody
+	wait bool
+	poll time.Duration
+}
+
+func (f *requestFlags) register(fs *flag.FlagSet, io stdio) {
+	f.tokenSource.flags(fs, io)
+	fs.StringVar(&f.identity, "identity", "", "the just-in-time identity to ask for (required)")
+	fs.StringVar(&f.body.Duration, "duration", "", "how long the grant should last, e.g. 1h (default: the identity's default_duration)")
+	fs.StringVar(&f.body.Reason, "reason", "", "why: shown to approvers (required)")
+	fs.StringVar(&f.body.Ticket, "ticket", "", "an incident or change ticket")
+	fs.Var((*stringList)(&f.body.Scopes), "scope", "a scope to ask for (repeatable; default: all of the identity's)")
+	fs.BoolVar(&f.wait, "wait", false, "wait until approved, then exchange the ID token and print the access token")
+	fs.DurationVar(&f.timeout, "timeout", 30*time.Minute, "with --wait: give up (and cancel the request) after this long")
+	fs.DurationVar(&f.poll, "poll", 10*time.Second, "with --wait: how often to ask")
+	f.outputFlags(fs)
 }
 
 func runAccessRequest(ctx context.Context, args []string, io stdio) int {
 	fs := newFlags("access request", io)
 	var f requestFlags
-	f.tokenSource.flags(fs, io)
-	fs.StringVar(&f.identity, "identity", "", "the just-in-time identity to ask for (required)")
-	fs.StringVar(&f.duration, "duration", "", "how long the grant should last, e.g. 1h (default: the identity's default_duration)")
-	fs.StringVar(&f.reason, "reason", "", "why: shown to approvers (required)")
-	fs.StringVar(&f.ticket, "ticket", "", "an incident or change ticket")
-	fs.Var(&f.scopes, "scope", "a scope to ask for (repeatable; default: all of the identity's)")
-	fs.BoolVar(&f.wait, "wait", false, "wait until approved, then exchange the ID token and print the access token")
-	fs.DurationVar(&f.timeout, "timeout", 30*time.Minute, "with --wait: give up (and cancel the request) after this long")
-	fs.DurationVar(&f.poll, "poll", 10*time.Second, "with --wait: how often to ask")
-	f.outputFlags(fs)
-	if code, ok := parseFlags(fs, args); !ok {
+	f.register(fs, io)
+	if code, ok := parseChecked(fs, args, f.check); !ok {
 		return code
 	}
-	if err := f.check(); err != nil {
-		fmt.Fprintf(io.stderr, "trustgate access request: %v\n", err)
-		return exitUsage
-	}
-	f.scope = strings.Join(f.scopes, " ")
+	f.body.Identity = f.identity
+	f.scope = strings.Join(f.body.Scopes, " ")
 	c := newAccessClient(&f.tokenSource, io)
-	r, err := c.create(ctx, newRequestBody{Identity: f.identity, Duration: f.duration, Reason: f.reason, Ticket: f.ticket, Scopes: f.scopes})
+	r, err := c.create(ctx, f.body)
 	if err != nil {
 		return fail(io, "access request", err)
 	}
@@ -97,7 +96,7 @@ func (f *requestFlags) check() error {
 	switch {
 	case f.identity == "":
 		return errors.New("--identity is required")
-	case strings.TrimSpace(f.reason) == "":
+	case strings.TrimSpace(f.body.Reason) == "":
 		return errors.New("--reason is required: approvers read it")
 	case f.poll < time.Second:
 		return errors.New("--poll must be at least 1s")

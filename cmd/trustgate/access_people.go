@@ -64,12 +64,8 @@ func runAccessList(ctx context.Context, args []string, io stdio) int {
 	var f peopleFlags
 	f.register(fs, io)
 	state := fs.String("state", "", "only requests in this state: pending, approved, denied, cancelled, expired or revoked")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := parseChecked(fs, args, f.check); !ok {
 		return code
-	}
-	if err := f.check(); err != nil {
-		fmt.Fprintf(io.stderr, "trustgate access list: %v\n", err)
-		return exitUsage
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()

@@ -110,6 +110,20 @@ func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
 	return 0, true
 }
 
+// parseChecked parses args like parseFlags and then runs check, printing
+// its error as one line "trustgate CMD: err"; it returns the exit code to
+// use when either ends the command.
+func parseChecked(fs *flag.FlagSet, args []string, check func() error) (int, bool) {
+	if code, ok := parseFlags(fs, args); !ok {
+		return code, false
+	}
+	if err := check(); err != nil {
+		fmt.Fprintf(fs.Output(), "%s: %v\n", fs.Name(), err)
+		return exitUsage, false
+	}
+	return 0, true
+}
+
 // fail prints one line "trustgate CMD: err" and returns exitFail.
 func fail(io stdio, cmd string, err error) int {
 	fmt.Fprintf(io.stderr, "trustgate %s: %s\n", cmd, strings.TrimSpace(err.Error()))

@@ -75,12 +75,8 @@ func runExchange(ctx context.Context, args []string, io stdio) int {
 	fs.StringVar(&f.scope, "scope", "", "space-separated scopes to ask for (default: all of the identity's)")
 	f.outputFlags(fs)
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "overall timeout")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := parseChecked(fs, args, f.check); !ok {
 		return code
-	}
-	if err := f.check(); err != nil {
-		fmt.Fprintf(io.stderr, "trustgate exchange: %v\n", err)
-		return exitUsage
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
