@@ -51,6 +51,14 @@ func TestJustInTimeRefusalsOverHTTP(t *testing.T) {
 			job := e.pipeline(t, nil)
 			return e.act(t, e.approved(t, job), "cancel", job)
 		}, http.StatusConflict, "conflict"},
+		{"Another pipeline may not revoke a grant: 404.", func(t *testing.T) response {
+			id := e.approved(t, e.pipeline(t, nil))
+			other := e.pipeline(t, map[string]any{"project_path": "my-group/other", "sub": "project_path:my-group/other:ref_type:branch:ref:main"})
+			return e.act(t, id, "revoke", other)
+		}, http.StatusNotFound, "not_found"},
+		{"A person who is no approver may not revoke a grant: 404.", func(t *testing.T) response {
+			return e.act(t, e.approved(t, e.pipeline(t, nil)), "revoke", e.person(t, "mallory", "sre"))
+		}, http.StatusNotFound, "not_found"},
 		{"A denied request cannot be approved.", func(t *testing.T) response {
 			id := e.file(t, e.pipeline(t, nil), "1h")["id"].(string)
 			if r := e.act(t, id, "deny", e.approver(t, "alice")); r.status != http.StatusOK || r.body["state"] != "denied" {
@@ -122,9 +130,24 @@ func TestRequestsLapseAndGrantsEndOnTheClock(t *testing.T) {
 		t.Fatalf("exchange under the grant: %d %s", r.status, e.explain(r))
 	}
 
-	e.clock.Advance(61 * time.Minute)
+	// Near its end the grant, not the identity's 15m ttl, bounds a token.
+	e.clock.Advance(59*time.Minute + 30*time.Second)
+	late, r := e.breakglassToken(t, e.pipeline(t, nil))
+	if late == "" {
+		t.Fatalf("an exchange 30s before the grant ends: %d %s", r.status, e.explain(r))
+	}
+	if in, ok := r.body["expires_in"].(float64); !ok || in > 30 || in < 20 {
+		t.Fatalf("a token 30s before the grant ends expires in %v s, want the grant's remaining ~30s", r.body["expires_in"])
+	}
+	if c := e.verifyIssued(t, late); c.Expiry-c.IssuedAt > 30 {
+		t.Fatalf("the token lives %d s past a grant that ends in 30s", c.Expiry-c.IssuedAt)
+	}
+
+	e.clock.Advance(90 * time.Second)
 	if tok, r := e.breakglassToken(t, e.pipeline(t, nil)); tok != "" || r.status != http.StatusBadRequest {
 		t.Fatalf("an exchange after the grant ended: %d %s", r.status, r.raw)
+	} else if why := e.explain(r); !strings.Contains(why, "has no approved request") {
+		t.Fatalf("the refusal after the grant ended is not the grant's: %s", why)
 	}
 	if in := e.introspect(t, tok); in.body["active"] != false {
 		t.Fatalf("a token of an ended grant: %s", in.raw)

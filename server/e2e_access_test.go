@@ -136,6 +136,27 @@ func assertNoTokenLogged(t *testing.T, entries []observer.LoggedEntry, tokens ..
 	}
 }
 
+// TestARequesterMayEndItsOwnGrantEarly: DESIGN §13 lets the requester
+// revoke too, so a pipeline that is done gives its privilege back.
+func TestARequesterMayEndItsOwnGrantEarly(t *testing.T) {
+	e := newJITServer(t, alwaysWorking, nil)
+	job := e.pipeline(t, nil)
+	id := e.approved(t, job)
+	tok, r := e.breakglassToken(t, e.pipeline(t, nil))
+	if tok == "" {
+		t.Fatalf("an exchange under the grant: %d %s", r.status, e.explain(r))
+	}
+	if r := e.act(t, id, "revoke", job); r.status != http.StatusOK || r.body["state"] != "revoked" {
+		t.Fatalf("the requester revokes: %d %s", r.status, r.raw)
+	}
+	if in := e.introspect(t, tok); in.body["active"] != false {
+		t.Fatalf("a token of a grant its requester revoked: %s", in.raw)
+	}
+	if tok, _ := e.breakglassToken(t, e.pipeline(t, nil)); tok != "" {
+		t.Fatal("an exchange after the requester revoked its grant gave a token")
+	}
+}
+
 func TestAccessPathsAreLabelledByTemplateAnd405WithTheAllowedMethods(t *testing.T) {
 	e := newJITServer(t, alwaysWorking, nil)
 	alice := e.approver(t, "alice")

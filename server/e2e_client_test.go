@@ -15,7 +15,6 @@ import (
 	"testing"
 
 	"github.com/go-jose/go-jose/v4"
-	"go.uber.org/zap"
 
 	"github.com/trustgate/trustgate/engine/enginetest"
 	"github.com/trustgate/trustgate/engine/mint"
@@ -141,12 +140,21 @@ func (ts *testServer) explain(r response) string {
 	if !ok {
 		return r.raw
 	}
-	for _, e := range ts.Logs.FilterField(zap.String("decision_id", id)).All() {
-		if e.Message == "decision" {
-			return fmt.Sprintf("%s; decision log: result %v, reasons %v", r.raw, e.ContextMap()["result"], e.ContextMap()["reasons"])
-		}
+	if rec := ts.decision(id); rec != nil {
+		return fmt.Sprintf("%s; decision log: result %v, reasons %v", r.raw, rec["result"], rec["reasons"])
 	}
 	return r.raw
+}
+
+// decision is the decision-log record of id (one inline object, so it is
+// found by its fields, not by a zap field), or nil.
+func (ts *testServer) decision(id string) map[string]any {
+	for _, e := range ts.Logs.FilterMessage("decision").All() {
+		if m := e.ContextMap(); m["decision_id"] == id {
+			return m
+		}
+	}
+	return nil
 }
 
 // servedJWKS fetches /.well-known/jwks.json once.
