@@ -58,7 +58,7 @@ func TestServeMountsTheConsoleAndSignsAnApproverInThroughTheConfiguredIdP(t *tes
 
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar} // follows the redirects: console → login → IdP → callback → console
-	resp, err := httpGet(t, c, base+"/console/")
+	resp, err := enginetest.Get(t, c, base+"/console/")
 	if err != nil {
 		t.Fatal(err)
 	}

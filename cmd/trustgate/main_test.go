@@ -113,7 +113,7 @@ func startServeRaw(t *testing.T, cfg string, stderr *bytes.Buffer) (string, func
 	}()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := httpGet(t, nil, base+"/readyz")
+		resp, err := enginetest.Get(t, nil, base+"/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

@@ -21,7 +21,7 @@ import (
 // policyRevisions returns GET /v1/policy's bundle → revision and last error.
 func policyRevisions(t *testing.T, base string) (map[string]string, string) {
 	t.Helper()
-	resp, err := httpGet(t, nil, base+"/v1/policy")
+	resp, err := enginetest.Get(t, nil, base+"/v1/policy")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func policyRevisions(t *testing.T, base string) (map[string]string, string) {
 
 func metricsText(t *testing.T, base string) string {
 	t.Helper()
-	resp, err := httpGet(t, nil, base+"/metrics")
+	resp, err := enginetest.Get(t, nil, base+"/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

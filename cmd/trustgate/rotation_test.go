@@ -37,7 +37,7 @@ func writeKey(t *testing.T, path string, k mint.Key) {
 
 func jwksKids(t *testing.T, base string) map[string]bool {
 	t.Helper()
-	resp, err := httpGet(t, nil, base+"/.well-known/jwks.json")
+	resp, err := enginetest.Get(t, nil, base+"/.well-known/jwks.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +337,7 @@ func waitReady(t *testing.T, base string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := httpGet(t, nil, base+"/readyz")
+		resp, err := enginetest.Get(t, nil, base+"/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

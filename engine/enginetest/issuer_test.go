@@ -128,7 +128,7 @@ func TestMintedTokensVerifyWithThePublishedKeys(t *testing.T) {
 
 func fetchJWKS(t *testing.T, iss *enginetest.Issuer) jose.JSONWebKeySet {
 	t.Helper()
-	resp, err := httpGet(t, nil, iss.JWKSURL())
+	resp, err := enginetest.Get(t, nil, iss.JWKSURL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestKeysRotateAndAreRemoved(t *testing.T) {
 		t.Fatalf("Publish left %d keys", len(set.Keys))
 	}
 	iss.ServeJWKS([]byte(`not json`))
-	resp, err := httpGet(t, nil, iss.JWKSURL())
+	resp, err := enginetest.Get(t, nil, iss.JWKSURL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,12 +174,12 @@ func TestTheJWKSEndpointHangsOnRequest(t *testing.T) {
 	iss := enginetest.NewIssuer(t)
 	iss.Hang(true)
 	c := &http.Client{Timeout: 100 * time.Millisecond}
-	if resp, err := httpGet(t, c, iss.JWKSURL()); err == nil {
+	if resp, err := enginetest.Get(t, c, iss.JWKSURL()); err == nil {
 		resp.Body.Close()
 		t.Fatal("a hanging JWKS answered")
 	}
 	iss.Hang(false)
-	if resp, err := httpGet(t, c, iss.JWKSURL()); err != nil {
+	if resp, err := enginetest.Get(t, c, iss.JWKSURL()); err != nil {
 		t.Fatalf("after Hang(false): %v", err)
 	} else {
 		resp.Body.Close()

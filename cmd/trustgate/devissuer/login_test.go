@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/trustgate/trustgate/engine/enginetest"
 	"golang.org/x/oauth2"
 )
 
@@ -52,7 +53,7 @@ func authorize(t *testing.T, base, aud string) (*oauth2.Config, string, string, 
 func TestTheSignInPageLetsADeveloperPickADemoApproverAndTheConsoleGetsTheirIDToken(t *testing.T) {
 	base, aud := signInServer(t)
 	cfg, page, verifier, nonce := authorize(t, base, aud)
-	resp, err := httpGet(t, nil, page)
+	resp, err := enginetest.Get(t, nil, page)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +65,7 @@ func TestTheSignInPageLetsADeveloperPickADemoApproverAndTheConsoleGetsTheirIDTok
 			t.Errorf("the sign-in page lacks %s", want)
 		}
 	}
-	resp, err = httpGet(t, noRedirects(), page+"&person=alice")
+	resp, err = enginetest.Get(t, noRedirects(), page+"&person=alice")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func TestTheSignInRefusesOtherClientsAndBadRedemptions(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, page, verifier, _ := authorize(t, base, aud)
 			page, verifier = tt.change(cfg, page, verifier)
-			resp, err := httpGet(t, noRedirects(), page+"&person=alice")
+			resp, err := enginetest.Get(t, noRedirects(), page+"&person=alice")
 			if err != nil {
 				t.Fatal(err)
 			}

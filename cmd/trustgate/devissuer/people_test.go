@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/trustgate/trustgate/engine/enginetest"
 )
 
 func TestAPersonTokenVerifiesAgainstThePeopleIssuerWithGroupsAsAList(t *testing.T) {
@@ -64,7 +65,7 @@ func TestAPersonTokenNeedsASubject(t *testing.T) {
 
 func get(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := httpGet(t, nil, url)
+	resp, err := enginetest.Get(t, nil, url)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,13 +1,13 @@
-package enginetest_test
+package enginetest
 
 import (
 	"net/http"
 	"testing"
 )
 
-// httpGet GETs u with c (http.DefaultClient when nil) under the test's
-// context.
-func httpGet(t testing.TB, c *http.Client, u string) (*http.Response, error) {
+// Get GETs u with c (http.DefaultClient when nil) under the test's context,
+// as tests of anything served on loopback do.
+func Get(t testing.TB, c *http.Client, u string) (*http.Response, error) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, u, nil)
 	if err != nil {
