@@ -41,6 +41,7 @@ func TestPrecheckRefusesEveryHostileForm(t *testing.T) {
 		{"a trailing newline (RFC 7515 §7.1)", good + "\n"},
 		{"a segment of impossible length 4n+1 (RFC 4648 §5)", parts[0] + "." + parts[1] + ".AAAAA"},
 		{"non-zero leftover bits: a second spelling of the same bytes (RFC 4648 §3.5)", parts[0] + ".e31." + parts[2]},
+		{"non-zero leftover bits in a two-character tail: a second spelling of the signature (RFC 4648 §3.5)", parts[0] + "." + parts[1] + "." + parts[2][:len(parts[2])-1] + "B"},
 		{"a NUL byte", parts[0] + "." + parts[1] + "\x00." + parts[2]},
 		// Header: only alg, kid and typ (RFC 8725 §3.10, §3.11).
 		{"a jku header: keys from a URL in the token (RFC 8725 §3.10, RFC 7515 §4.1.2)", token(`{"alg":"RS256","jku":"https://evil.example/keys"}`)},
@@ -180,5 +181,27 @@ func TestPrecheckErrorsNameOnlyRegisteredHeaderParameters(t *testing.T) {
 	_, err := Precheck(token(`{"alg":"RS256","jku":"https://evil.example"}`), 0)
 	if err == nil || !strings.Contains(err.Error(), `"jku"`) || strings.Contains(err.Error(), "evil") {
 		t.Fatalf("error %v should name jku and not its value", err)
+	}
+}
+
+func TestPrecheckSaysWhichFormItRefuses(t *testing.T) {
+	good := token(`{"alg":"RS256"}`)
+	tests := []struct {
+		name string
+		raw  string
+		says string
+	}{
+		{"a JWE is named as encrypted, not merely miscounted (RFC 7516 §7.1)", "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.a.b.c.d", "encrypted tokens (JWE) are refused"},
+		{"the JWS JSON serialization is named as such (RFC 7515 §7.2)", `{"payload":"e30","protected":"e30","signature":"e30"}`, "JWS JSON serialization"},
+		{"the JWS JSON serialization with two dots inside is still named as such", " {\"payload\":\"a.b.c\"}", "JWS JSON serialization"},
+		{"four segments are miscounted, not taken for a JWE", good + ".e30", "not three dot-separated segments"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Precheck(tc.raw, 0)
+			if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), tc.says) {
+				t.Fatalf("error %v, want ErrMalformed saying %q", err, tc.says)
+			}
+		})
 	}
 }

@@ -280,6 +280,7 @@ func TestTheClaimsLayerRefusesBadClaims(t *testing.T) {
 		{"sub missing (RFC 8725 §3.8)", h.iss.Mint(t, h.claims(map[string]any{"sub": nil})), verify.ErrClaims},
 		{"sub empty", h.iss.Mint(t, h.claims(map[string]any{"sub": ""})), verify.ErrClaims},
 		{"sub not a string", h.iss.Mint(t, h.claims(map[string]any{"sub": 42})), verify.ErrClaims},
+		{"jti empty, though this provider is not one-time-use (RFC 7519 §4.1.7)", h.iss.Mint(t, h.claims(map[string]any{"jti": ""})), verify.ErrClaims},
 		{"a duplicate claim (RFC 7519 §4: reject)", rawPayload(strings.TrimSuffix(base, "}") + `,"sub":"project_path:other/p:ref_type:branch:ref:main"}`), verify.ErrClaims},
 		{"a duplicate claim differing only in case (go-oidc's encoding/json folds case)", rawPayload(strings.TrimSuffix(base, "}") + `,"SUB":"x"}`), verify.ErrClaims},
 		{"a claim that is not valid UTF-8 (RFC 8725 §3.7)", rawPayload(strings.TrimSuffix(base, "}") + ",\"x\":\"\xff\"}"), verify.ErrClaims},

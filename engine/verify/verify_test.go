@@ -110,7 +110,9 @@ func TestAProviderWithoutAlgorithmsOrLifetimeGetsTheDefaults(t *testing.T) {
 
 func TestTimesAreCheckedAtTheirBoundaries(t *testing.T) {
 	h := newHarness(t) // skew 30s, max lifetime 2h
+	// A clock on a whole second, so that "exactly the skew" is exact.
 	now := time.Unix(0, h.now.Load()).Unix()
+	h.now.Store(time.Unix(now, 0).UnixNano())
 	tests := []struct {
 		name  string
 		patch map[string]any
