@@ -84,7 +84,11 @@ func TestTheHTTPClientRefusesBodiesOverOneMiB(t *testing.T) {
 			}
 			return
 		}
-		w.Header().Set("Content-Length", strconv.Itoa(n))
+		announced := n
+		if a := r.URL.Query().Get("announce"); a != "" {
+			announced, _ = strconv.Atoi(a)
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(announced))
 		_, _ = w.Write(make([]byte, n))
 	}))
 	defer srv.Close()
@@ -96,6 +100,7 @@ func TestTheHTTPClientRefusesBodiesOverOneMiB(t *testing.T) {
 	}{
 		{"exactly 1 MiB with Content-Length is read whole", "n=1048576", true},
 		{"1 MiB + 1 byte with Content-Length is refused before reading", "n=1048577", false},
+		{"8 MiB announced by Content-Length is refused on the header, though only 16 bytes follow", "n=16&announce=8388608", false},
 		{"exactly 1 MiB chunked is read whole", "n=1048576&chunked=1", true},
 		{"1 MiB + 1 byte chunked is refused while reading, not truncated", "n=1048577&chunked=1", false},
 		{"8 MiB chunked is refused", "n=8388608&chunked=1", false},
@@ -148,5 +153,47 @@ func TestTheHTTPClientGivesUpOnASilentServerWithinItsTimeout(t *testing.T) {
 func TestNewHTTPClientDefaultsItsTimeout(t *testing.T) {
 	if c := NewHTTPClient(0); c.Timeout != DefaultHTTPTimeout {
 		t.Fatalf("timeout %s, want %s", c.Timeout, DefaultHTTPTimeout)
+	}
+}
+
+func TestTheHTTPClientRefusesARedirectFromHTTPSToHTTPOnTheSameHost(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/keys":
+			_, _ = w.Write([]byte("ok"))
+		case "/downgrade":
+			http.Redirect(w, r, "http://"+r.Host+"/keys", http.StatusFound)
+		case "/same":
+			http.Redirect(w, r, "https://"+r.Host+"/keys", http.StatusFound)
+		}
+	}))
+	defer srv.Close()
+	c := NewHTTPClient(2 * time.Second)
+	// Trust the test server's certificate, and nothing else changes.
+	c.Transport.(cappedTransport).next.(*http.Transport).TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	if body, err := get(t, c, srv.URL+"/same"); err != nil || string(body) != "ok" {
+		t.Fatalf("a redirect from https to https on the same host: %q, %v", body, err)
+	}
+	if body, err := get(t, c, srv.URL+"/downgrade"); err == nil {
+		t.Fatalf("followed a redirect from https to http: %q", body)
+	}
+}
+
+func TestACappedBodyStopsAtTheCapEvenInOneLargeRead(t *testing.T) {
+	body := &cappedBody{rc: io.NopCloser(strings.NewReader(strings.Repeat("k", MaxResponseBytes+100))), left: MaxResponseBytes}
+	buf := make([]byte, 2*MaxResponseBytes)
+	read := 0
+	for {
+		n, err := body.Read(buf[read:])
+		read += n
+		if read > MaxResponseBytes {
+			t.Fatalf("read %d bytes, past the %d-byte cap", read, MaxResponseBytes)
+		}
+		if err != nil {
+			if !errors.Is(err, ErrResponseTooLarge) {
+				t.Fatalf("error %v after %d bytes, want ErrResponseTooLarge", err, read)
+			}
+			return
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -73,7 +74,7 @@ func TestARotatedKeyIsFetchedOnceTheRefreshIntervalHasPassed(t *testing.T) {
 	if h.iss.JWKSFetches() != before {
 		t.Fatal("an unknown kid fetched within the refresh interval")
 	}
-	h.advance(11 * time.Second)
+	h.advance(10 * time.Second) // exactly the interval: a refresh is allowed again
 	if _, err := h.verify(rotated); err != nil {
 		t.Fatalf("after the interval the rotated key was not fetched: %v", err)
 	}
@@ -346,6 +347,18 @@ func TestBrokenKeySourcesMakeKeysUnavailable(t *testing.T) {
 		{"a JWKS without keys", jwks([]byte(`{"keys":[]}`))},
 		{"a JWKS of symmetric keys only (CVE-2015-9235)", jwks([]byte(`{"keys":[{"kty":"oct","k":"c2VjcmV0","kid":"k"}]}`))},
 		{"a JWKS of private keys only (RFC 7517 §4: key sets publish public keys)", jwks(private)},
+		{"the issuer's good key set served with HTTP 500 (only a 200 is a key set)", func(t *testing.T) (string, string) {
+			return signer.URL(), failing(t, jwksBody(t, signer))
+		}},
+		{"a good discovery document served with HTTP 503 (only a 200 is a document)", func(t *testing.T) (string, string) {
+			var srv *httptest.Server
+			srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_ = json.NewEncoder(w).Encode(map[string]any{"issuer": srv.URL, "jwks_uri": signer.JWKSURL()})
+			}))
+			t.Cleanup(srv.Close)
+			return srv.URL, ""
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -419,7 +432,7 @@ func TestKeysWhoseRefreshFailsAreUsedOnlyForABoundedTime(t *testing.T) {
 	if _, err := h.verify(h.iss.Mint(t, h.claims(nil))); err != nil {
 		t.Fatalf("a short outage at the issuer refused a good token: %v", err)
 	}
-	h.advance(11 * time.Minute) // 13 minutes after the last good fetch: 12 × MaxKeyAge is the limit
+	h.advance(10 * time.Minute) // exactly 12 × MaxKeyAge after the last good fetch: the limit
 	if _, err := h.verify(h.iss.Mint(t, h.claims(nil))); !errors.Is(err, verify.ErrKeysUnavailable) {
 		t.Fatalf("keys far past their age still verify: %v, want ErrKeysUnavailable", err)
 	}
@@ -448,3 +461,33 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 var _ verify.Observer = (*fetchLog)(nil)
+
+// jwksBody is the key set the issuer serves.
+func jwksBody(t *testing.T, iss *enginetest.Issuer) []byte {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, iss.JWKSURL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("the issuer's JWKS: HTTP %d, %v", resp.StatusCode, err)
+	}
+	return body
+}
+
+// failing serves body with HTTP 500 and returns its URL.
+func failing(t *testing.T, body []byte) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/jwks"
+}

@@ -319,7 +319,7 @@ func TestKeysRemovedAtTheIssuerStopVerifyingAfterTheMaxKeyAge(t *testing.T) {
 	if _, err := h.verify(raw); err != nil {
 		t.Fatalf("within the key age the cached key still verifies: %v", err)
 	}
-	h.now.Add(int64(2 * time.Minute))
+	h.now.Add(int64(time.Minute)) // exactly the max key age: the keys are refetched
 	fresh := h.iss.Mint(t, h.claims(nil))
 	if _, err := h.verify(fresh); !errors.Is(err, verify.ErrSignature) {
 		t.Fatalf("a withdrawn key still verifies after the max key age: %v", err)
