@@ -286,8 +286,8 @@ func (c *callKeys) verify(ctx context.Context, raw string) ([]byte, error) {
 }
 
 // verifyWith verifies jws with each key that fits: the token's kid when it
-// names one, use sig (or unset), the key's alg when it names one, and a key
-// type and size that alg can use. kidKnown reports whether the token named a
+// names one, the key's alg when it names one, and a key type and size that
+// alg can use (download kept only keys of use sig or unset). kidKnown reports whether the token named a
 // kid that one of keys has.
 func verifyWith(jws *jose.JSONWebSignature, keys []jose.JSONWebKey, kid, alg string) (payload []byte, kidKnown bool) {
 	for i := range keys {
@@ -308,10 +308,10 @@ func verifyWith(jws *jose.JSONWebSignature, keys []jose.JSONWebKey, kid, alg str
 	return nil, kidKnown
 }
 
-// fits reports whether k may verify a signature made with alg (RFC 7517
-// §4.2, §4.4; RFC 7518 §3.3, §3.4; RFC 8037 §3.1).
+// fits reports whether k, a signing key, may verify a signature made with
+// alg (RFC 7517 §4.4; RFC 7518 §3.3, §3.4; RFC 8037 §3.1).
 func fits(k *jose.JSONWebKey, alg string) bool {
-	if k.Use != "" && k.Use != "sig" || k.Algorithm != "" && k.Algorithm != alg {
+	if k.Algorithm != "" && k.Algorithm != alg {
 		return false
 	}
 	switch pub := k.Key.(type) {
