@@ -20,6 +20,7 @@ const globMeta = `*?[]{}\,`
 // data.trustgate.index:
 //
 //	providers: {NAME: {claim: CLAIM, by: {VALUE: [IDENTITY...]}, rest: [IDENTITY...]}}
+//	emails: {EMAIL: [IDENTITY...]}
 //
 // For each provider, CLAIM is the claim that the most of its federations
 // pin exactly (a pattern or list of patterns without glob characters, e.g.
@@ -28,14 +29,29 @@ const globMeta = `*?[]{}\,`
 // with a federation of the provider is in rest. An identity with no
 // federation of the provider is in neither: it can never accept its tokens.
 // The library still matches every candidate in full, so the index can only
-// leave out identities that cannot match; it never grants.
+// leave out identities that cannot match; it never grants. emails lists
+// the identities of each email, so that a caller naming an identity by an
+// email (or a name no identity has) is not a scan of every identity.
 func candidateIndex(identities map[string]any) map[string]any {
 	feds := federationsByProvider(identities)
 	providers := make(map[string]any, len(feds))
 	for _, provider := range sortedKeys(feds) {
 		providers[provider] = providerIndex(feds[provider])
 	}
-	return map[string]any{"providers": providers}
+	return map[string]any{"providers": providers, "emails": emailIndex(identities)}
+}
+
+// emailIndex lists, for each email, the identities that have it.
+func emailIndex(identities map[string]any) map[string]any {
+	out := make(map[string]any)
+	for _, name := range sortedKeys(identities) {
+		id, _ := identities[name].(map[string]any)
+		if email, ok := id["email"].(string); ok && email != "" {
+			names, _ := out[email].([]string)
+			out[email] = append(names, name)
+		}
+	}
+	return out
 }
 
 // federation is one federation of an identity, as the index sees it.
@@ -146,24 +162,28 @@ func exactValues(p any) []string {
 	return nil
 }
 
-// withIndex returns data with the candidate index at data.trustgate.index,
-// leaving data itself as it was; a bundle that writes there is a problem.
-func withIndex(m *merged) (map[string]any, []Problem) {
+// storedData is the data the AST store holds: the bundles' data with the
+// candidate index at data.trustgate.index and without the identities,
+// which dataStore serves; data itself is left as it was. A bundle that
+// writes at data.trustgate.index is a problem.
+func storedData(m *merged) (map[string]any, []Problem) {
 	tg, _ := m.data["trustgate"].(map[string]any)
 	if _, taken := tg[indexKey]; taken {
 		key := "trustgate." + indexKey
 		return nil, []Problem{{File: m.owner(key), Key: key, Message: "is reserved: the server derives it from the identities; rename the key"}}
 	}
-	ids, _ := tg["identities"].(map[string]any)
+	ids, _ := tg[identitiesKey].(map[string]any)
 	out := make(map[string]any, len(m.data))
 	for k, v := range m.data {
 		out[k] = v
 	}
-	withIdx := make(map[string]any, len(tg)+1)
+	stored := make(map[string]any, len(tg)+1)
 	for k, v := range tg {
-		withIdx[k] = v
+		if k != identitiesKey {
+			stored[k] = v
+		}
 	}
-	withIdx[indexKey] = candidateIndex(ids)
-	out["trustgate"] = withIdx
+	stored[indexKey] = candidateIndex(ids)
+	out["trustgate"] = stored
 	return out, nil
 }

@@ -5,21 +5,23 @@ import (
 	"testing"
 )
 
-func TestTheCandidateIndexLeadsEachPinnedValueToItsIdentitiesAndKeepsTheRest(t *testing.T) {
+func TestTheCandidateIndexLeadsEachPinnedValueToItsIdentitiesKeepsTheRestAndListsEachEmailsIdentities(t *testing.T) {
 	fed := func(provider string, claims map[string]any) map[string]any {
 		return map[string]any{"provider": provider, "claims": claims}
 	}
 	ids := map[string]any{
-		"app":     map[string]any{"federations": []any{fed("gitlab", map[string]any{"project_path": "g/app", "ref_protected": "true"})}},
+		"app":     map[string]any{"email": "app@example.com", "federations": []any{fed("gitlab", map[string]any{"project_path": "g/app", "ref_protected": "true"})}},
 		"docs":    map[string]any{"federations": []any{fed("gitlab", map[string]any{"project_path": []any{"g/docs", "g/handbook"}})}},
 		"twice":   map[string]any{"federations": []any{fed("gitlab", map[string]any{"project_path": "g/app"}), fed("gitlab", map[string]any{"project_path": "g/app"})}},
 		"glob":    map[string]any{"federations": []any{fed("gitlab", map[string]any{"project_path": "g/*"})}},
 		"mixed":   map[string]any{"federations": []any{fed("gitlab", map[string]any{"project_path": "g/x"}), fed("gitlab", nil)}},
 		"escaped": map[string]any{"federations": []any{fed("gitlab", map[string]any{"project_path": `g/\*`})}},
 		"comma":   map[string]any{"federations": []any{fed("gitlab", map[string]any{"project_path": "g/a,b"})}},
-		"github":  map[string]any{"federations": []any{fed("github", map[string]any{"repository": "acme/svc"})}},
+		"github":  map[string]any{"email": "svc@example.com", "federations": []any{fed("github", map[string]any{"repository": "acme/svc"})}},
 	}
-	want := map[string]any{"providers": map[string]any{
+	want := map[string]any{"emails": map[string]any{
+		"app@example.com": []string{"app"}, "svc@example.com": []string{"github"},
+	}, "providers": map[string]any{
 		"gitlab": map[string]any{
 			"claim": "project_path",
 			"by": map[string]any{
@@ -44,7 +46,7 @@ func TestAProviderWhoseFederationsPinNothingHasEveryIdentityInRest(t *testing.T)
 		"b": map[string]any{"federations": []any{map[string]any{"provider": "corp"}}},
 		"c": map[string]any{"federations": []any{map[string]any{"claims": map[string]any{"groups": "ops"}}}},
 	}
-	want := map[string]any{"providers": map[string]any{
+	want := map[string]any{"emails": map[string]any{}, "providers": map[string]any{
 		"corp": map[string]any{"claim": "", "by": map[string]any{}, "rest": []string{"a", "b"}},
 	}}
 	if got := candidateIndex(ids); !reflect.DeepEqual(got, want) {

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -30,6 +31,7 @@ type identity struct {
 	audiences []string
 	ttl       time.Duration // 0: the server's default
 	jit       *JIT          // nil: standing access
+	data      []byte        // its entry in the bundles' data, as JSON: what the library reads (dataStore)
 }
 
 // index is what the engine looks up in the data, built once per load.
@@ -113,6 +115,7 @@ func (v *validator) indexProviders(idx *index, providers map[string]any) {
 func (v *validator) indexIdentities(idx *index, identities, providers map[string]any) {
 	for _, name := range sortedKeys(identities) {
 		if id := v.identity(name, identities[name], providers, identities); id != nil {
+			id.data = v.entryJSON(name, identities[name])
 			idx.identities[name] = id
 		}
 	}
@@ -128,6 +131,16 @@ func (v *validator) indexIdentities(idx *index, identities, providers map[string
 		}
 		idx.byEmail[id.email] = name
 	}
+}
+
+// entryJSON is an identity's entry as JSON, kept instead of its AST value.
+func (v *validator) entryJSON(name string, raw any) []byte {
+	b, err := json.Marshal(raw)
+	if err != nil {
+		key := "trustgate.identities." + name
+		v.add(v.m.owner(key), key, "cannot be kept as JSON: %v", err)
+	}
+	return b
 }
 
 // section is a mapping that must be present.

@@ -103,17 +103,16 @@ func build(ctx context.Context, paths []string, opts Options) (*Policy, []Proble
 	}
 	// 6. The data beside the rules, with the index the library reads.
 	problems = append(problems, dataRuleClashes(m, compiler)...)
-	data, ps := withIndex(m)
+	data, ps := storedData(m)
 	problems = append(problems, ps...)
 	if len(problems) > 0 {
 		return nil, problems
 	}
 	// 7. The queries prepared once, and the revisions stamped.
-	p, err := prepare(ctx, compiler, data, opts)
+	p, err := prepare(ctx, compiler, data, idx, opts)
 	if err != nil {
 		return nil, []Problem{{Message: err.Error()}}
 	}
-	p.index = idx
 	p.revisions, p.digest = revisions(sources)
 	p.loadedAt = time.Now()
 	return p, nil
@@ -252,7 +251,7 @@ func dataRuleClashes(m *merged, c *ast.Compiler) []Problem {
 
 // prepare builds the store and prepares every query once; each evaluation
 // only evaluates.
-func prepare(ctx context.Context, compiler *ast.Compiler, data map[string]any, opts Options) (*Policy, error) {
+func prepare(ctx context.Context, compiler *ast.Compiler, data map[string]any, idx index, opts Options) (*Policy, error) {
 	value, err := ast.InterfaceToValue(data)
 	if err != nil {
 		return nil, fmt.Errorf("bundle data: %w", err)
@@ -262,9 +261,13 @@ func prepare(ctx context.Context, compiler *ast.Compiler, data map[string]any, o
 		return nil, fmt.Errorf("bundle data is %s, not an object", ast.ValueName(value))
 	}
 	// Data is converted to AST once here; reads then hand out AST values
-	// instead of converting (a whole identities map per read) again.
-	store := inmem.NewFromASTObject(obj)
-	p := &Policy{evalTimeout: opts.EvalTimeout}
+	// instead of converting again. The identities are served from idx.
+	store := &dataStore{
+		Store:      inmem.NewFromASTObject(obj),
+		identities: idx.identities,
+		cache:      newValueCache(maxCachedIdentities),
+	}
+	p := &Policy{evalTimeout: opts.EvalTimeout, index: idx}
 	for _, q := range []struct {
 		query string
 		dst   *rego.PreparedEvalQuery

@@ -9,7 +9,9 @@ package trustgate.access
 
 import data.trustgate
 
-identities := data.trustgate.identities
+# identities are read one at a time (identities[name] with name bound): see
+# known_identities in decision.rego.
+import data.trustgate.identities
 
 # The library's risk levels: approvals each level needs (0 approves by
 # itself). A bundle's data.trustgate.risk_levels replaces them whole.

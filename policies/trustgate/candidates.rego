@@ -8,6 +8,8 @@
 # is a candidate.
 package trustgate
 
+import data.trustgate.identities as known_identities
+
 candidates contains name if {
 	not data.trustgate.index
 	some name, _ in known_identities

@@ -128,3 +128,31 @@ test_a_named_denial_does_not_point_at_an_accepting_just_in_time_identity if {
 		with data.trustgate.identities as {"jit": jit_app, "docs": project("my-group/docs")}
 	d.reasons == ["identity docs, federation 0 (provider gitlab): claim `project_path` is `my-group/app`, not my-group/docs"]
 }
+
+decide_named_indexed(name, ids, ix) := d if {
+	d := trustgate.decision with input as {"token": main, "provider": gitlab, "request": request(name, [], []), "now": now}
+		with data.trustgate.identities as ids
+		with data.trustgate.index as ix
+}
+
+test_with_an_index_an_email_names_the_identity_the_index_lists_for_it if {
+	ix := object.union(index, {"emails": {"ops@workload.example.com": ["deploy"]}})
+	d := decide_named_indexed("ops@workload.example.com", {"deploy": deploy}, ix)
+	d.allow == true
+	d.identity == "deploy"
+}
+
+test_with_an_index_an_email_it_does_not_list_names_no_identity if {
+	# The identities are not scanned: the index is the server's, built
+	# from them.
+	d := decide_named_indexed("deploy@workload.example.com", {"deploy": deploy}, index)
+	d.allow == false
+	d.reasons == ["no identity is named deploy@workload.example.com or has it as email"]
+}
+
+test_with_an_index_an_email_it_lists_twice_is_ambiguous if {
+	ix := object.union(index, {"emails": {"ops@workload.example.com": ["a", "b"]}})
+	d := decide_named_indexed("ops@workload.example.com", {"a": deploy, "b": deploy}, ix)
+	d.allow == false
+	d.reasons == ["ambiguous: identities a, b all have the email ops@workload.example.com; name one"]
+}

@@ -3,7 +3,11 @@
 # is always one object: a grant, or a denial with at least one reason.
 package trustgate
 
-known_identities := data.trustgate.identities
+# known_identities is data.trustgate.identities, imported rather than
+# assigned to a rule: a rule's value would be every identity, and the
+# server serves the identities one at a time (known_identities[name] with
+# name bound reads that identity only).
+import data.trustgate.identities as known_identities
 
 now_ns := time.parse_rfc3339_ns(input.now)
 
@@ -27,7 +31,8 @@ input_reasons contains "the request's scopes are not a list" if not is_array(req
 input_reasons contains "the request's audiences are not a list" if not is_array(requested_audiences)
 
 # named_identity is the identity the caller asked for: by name, else by
-# email. Only that identity is looked up; an email is found by a scan.
+# email. Only that identity is looked up; an email is found in the
+# server's index (a scan without one).
 named_identity := requested if {
 	requested != ""
 	known_identities[requested]
@@ -38,7 +43,9 @@ named_identity := requested if {
 
 # email_owners are the identities whose email the caller gave. The engine
 # refuses bundles where two identities share one; here it is a denial.
-email_owners := {name |
+email_owners := {name | some name in data.trustgate.index.emails[requested]} if {
+	data.trustgate.index
+} else := {name |
 	requested != ""
 	some name, id in known_identities
 	id.email == requested

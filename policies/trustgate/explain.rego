@@ -4,6 +4,8 @@
 # built from it (decision.rego).
 package trustgate
 
+import data.trustgate.identities as known_identities
+
 explain := {"identities": {name: identity_explanation(name) | some name in explain_candidates}}
 
 explain_candidates contains named_identity

@@ -7,6 +7,8 @@
 # issued token no later than the grant.
 package trustgate
 
+import data.trustgate.identities as known_identities
+
 just_in_time(id) if id.access == "just-in-time"
 
 # access_granted: the named identity is standing, or a grant covers it.
