@@ -2,7 +2,7 @@ package main
 
 import "testing"
 
-func TestGCPercentGivesASmallHeapHeadroomAndLeavesALargeOneAtTheDefault(t *testing.T) {
+func TestGCPercentLetsTheHeapGrowByTheHeadroomOrByHalfALargeOne(t *testing.T) {
 	tests := []struct {
 		name string
 		live uint64
@@ -11,8 +11,10 @@ func TestGCPercentGivesASmallHeapHeadroomAndLeavesALargeOneAtTheDefault(t *testi
 		{"A 16 MiB live heap may grow by 64 MiB: 400%.", 16 << 20, 400},
 		{"A 4 MiB live heap is capped at 800%.", 4 << 20, 800},
 		{"A 32 MiB live heap may grow by 64 MiB: 200%.", 32 << 20, 200},
-		{"A live heap of the headroom or more keeps Go's default of 100%.", gcHeadroom, 100},
-		{"A 400 MiB live heap keeps Go's default of 100%.", 400 << 20, 100},
+		{"A live heap of the headroom may grow by as much: Go's default of 100%.", gcHeadroom, 100},
+		{"A 100 MiB live heap may grow by 64 MiB: 64%, not Go's default that doubles it.", 100 << 20, 64},
+		{"A 128 MiB live heap may grow by half: 50%.", 128 << 20, 50},
+		{"A 400 MiB live heap may grow by half too: 50%.", 400 << 20, 50},
 		{"A tiny live heap is capped at 800%.", 1 << 10, 800},
 		{"An empty live heap is capped at 800%, not divided by zero.", 0, 800},
 	}

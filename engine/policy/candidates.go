@@ -19,6 +19,7 @@ const globMeta = `*?[]{}\,`
 // every identity. It is read-only data handed to the library as
 // data.trustgate.index:
 //
+//	built: true
 //	providers: {NAME: {claim: CLAIM, by: {VALUE: [IDENTITY...]}, rest: [IDENTITY...]}}
 //	emails: {EMAIL: [IDENTITY...]}
 //
@@ -32,19 +33,23 @@ const globMeta = `*?[]{}\,`
 // leave out identities that cannot match; it never grants. emails lists
 // the identities of each email, so that a caller naming an identity by an
 // email (or a name no identity has) is not a scan of every identity.
+// built says the index is there: the library reads it entry by entry, and
+// reads only built to tell the server's evaluation from opa test's.
 func candidateIndex(identities map[string]any) map[string]any {
-	feds := federationsByProvider(identities)
+	names := sortedKeys(identities)
+	feds := federationsByProvider(identities, names)
 	providers := make(map[string]any, len(feds))
 	for _, provider := range sortedKeys(feds) {
 		providers[provider] = providerIndex(feds[provider])
 	}
-	return map[string]any{"providers": providers, "emails": emailIndex(identities)}
+	return map[string]any{"built": true, "providers": providers, "emails": emailIndex(identities, names)}
 }
 
-// emailIndex lists, for each email, the identities that have it.
-func emailIndex(identities map[string]any) map[string]any {
+// emailIndex lists, for each email, the identities (of names, sorted)
+// that have it.
+func emailIndex(identities map[string]any, names []string) map[string]any {
 	out := make(map[string]any)
-	for _, name := range sortedKeys(identities) {
+	for _, name := range names {
 		id, _ := identities[name].(map[string]any)
 		if email, ok := id["email"].(string); ok && email != "" {
 			names, _ := out[email].([]string)
@@ -61,10 +66,10 @@ type federation struct {
 }
 
 // federationsByProvider groups every federation of every identity by its
-// provider, in identity-name order.
-func federationsByProvider(identities map[string]any) map[string][]federation {
+// provider, in the order of names (sorted).
+func federationsByProvider(identities map[string]any, names []string) map[string][]federation {
 	out := make(map[string][]federation)
-	for _, name := range sortedKeys(identities) {
+	for _, name := range names {
 		id, _ := identities[name].(map[string]any)
 		feds, _ := id["federations"].([]any)
 		for _, raw := range feds {
@@ -162,28 +167,27 @@ func exactValues(p any) []string {
 	return nil
 }
 
-// storedData is the data the AST store holds: the bundles' data with the
-// candidate index at data.trustgate.index and without the identities,
-// which dataStore serves; data itself is left as it was. A bundle that
-// writes at data.trustgate.index is a problem.
-func storedData(m *merged) (map[string]any, []Problem) {
+// storedData splits the bundles' data into what the AST store holds (all
+// of it but the identities, which dataStore serves) and the candidate
+// index derived from the identities; data itself is left as it was. A
+// bundle that writes at data.trustgate.index is a problem.
+func storedData(m *merged) (stored, index map[string]any, problems []Problem) {
 	tg, _ := m.data["trustgate"].(map[string]any)
 	if _, taken := tg[indexKey]; taken {
 		key := "trustgate." + indexKey
-		return nil, []Problem{{File: m.owner(key), Key: key, Message: "is reserved: the server derives it from the identities; rename the key"}}
+		return nil, nil, []Problem{{File: m.owner(key), Key: key, Message: "is reserved: the server derives it from the identities; rename the key"}}
 	}
-	ids, _ := tg[identitiesKey].(map[string]any)
-	out := make(map[string]any, len(m.data))
+	stored = make(map[string]any, len(m.data))
 	for k, v := range m.data {
-		out[k] = v
+		stored[k] = v
 	}
-	stored := make(map[string]any, len(tg)+1)
+	rest := make(map[string]any, len(tg))
 	for k, v := range tg {
 		if k != identitiesKey {
-			stored[k] = v
+			rest[k] = v
 		}
 	}
-	stored[indexKey] = candidateIndex(ids)
-	out["trustgate"] = stored
-	return out, nil
+	stored["trustgate"] = rest
+	ids, _ := tg[identitiesKey].(map[string]any)
+	return stored, candidateIndex(ids), nil
 }

@@ -19,7 +19,7 @@ func TestTheCandidateIndexLeadsEachPinnedValueToItsIdentitiesKeepsTheRestAndList
 		"comma":   map[string]any{"federations": []any{fed("gitlab", map[string]any{"project_path": "g/a,b"})}},
 		"github":  map[string]any{"email": "svc@example.com", "federations": []any{fed("github", map[string]any{"repository": "acme/svc"})}},
 	}
-	want := map[string]any{"emails": map[string]any{
+	want := map[string]any{"built": true, "emails": map[string]any{
 		"app@example.com": []string{"app"}, "svc@example.com": []string{"github"},
 	}, "providers": map[string]any{
 		"gitlab": map[string]any{
@@ -46,7 +46,7 @@ func TestAProviderWhoseFederationsPinNothingHasEveryIdentityInRest(t *testing.T)
 		"b": map[string]any{"federations": []any{map[string]any{"provider": "corp"}}},
 		"c": map[string]any{"federations": []any{map[string]any{"claims": map[string]any{"groups": "ops"}}}},
 	}
-	want := map[string]any{"emails": map[string]any{}, "providers": map[string]any{
+	want := map[string]any{"built": true, "emails": map[string]any{}, "providers": map[string]any{
 		"corp": map[string]any{"claim": "", "by": map[string]any{}, "rest": []string{"a", "b"}},
 	}}
 	if got := candidateIndex(ids); !reflect.DeepEqual(got, want) {

@@ -1,7 +1,7 @@
 package policy
 
 import (
-	"encoding/json"
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -40,6 +40,7 @@ type index struct {
 	byIssuer   map[string]*verify.Provider
 	identities map[string]*identity // by name
 	byEmail    map[string]string    // email → identity name
+	candidates map[string]any       // data.trustgate.index (candidateIndex)
 }
 
 // validator checks data.trustgate against the data model (DESIGN §3) and
@@ -52,6 +53,7 @@ type validator struct {
 	// riskLevels are the approvals each risk level needs (the bundle's, or
 	// the library's), read before the identities that depend on them.
 	riskLevels map[string]int
+	buf        []byte // entryJSON's
 }
 
 func (v *validator) add(file, key, format string, args ...any) {
@@ -113,13 +115,14 @@ func (v *validator) indexProviders(idx *index, providers map[string]any) {
 // indexIdentities validates each identity and indexes the valid ones by
 // name and by email; two identities of one email are a problem.
 func (v *validator) indexIdentities(idx *index, identities, providers map[string]any) {
-	for _, name := range sortedKeys(identities) {
+	names := sortedKeys(identities)
+	for _, name := range names {
 		if id := v.identity(name, identities[name], providers, identities); id != nil {
 			id.data = v.entryJSON(name, identities[name])
 			idx.identities[name] = id
 		}
 	}
-	for _, name := range sortedKeys(identities) {
+	for _, name := range names {
 		id := idx.identities[name]
 		if id == nil || id.email == "" {
 			continue
@@ -134,13 +137,16 @@ func (v *validator) indexIdentities(idx *index, identities, providers map[string
 }
 
 // entryJSON is an identity's entry as JSON, kept instead of its AST value.
+// It is written in a buffer the validator reuses and copied at its size.
 func (v *validator) entryJSON(name string, raw any) []byte {
-	b, err := json.Marshal(raw)
+	b, err := appendJSON(v.buf[:0], raw)
 	if err != nil {
 		key := "trustgate.identities." + name
 		v.add(v.m.owner(key), key, "cannot be kept as JSON: %v", err)
+		return nil
 	}
-	return b
+	v.buf = b
+	return bytes.Clone(b)
 }
 
 // section is a mapping that must be present.

@@ -27,7 +27,9 @@ func (v *validator) federation(file string, k fedKey, raw any, providers map[str
 		v.add(file, k.String(), "want a mapping, not %s", describe(raw))
 		return
 	}
-	v.unknownKeys(file, k.String(), obj, federationKey)
+	if hasUnknownKey(obj, federationKey) {
+		v.unknownKeys(file, k.String(), obj, federationKey)
+	}
 	provider, hasProvider := obj["provider"].(string)
 	switch {
 	case obj["provider"] == nil:
@@ -42,7 +44,7 @@ func (v *validator) federation(file string, k fedKey, raw any, providers map[str
 	subject, hasSubject := obj["subject"]
 	if hasSubject {
 		if s, ok := subject.(string); ok {
-			v.glob(file, k.field("subject"), s)
+			v.glob(file, func() string { return k.field("subject") }, s)
 		} else {
 			v.add(file, k.field("subject"), "want a string pattern, not %s", describe(subject))
 		}
@@ -73,15 +75,15 @@ func (v *validator) patterns(file string, k fedKey, name string, raw any) {
 		v.add(file, k.field(name), "an empty list never matches: remove it to accept any")
 	}
 	for i, x := range list {
-		elem := fmt.Sprintf("%s[%d]", k.field(name), i)
+		elem := func() string { return fmt.Sprintf("%s[%d]", k.field(name), i) }
 		p, ok := x.(string)
 		if !ok {
-			v.add(file, elem, "want a string pattern, not %s", describe(x))
+			v.add(file, elem(), "want a string pattern, not %s", describe(x))
 			continue
 		}
 		v.glob(file, elem, p)
 		if name == "refs" && !strings.Contains(p, ":") {
-			v.add(file, elem, "%q never matches: a ref is type:name, such as branch:main or tag:v*", p)
+			v.add(file, elem(), "%q never matches: a ref is type:name, such as branch:main or tag:v*", p)
 		}
 	}
 }
@@ -101,9 +103,9 @@ func (v *validator) claims(file string, k fedKey, raw any) {
 	}
 	for _, c := range sortedKeys(obj) {
 		x := obj[c]
-		claim := k.field("claims") + "." + c
+		claim := func() string { return k.field("claims") + "." + c }
 		if c == "" {
-			v.add(file, claim, "a claim name must not be empty")
+			v.add(file, claim(), "a claim name must not be empty")
 			continue
 		}
 		switch p := x.(type) {
@@ -111,28 +113,29 @@ func (v *validator) claims(file string, k fedKey, raw any) {
 			v.glob(file, claim, p)
 		case []any:
 			if len(p) == 0 {
-				v.add(file, claim, "an empty list never matches")
+				v.add(file, claim(), "an empty list never matches")
 			}
 			for i, x := range p {
-				elem := fmt.Sprintf("%s[%d]", claim, i)
+				elem := func() string { return fmt.Sprintf("%s[%d]", claim(), i) }
 				s, ok := x.(string)
 				if !ok {
-					v.add(file, elem, "want a string pattern, not %s (quote true, false and numbers: %q)", describe(x), jsonText(x))
+					v.add(file, elem(), "want a string pattern, not %s (quote true, false and numbers: %q)", describe(x), jsonText(x))
 					continue
 				}
 				v.glob(file, elem, s)
 			}
 		default:
-			v.add(file, claim, "want a string pattern or a list of them, not %s (quote true, false and numbers: %q)", describe(p), jsonText(p))
+			v.add(file, claim(), "want a string pattern or a list of them, not %s (quote true, false and numbers: %q)", describe(p), jsonText(p))
 		}
 	}
 }
 
 // glob checks that p compiles as glob.match(p, ["/"], x) compiles it (OPA
-// uses the same library with the same separator); key names it.
-func (v *validator) glob(file, key, p string) {
+// uses the same library with the same separator); key names it, built only
+// for a problem.
+func (v *validator) glob(file string, key func() string, p string) {
 	if p == "" {
-		v.add(file, key, "an empty pattern matches only an empty value")
+		v.add(file, key(), "an empty pattern matches only an empty value")
 		return
 	}
 	if !strings.ContainsAny(p, `*?[]{}\,`) {
@@ -144,6 +147,6 @@ func (v *validator) glob(file, key, p string) {
 		v.globs[p] = err
 	}
 	if err != nil {
-		v.add(file, key, "invalid pattern %q: %v", p, err)
+		v.add(file, key(), "invalid pattern %q: %v", p, err)
 	}
 }

@@ -103,7 +103,8 @@ func build(ctx context.Context, paths []string, opts Options) (*Policy, []Proble
 	}
 	// 6. The data beside the rules, with the index the library reads.
 	problems = append(problems, dataRuleClashes(m, compiler)...)
-	data, ps := storedData(m)
+	data, candidates, ps := storedData(m)
+	idx.candidates = candidates
 	problems = append(problems, ps...)
 	if len(problems) > 0 {
 		return nil, problems
@@ -261,10 +262,12 @@ func prepare(ctx context.Context, compiler *ast.Compiler, data map[string]any, i
 		return nil, fmt.Errorf("bundle data is %s, not an object", ast.ValueName(value))
 	}
 	// Data is converted to AST once here; reads then hand out AST values
-	// instead of converting again. The identities are served from idx.
+	// instead of converting again. The identities and the candidate index
+	// are served from idx.
 	store := &dataStore{
 		Store:      inmem.NewFromASTObject(obj),
 		identities: idx.identities,
+		candidates: idx.candidates,
 		cache:      newValueCache(maxCachedIdentities),
 	}
 	p := &Policy{evalTimeout: opts.EvalTimeout, index: idx}

@@ -31,16 +31,20 @@ var errNotFound = &storage.Error{Code: storage.NotFoundErr, Message: "document m
 type dataStore struct {
 	storage.Store // the rest of the data, as AST; read-only once prepared
 	identities    map[string]*identity
-	cache         *valueCache // identities recently read, as AST
+	candidates    map[string]any // data.trustgate.index, as candidateIndex built it
+	cache         *valueCache    // identities recently read, as AST
 }
 
 // Read reads the document at path: from the engine's index under
 // data.trustgate.identities and data.trustgate.index, from the AST store
-// elsewhere, with the identities added to a read of data or data.trustgate.
+// elsewhere, with both added to a read of data or data.trustgate.
 func (s *dataStore) Read(ctx context.Context, txn storage.Transaction, path storage.Path) (any, error) {
 	if len(path) >= 2 && path[0] == "trustgate" {
-		if path[1] == identitiesKey {
+		switch path[1] {
+		case identitiesKey:
 			return s.readIdentities(path[2:])
+		case indexKey:
+			return readGo(s.candidates, path[2:])
 		}
 	}
 	v, err := s.Store.Read(ctx, txn, path)
@@ -82,7 +86,7 @@ func (s *dataStore) allIdentities() (ast.Value, error) {
 }
 
 // withLazy is a read of data (root) or data.trustgate with the identities
-// put back in their place.
+// and the index put back in their place.
 func (s *dataStore) withLazy(v any, root bool) (any, error) {
 	top, ok := v.(ast.Object)
 	if !ok {
@@ -102,8 +106,13 @@ func (s *dataStore) withLazy(v any, root bool) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	index, err := ast.InterfaceToValue(s.candidates)
+	if err != nil {
+		return nil, err
+	}
 	tg = tg.Copy()
 	tg.Insert(ast.InternedTerm(identitiesKey), ast.NewTerm(ids))
+	tg.Insert(ast.InternedTerm(indexKey), ast.NewTerm(index))
 	if !root {
 		return tg, nil
 	}
@@ -117,6 +126,30 @@ func identityValue(id *identity) (ast.Value, error) {
 	var x any
 	if err := util.NewJSONDecoder(bytes.NewReader(id.data)).Decode(&x); err != nil {
 		return nil, fmt.Errorf("identity %s: %w", id.name, err)
+	}
+	return ast.InterfaceToValue(x)
+}
+
+// readGo reads path in x, a value as candidateIndex builds them (mappings,
+// lists of strings, strings, booleans), as AST: only what path leads to is
+// converted.
+func readGo(x any, path storage.Path) (ast.Value, error) {
+	for _, k := range path {
+		switch v := x.(type) {
+		case map[string]any:
+			var ok bool
+			if x, ok = v[k]; !ok {
+				return nil, errNotFound
+			}
+		case []string:
+			i, err := strconv.Atoi(k)
+			if err != nil || i < 0 || i >= len(v) {
+				return nil, errNotFound
+			}
+			x = v[i]
+		default:
+			return nil, errNotFound
+		}
 	}
 	return ast.InterfaceToValue(x)
 }

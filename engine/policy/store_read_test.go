@@ -9,24 +9,26 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 )
 
-// testStore is a dataStore of two identities beside providers data.
+// testStore is a dataStore of two identities and their index beside
+// providers data.
 func testStore(t *testing.T, cached int64) *dataStore {
 	t.Helper()
-	rest := ast.MustParseTerm(`{"trustgate": {"providers": {"gitlab": {"issuer": "https://gitlab.com"}}, "index": {"emails": {}}}, "other": 1}`)
+	rest := ast.MustParseTerm(`{"trustgate": {"providers": {"gitlab": {"issuer": "https://gitlab.com"}}}, "other": 1}`)
 	return &dataStore{
 		Store: inmem.NewFromASTObject(rest.Value.(ast.Object)),
 		identities: map[string]*identity{
 			"a": {name: "a", data: []byte(`{"email": "a@x", "federations": [{"provider": "gitlab", "refs": ["branch:main"]}]}`)},
 			"b": {name: "b", data: []byte(`{"scopes": ["read"]}`)},
 		},
-		cache: newValueCache(cached),
+		candidates: map[string]any{"built": true, "emails": map[string]any{"a@x": []string{"a"}}},
+		cache:      newValueCache(cached),
 	}
 }
 
 func TestTheStoreReadsEachPathAsTheWholeDataWouldHoldIt(t *testing.T) {
 	s := testStore(t, 10)
 	identities := `{"a": {"email": "a@x", "federations": [{"provider": "gitlab", "refs": ["branch:main"]}]}, "b": {"scopes": ["read"]}}`
-	trustgate := `{"providers": {"gitlab": {"issuer": "https://gitlab.com"}}, "index": {"emails": {}}, "identities": ` + identities + `}`
+	trustgate := `{"providers": {"gitlab": {"issuer": "https://gitlab.com"}}, "index": {"built": true, "emails": {"a@x": ["a"]}}, "identities": ` + identities + `}`
 	tests := []struct {
 		name string
 		path storage.Path
@@ -42,6 +44,13 @@ func TestTheStoreReadsEachPathAsTheWholeDataWouldHoldIt(t *testing.T) {
 		{"Every identity is read as one object.", storage.Path{"trustgate", "identities"}, identities},
 		{"data.trustgate holds the identities beside the stored data.", storage.Path{"trustgate"}, trustgate},
 		{"data holds them too.", storage.Path{}, `{"other": 1, "trustgate": ` + trustgate + `}`},
+		{"An entry of the index is read alone.", storage.Path{"trustgate", "index", "emails", "a@x"}, `["a"]`},
+		{"A name in an entry of the index is read by its place.", storage.Path{"trustgate", "index", "emails", "a@x", "0"}, `"a"`},
+		{"A scalar of the index is read.", storage.Path{"trustgate", "index", "built"}, `true`},
+		{"An entry the index does not have is not found.", storage.Path{"trustgate", "index", "emails", "b@x"}, ""},
+		{"A place past an entry's end is not found.", storage.Path{"trustgate", "index", "emails", "a@x", "1"}, ""},
+		{"A path through a scalar of the index is not found.", storage.Path{"trustgate", "index", "built", "x"}, ""},
+		{"The index is read whole.", storage.Path{"trustgate", "index"}, `{"built": true, "emails": {"a@x": ["a"]}}`},
 		{"Other data is read from the AST store.", storage.Path{"trustgate", "providers", "gitlab", "issuer"}, `"https://gitlab.com"`},
 		{"A top-level key other than trustgate is left as stored.", storage.Path{"other"}, `1`},
 	}

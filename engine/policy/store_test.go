@@ -12,11 +12,13 @@ import (
 	"github.com/trustgate/trustgate/engine/policy"
 )
 
-// With release's data spoilt, every evaluation that reads release fails:
-// those that succeed read only the identities they could be granted.
-func TestAnExchangeReadsOnlyTheIdentitiesItCouldBeGranted(t *testing.T) {
+// With release's data and part of the index spoilt, every evaluation that
+// reads them fails: those that succeed read only the identities they could
+// be granted and the index entries that lead to them.
+func TestAnExchangeReadsOnlyTheIdentitiesAndIndexEntriesItNeeds(t *testing.T) {
 	p := loadTeam(t, options())
 	policy.SpoilIdentity(p, "release")
+	policy.SpoilIndex(p, "gitlab")
 	tests := []struct {
 		name     string
 		input    ast.Value
@@ -44,6 +46,12 @@ func TestAnExchangeReadsOnlyTheIdentitiesItCouldBeGranted(t *testing.T) {
 	}
 	t.Run("Reading the spoilt identity fails closed.", func(t *testing.T) {
 		d, err := p.Evaluate(context.Background(), gitlabInput(t, request{identity: "release"}, nil))
+		if !errors.Is(err, policy.ErrEvaluation) || d.Allow {
+			t.Fatalf("decision %+v, error %v: want ErrEvaluation", d, err)
+		}
+	})
+	t.Run("Reading the spoilt index entry fails closed.", func(t *testing.T) {
+		d, err := p.Evaluate(context.Background(), gitlabInput(t, request{}, map[string]any{"namespace_path": "spoilt"}))
 		if !errors.Is(err, policy.ErrEvaluation) || d.Allow {
 			t.Fatalf("decision %+v, error %v: want ErrEvaluation", d, err)
 		}

@@ -10,8 +10,12 @@ package trustgate
 
 import data.trustgate.identities as known_identities
 
+# indexed: the server's index is there. The index is read entry by entry,
+# never whole: the server builds only the entries an evaluation reads.
+indexed if data.trustgate.index.built == true
+
 candidates contains name if {
-	not data.trustgate.index
+	not indexed
 	some name, _ in known_identities
 }
 
@@ -22,9 +26,8 @@ candidates contains name if {
 }
 
 candidates contains name if {
-	ix := data.trustgate.index.providers[input.provider.name]
-	some key in indexed_values(ix.claim)
-	some name in ix.by[key]
+	some key in indexed_values(data.trustgate.index.providers[input.provider.name].claim)
+	some name in data.trustgate.index.providers[input.provider.name].by[key]
 }
 
 # indexed_values are the keys a token's claim is looked up under: a string

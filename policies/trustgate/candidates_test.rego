@@ -13,7 +13,7 @@ projects := {"app": project("my-group/app"), "docs": project("my-group/docs"), "
 	"federations": [{"provider": "gitlab", "claims": {"project_path": "other/*"}}],
 }}
 
-index := {"providers": {"gitlab": {
+index := {"built": true, "providers": {"gitlab": {
 	"claim": "project_path",
 	"by": {"my-group/app": ["app"], "my-group/docs": ["docs"]},
 	"rest": ["any"],
@@ -36,7 +36,7 @@ test_an_unnamed_token_is_granted_the_identity_its_indexed_claim_leads_to if {
 
 test_an_identity_the_index_does_not_lead_to_is_not_matched if {
 	# The index says only docs could match my-group/app: app is not tried.
-	ix := {"providers": {"gitlab": {"claim": "project_path", "by": {"my-group/app": ["docs"]}, "rest": []}}}
+	ix := {"built": true, "providers": {"gitlab": {"claim": "project_path", "by": {"my-group/app": ["docs"]}, "rest": []}}}
 	d := decide_indexed(main, projects, ix)
 	d.allow == false
 	d.reasons == [
@@ -52,14 +52,14 @@ test_an_identity_in_rest_is_always_a_candidate if {
 }
 
 test_a_provider_the_index_does_not_have_has_no_candidates if {
-	d := decide_indexed(main, projects, {"providers": {"github": index.providers.gitlab}})
+	d := decide_indexed(main, projects, {"built": true, "providers": {"github": index.providers.gitlab}})
 	d.allow == false
 	d.reasons == ["no identity accepts this token from provider gitlab"]
 }
 
 test_a_claim_that_is_not_a_string_is_looked_up_by_its_json_text if {
 	ids := {"runner": {"federations": [{"provider": "gitlab", "claims": {"runner_id": "1"}}]}}
-	ix := {"providers": {"gitlab": {"claim": "runner_id", "by": {"1": ["runner"]}, "rest": []}}}
+	ix := {"built": true, "providers": {"gitlab": {"claim": "runner_id", "by": {"1": ["runner"]}, "rest": []}}}
 	decide_indexed(main, ids, ix).identity == "runner"
 	trustgate.indexed_values("groups_direct") == {"my-group", "[\"my-group\"]"} with input.token as main
 	not trustgate.indexed_values("absent") with input.token as main

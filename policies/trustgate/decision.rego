@@ -44,7 +44,7 @@ named_identity := requested if {
 # email_owners are the identities whose email the caller gave. The engine
 # refuses bundles where two identities share one; here it is a denial.
 email_owners := {name | some name in data.trustgate.index.emails[requested]} if {
-	data.trustgate.index
+	indexed
 } else := {name |
 	requested != ""
 	some name, id in known_identities
