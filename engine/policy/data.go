@@ -49,7 +49,8 @@ type validator struct {
 	opts     Options
 	m        *merged
 	problems []Problem
-	globs    map[string]error // patterns compiled so far: refs and claims repeat
+	globs    map[string]error    // patterns compiled so far: refs and claims repeat
+	lists    map[string][]string // shared's
 	// riskLevels are the approvals each risk level needs (the bundle's, or
 	// the library's), read before the identities that depend on them.
 	riskLevels map[string]int
@@ -62,7 +63,7 @@ func (v *validator) add(file, key, format string, args ...any) {
 
 // validate checks the merged data and returns the index of what is valid.
 func validate(m *merged, opts Options) (index, []Problem) {
-	v := &validator{opts: opts, m: m, globs: make(map[string]error)}
+	v := &validator{opts: opts, m: m, globs: make(map[string]error), lists: make(map[string][]string)}
 	tg, ok := v.section(m.data["trustgate"], "trustgate")
 	ids, _ := tg["identities"].(map[string]any)
 	idx := index{

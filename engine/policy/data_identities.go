@@ -2,6 +2,8 @@ package policy
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"net/mail"
 	"time"
 
@@ -21,9 +23,9 @@ func (v *validator) identity(name string, raw any, providers, identities map[str
 	id := &identity{
 		name:      name,
 		email:     v.str(file, key, obj, "email", false),
-		roles:     v.strs(file, key, obj, "roles"),
-		scopes:    v.strs(file, key, obj, "scopes"),
-		audiences: v.strs(file, key, obj, "audiences"),
+		roles:     v.shared(v.strs(file, key, obj, "roles")),
+		scopes:    v.shared(v.strs(file, key, obj, "scopes")),
+		audiences: v.shared(v.strs(file, key, obj, "audiences")),
 	}
 	v.str(file, key, obj, "description", false)
 	if id.email != "" {
@@ -65,4 +67,25 @@ func (v *validator) identity(name string, raw any, providers, identities map[str
 		return nil
 	}
 	return id
+}
+
+// shared returns list, or an equal list seen before: identities repeat the
+// same roles, scopes and audiences, and the index keeps one copy of each.
+// Validated lists are never modified.
+func (v *validator) shared(list []string) []string {
+	if len(list) == 0 {
+		return list
+	}
+	var b strings.Builder
+	for _, x := range list {
+		b.WriteString(strconv.Itoa(len(x)))
+		b.WriteByte(':')
+		b.WriteString(x)
+	}
+	key := b.String() // each element's length first: no two lists share a key
+	if seen, ok := v.lists[key]; ok {
+		return seen
+	}
+	v.lists[key] = list
+	return list
 }
