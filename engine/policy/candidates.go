@@ -167,17 +167,17 @@ func exactValues(p any) []string {
 	return nil
 }
 
-// storedData splits the bundles' data into what the AST store holds (all
-// of it but the identities, which dataStore serves) and the candidate
-// index derived from the identities; data itself is left as it was. A
-// bundle that writes at data.trustgate.index is a problem.
-func storedData(m *merged) (stored, index map[string]any, problems []Problem) {
+// storedData is the data the AST store holds: the bundles' data without
+// the identities, which dataStore serves with the candidate index; data
+// itself is left as it was. A bundle that writes at data.trustgate.index
+// is a problem.
+func storedData(m *merged) (map[string]any, []Problem) {
 	tg, _ := m.data["trustgate"].(map[string]any)
 	if _, taken := tg[indexKey]; taken {
 		key := "trustgate." + indexKey
-		return nil, nil, []Problem{{File: m.owner(key), Key: key, Message: "is reserved: the server derives it from the identities; rename the key"}}
+		return nil, []Problem{{File: m.owner(key), Key: key, Message: "is reserved: the server derives it from the identities; rename the key"}}
 	}
-	stored = make(map[string]any, len(m.data))
+	stored := make(map[string]any, len(m.data))
 	for k, v := range m.data {
 		stored[k] = v
 	}
@@ -188,6 +188,5 @@ func storedData(m *merged) (stored, index map[string]any, problems []Problem) {
 		}
 	}
 	stored["trustgate"] = rest
-	ids, _ := tg[identitiesKey].(map[string]any)
-	return stored, candidateIndex(ids), nil
+	return stored, nil
 }

@@ -3,8 +3,10 @@ package policy
 import (
 	"bytes"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/trustgate/trustgate/engine/verify"
@@ -75,6 +77,9 @@ func validate(m *merged, opts Options) (index, []Problem) {
 	if !ok {
 		return idx, v.problems
 	}
+	// The candidate index is derived meanwhile: both only read the data.
+	candidates := make(chan map[string]any, 1)
+	go func() { candidates <- candidateIndex(ids) }()
 	for _, k := range sortedKeys(tg) {
 		if !slices.Contains(rootKeys, k) && isNearly(k, rootKeys) {
 			v.add(m.owner("trustgate."+k), "trustgate."+k, "unknown key; did you mean one of %s?", strings.Join(rootKeys, ", "))
@@ -92,6 +97,7 @@ func validate(m *merged, opts Options) (index, []Problem) {
 	if hasIdentities && len(identities) == 0 {
 		v.add(m.owner("trustgate.identities"), "trustgate.identities", "no identity is defined: nothing could ever be granted")
 	}
+	idx.candidates = <-candidates
 	return idx, v.problems
 }
 
@@ -117,11 +123,11 @@ func (v *validator) indexProviders(idx *index, providers map[string]any) {
 // name and by email; two identities of one email are a problem.
 func (v *validator) indexIdentities(idx *index, identities, providers map[string]any) {
 	names := sortedKeys(identities)
-	for _, name := range names {
-		if id := v.identity(name, identities[name], providers, identities); id != nil {
-			id.data = v.entryJSON(name, identities[name])
-			idx.identities[name] = id
+	for _, part := range v.validateIdentities(names, identities, providers) {
+		for _, id := range part.ids {
+			idx.identities[id.name] = id
 		}
+		v.problems = append(v.problems, part.problems...)
 	}
 	for _, name := range names {
 		id := idx.identities[name]
@@ -135,6 +141,37 @@ func (v *validator) indexIdentities(idx *index, identities, providers map[string
 		}
 		idx.byEmail[id.email] = name
 	}
+}
+
+// validated is one part of the identities, validated.
+type validated struct {
+	ids      []*identity
+	problems []Problem
+}
+
+// validateIdentities validates the identities of names (sorted) in as many
+// parts as the process runs goroutines at once, each part by a validator
+// of its own (all of them only read the data); the parts come back in
+// names' order, and so do their problems.
+func (v *validator) validateIdentities(names []string, identities, providers map[string]any) []validated {
+	n := min(runtime.GOMAXPROCS(0), max(1, len(names)/1000))
+	parts := make([]validated, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		part := names[i*len(names)/n : (i+1)*len(names)/n]
+		wg.Go(func() {
+			w := &validator{opts: v.opts, m: v.m, riskLevels: v.riskLevels, globs: make(map[string]error), lists: make(map[string][]string)}
+			for _, name := range part {
+				if id := w.identity(name, identities[name], providers, identities); id != nil {
+					id.data = w.entryJSON(name, identities[name])
+					parts[i].ids = append(parts[i].ids, id)
+				}
+			}
+			parts[i].problems = w.problems
+		})
+	}
+	wg.Wait()
+	return parts
 }
 
 // entryJSON is an identity's entry as JSON, kept instead of its AST value.

@@ -2,9 +2,9 @@ package policy
 
 import (
 	"fmt"
+	"net/mail"
 	"strconv"
 	"strings"
-	"net/mail"
 	"time"
 
 	"github.com/trustgate/trustgate/engine/scope"

@@ -85,7 +85,7 @@ func build(ctx context.Context, paths []string, opts Options) (*Policy, []Proble
 	if err := ctx.Err(); err != nil {
 		return nil, []Problem{{Message: fmt.Sprintf("loading stopped: %v", err)}}
 	}
-	// 3. The bundles' data, merged and validated into the index.
+	// 3. The bundles' data, merged, validated and indexed.
 	m, problems := mergeData(sources)
 	idx, ps := validate(m, opts)
 	problems = append(problems, ps...)
@@ -103,8 +103,7 @@ func build(ctx context.Context, paths []string, opts Options) (*Policy, []Proble
 	}
 	// 6. The data beside the rules, with the index the library reads.
 	problems = append(problems, dataRuleClashes(m, compiler)...)
-	data, candidates, ps := storedData(m)
-	idx.candidates = candidates
+	data, ps := storedData(m)
 	problems = append(problems, ps...)
 	if len(problems) > 0 {
 		return nil, problems
