@@ -14,10 +14,10 @@ const indexKey = "index"
 // matches only a claim equal to it.
 const globMeta = `*?[]{}\,`
 
-// candidateIndex derives, once per load, which identities a token can
-// possibly be granted, so that an exchange naming no identity does not walk
-// every identity. It is read-only data handed to the library as
-// data.trustgate.index:
+// candidateIndex derives, once per load, which identities (names are
+// identities' keys, sorted) a token can possibly be granted, so that an
+// exchange naming no identity does not walk every identity. It is
+// read-only data handed to the library as data.trustgate.index:
 //
 //	built: true
 //	providers: {NAME: {claim: CLAIM, by: {VALUE: [IDENTITY...]}, rest: [IDENTITY...]}}
@@ -35,8 +35,7 @@ const globMeta = `*?[]{}\,`
 // email (or a name no identity has) is not a scan of every identity.
 // built says the index is there: the library reads it entry by entry, and
 // reads only built to tell the server's evaluation from opa test's.
-func candidateIndex(identities map[string]any) map[string]any {
-	names := sortedKeys(identities)
+func candidateIndex(identities map[string]any, names []string) map[string]any {
 	feds := federationsByProvider(identities, names)
 	providers := make(map[string]any, len(feds))
 	for _, provider := range sortedKeys(feds) {

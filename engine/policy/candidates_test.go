@@ -35,7 +35,7 @@ func TestTheCandidateIndexLeadsEachPinnedValueToItsIdentitiesKeepsTheRestAndList
 			"rest":  []string{},
 		},
 	}}
-	if got := candidateIndex(ids); !reflect.DeepEqual(got, want) {
+	if got := candidateIndex(ids, sortedKeys(ids)); !reflect.DeepEqual(got, want) {
 		t.Fatalf("candidateIndex =\n%v\nwant\n%v", got, want)
 	}
 }
@@ -49,7 +49,7 @@ func TestAProviderWhoseFederationsPinNothingHasEveryIdentityInRest(t *testing.T)
 	want := map[string]any{"built": true, "emails": map[string]any{}, "providers": map[string]any{
 		"corp": map[string]any{"claim": "", "by": map[string]any{}, "rest": []string{"a", "b"}},
 	}}
-	if got := candidateIndex(ids); !reflect.DeepEqual(got, want) {
+	if got := candidateIndex(ids, sortedKeys(ids)); !reflect.DeepEqual(got, want) {
 		t.Fatalf("candidateIndex =\n%v\nwant\n%v", got, want)
 	}
 }

@@ -79,7 +79,8 @@ func validate(m *merged, opts Options) (index, []Problem) {
 	}
 	// The candidate index is derived meanwhile: both only read the data.
 	candidates := make(chan map[string]any, 1)
-	go func() { candidates <- candidateIndex(ids) }()
+	names := sortedKeys(ids)
+	go func() { candidates <- candidateIndex(ids, names) }()
 	for _, k := range sortedKeys(tg) {
 		if !slices.Contains(rootKeys, k) && isNearly(k, rootKeys) {
 			v.add(m.owner("trustgate."+k), "trustgate."+k, "unknown key; did you mean one of %s?", strings.Join(rootKeys, ", "))
@@ -90,7 +91,7 @@ func validate(m *merged, opts Options) (index, []Problem) {
 	levels, hasLevels := tg["risk_levels"]
 	v.riskLevels = v.readRiskLevels(levels, hasLevels)
 	identities, hasIdentities := v.section(tg["identities"], "trustgate.identities")
-	v.indexIdentities(&idx, identities, providers)
+	v.indexIdentities(&idx, identities, names, providers)
 	if hasProviders && len(providers) == 0 {
 		v.add(m.owner("trustgate.providers"), "trustgate.providers", "no provider is defined: no token could ever be verified")
 	}
@@ -119,10 +120,10 @@ func (v *validator) indexProviders(idx *index, providers map[string]any) {
 	}
 }
 
-// indexIdentities validates each identity and indexes the valid ones by
-// name and by email; two identities of one email are a problem.
-func (v *validator) indexIdentities(idx *index, identities, providers map[string]any) {
-	names := sortedKeys(identities)
+// indexIdentities validates each identity (names are identities' keys,
+// sorted) and indexes the valid ones by name and by email; two identities
+// of one email are a problem.
+func (v *validator) indexIdentities(idx *index, identities map[string]any, names []string, providers map[string]any) {
 	for _, part := range v.validateIdentities(names, identities, providers) {
 		for _, id := range part.ids {
 			idx.identities[id.name] = id

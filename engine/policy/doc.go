@@ -7,6 +7,9 @@
 // validated into typed values and indexed, and data.trustgate.decision and
 // data.trustgate.explain are prepared once. Evaluation runs under a deadline
 // and any result that is not exactly a Decision is an error, never an allow.
+// The queries read the identities and the candidate index through
+// dataStore, which builds only the entries an evaluation reads, so that a
+// bundle of 100,000 identities does not sit in OPA's store (store.go).
 //
 // Check reports every problem of a set of bundles at once (what
 // `trustgate check` prints); Load refuses bundles with any problem. A Watcher
