@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,6 +78,14 @@ func TestRequestsThePolicyOrTheCallRefusesAreNotStored(t *testing.T) {
 			access.NewRequest{Identity: "prod-db", Reason: " "}, access.ErrInvalid},
 		{"A duration of a fraction of a second is invalid", pipeline("my-group/api"),
 			access.NewRequest{Identity: "prod-db", Reason: "x", Duration: 1500 * time.Millisecond}, access.ErrInvalid},
+		{"A negative duration is invalid", pipeline("my-group/api"),
+			access.NewRequest{Identity: "prod-db", Reason: "x", Duration: -time.Hour}, access.ErrInvalid},
+		{"A reason longer than 1000 bytes is invalid", pipeline("my-group/api"),
+			access.NewRequest{Identity: "prod-db", Reason: strings.Repeat("x", access.MaxReasonLen+1)}, access.ErrInvalid},
+		{"A ticket longer than 200 bytes is invalid", pipeline("my-group/api"),
+			access.NewRequest{Identity: "prod-db", Reason: "x", Ticket: strings.Repeat("T", access.MaxTicketLen+1)}, access.ErrInvalid},
+		{"A scope that is not a scope token (RFC 6749 §3.3) is invalid, not merely denied", pipeline("my-group/api"),
+			access.NewRequest{Identity: "prod-db", Reason: "x", Scopes: []string{`read"`}}, access.ErrInvalid},
 	}
 	eachStore(t, func(t *testing.T, f *fixture) {
 		for _, tc := range tests {
@@ -176,6 +185,11 @@ func TestReviewsThePolicyRefusesChangeNothing(t *testing.T) {
 					t.Fatalf("err %v, want %v", err, tc.want)
 				}
 			})
+		}
+		for _, reason := range []string{" \t\n", strings.Repeat("x", access.MaxReasonLen+1)} {
+			if _, err := f.svc.Review(ctx, pol, approver("bob"), r.ID, access.VerdictApprove, reason); !errors.Is(err, access.ErrInvalid) {
+				t.Fatalf("an approval whose reason is %d blank or too many bytes: %v, want ErrInvalid", len(reason), err)
+			}
 		}
 		if _, err := f.svc.Review(ctx, pol, approver("bob"), r.ID, access.VerdictApprove, "ok"); err != nil {
 			t.Fatal(err)
