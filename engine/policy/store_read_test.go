@@ -2,6 +2,8 @@ package policy
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -109,5 +111,33 @@ func TestAnIdentityReadTwiceIsTheSameValue(t *testing.T) {
 	}
 	if first.(ast.Object) != second.(ast.Object) {
 		t.Fatal("the second read built the identity again")
+	}
+}
+
+// Run with -race: a full cache is emptied while other reads fill it.
+func TestConcurrentReadsThroughAFullCacheReadEveryIdentityRight(t *testing.T) {
+	s := testStore(t, 1)
+	ctx := context.Background()
+	want := map[string]ast.Value{
+		"a": ast.MustParseTerm(`{"email": "a@x", "federations": [{"provider": "gitlab", "refs": ["branch:main"]}]}`).Value,
+		"b": ast.MustParseTerm(`{"scopes": ["read"]}`).Value,
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 200)
+	for i := range 200 {
+		name := []string{"a", "b"}[i%2]
+		wg.Go(func() {
+			txn := storage.NewTransactionOrDie(ctx, s)
+			defer s.Abort(ctx, txn)
+			got, err := s.Read(ctx, txn, storage.Path{"trustgate", "identities", name})
+			if err != nil || ast.Compare(got, want[name]) != 0 {
+				errs <- fmt.Sprintf("Read %s = %v, %v", name, got, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
 	}
 }

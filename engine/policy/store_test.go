@@ -3,8 +3,10 @@ package policy_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -99,5 +101,36 @@ func TestAnExplanationNamingNoIdentityExplainsEveryIdentity(t *testing.T) {
 	slices.Sort(names)
 	if got := strings.Join(names, " "); got != "deploy docs-reader release" {
 		t.Fatalf("explained %s, want deploy docs-reader release", got)
+	}
+}
+
+// Run with -race: evaluations share the identities the store keeps as AST.
+func TestConcurrentEvaluationsShareTheIdentitiesTheStoreKeeps(t *testing.T) {
+	p := loadTeam(t, options())
+	inputs := []ast.Value{
+		gitlabInput(t, request{identity: "deploy"}, nil),
+		gitlabInput(t, request{}, nil),
+		gitlabInput(t, request{identity: "docs-reader"}, map[string]any{"project_path": "my-group/docs"}),
+		gitlabInput(t, request{}, map[string]any{"ref_protected": "false"}),
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8*len(inputs))
+	for range 8 {
+		for i, in := range inputs {
+			wg.Go(func() {
+				d, err := p.Evaluate(context.Background(), in)
+				if err == nil && d.Allow != (i < 3) {
+					err = fmt.Errorf("input %d: decision %+v", i, d)
+				}
+				errs <- err
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }
