@@ -157,16 +157,19 @@ func TestNewHTTPClientDefaultsItsTimeout(t *testing.T) {
 }
 
 func TestTheHTTPClientRefusesARedirectFromHTTPSToHTTPOnTheSameHost(t *testing.T) {
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(nil)
+	host := srv.Listener.Addr().String() // the server's own address, not the request's Host
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/keys":
 			_, _ = w.Write([]byte("ok"))
 		case "/downgrade":
-			http.Redirect(w, r, "http://"+r.Host+"/keys", http.StatusFound)
+			http.Redirect(w, r, "http://"+host+"/keys", http.StatusFound)
 		case "/same":
-			http.Redirect(w, r, "https://"+r.Host+"/keys", http.StatusFound)
+			http.Redirect(w, r, "https://"+host+"/keys", http.StatusFound)
 		}
-	}))
+	})
+	srv.StartTLS()
 	defer srv.Close()
 	c := NewHTTPClient(2 * time.Second)
 	// Trust the test server's certificate, and nothing else changes.
