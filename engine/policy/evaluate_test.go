@@ -122,6 +122,8 @@ func TestEvaluateRefusesAnythingButAWellFormedDecision(t *testing.T) {
 		{name: "Scopes as a set are an error.", library: decision(strings.Replace(allowFields, `"scopes": ["read"]`, `"scopes": {"read"}`, 1))},
 		{name: "Scopes as null are an error.", library: decision(strings.Replace(allowFields, `"scopes": ["read"]`, `"scopes": null`, 1))},
 		{name: "A scope that is a number is an error.", library: decision(strings.Replace(allowFields, `"scopes": ["read"]`, `"scopes": [1]`, 1))},
+		{name: "A reason that is a number is an error, though no grant check reads reasons.", library: decision(strings.Replace(denyFields, `"reasons": ["no"]`, `"reasons": ["no", 7]`, 1))},
+		{name: "A decision with a key that is not a string is an error.", library: decision(denyFields + `, 1: true`)},
 		{name: "A fractional ttl is an error.", library: decision(strings.Replace(allowFields, `"ttl_seconds": 600`, `"ttl_seconds": 1.5`, 1))},
 		{name: "A negative ttl is an error.", library: decision(strings.Replace(denyFields, `"ttl_seconds": 0`, `"ttl_seconds": -1`, 1))},
 		{name: "A ttl as a string is an error.", library: decision(strings.Replace(allowFields, `"ttl_seconds": 600`, `"ttl_seconds": "600"`, 1))},
