@@ -58,6 +58,8 @@ func TestClientAddressComesFromProxyHeadersOnlyThroughATrustedProxy(t *testing.T
 		{"garbage right of the client ends the walk at the last valid hop", []string{"10.0.0.0/8"}, proxy, []string{"203.0.113.7, <script>, 10.0.0.2"}, nil, "10.0.0.2"},
 		{"garbage left of the client is never looked at", []string{"10.0.0.0/8"}, proxy, []string{"<script>, 203.0.113.7"}, nil, "203.0.113.7"},
 		{"a hop with a zone is not an address", []string{"10.0.0.0/8"}, proxy, []string{"fe80::1%eth0"}, nil, "10.0.0.1"},
+		{"a bracketed IPv4 hop is not an address (brackets are for IPv6, RFC 7239 §6)", []string{"10.0.0.0/8"}, proxy, []string{"[203.0.113.7]"}, nil, "10.0.0.1"},
+		{"a Forwarded element's for= names the client, not its by= before it (RFC 7239 §5.1, §5.2)", []string{"10.0.0.0/8"}, proxy, nil, []string{"by=198.51.100.1;for=203.0.113.7"}, "203.0.113.7"},
 		{"an IPv6 hop with a port but no brackets is not an address", []string{"10.0.0.0/8"}, proxy, []string{"2001:db8::7:443:x"}, nil, "10.0.0.1"},
 		{"an obfuscated Forwarded node falls back to the peer", []string{"10.0.0.0/8"}, proxy, nil, []string{"for=_hidden"}, "10.0.0.1"},
 		{"an unknown Forwarded node falls back to the peer", []string{"10.0.0.0/8"}, proxy, nil, []string{"for=unknown"}, "10.0.0.1"},
