@@ -69,6 +69,10 @@ func TestTheLoginReturnsOnlyToConsolePaths(t *testing.T) {
 		{name: "An encoded climb out of the console is dropped.", next: "/console/%2e%2e/oauth2/token", want: "/console/"},
 		{name: "A javascript URL is dropped.", next: "javascript:alert(1)", want: "/console/"},
 		{name: "A query is not kept.", next: "/console/?x=https://evil.example", want: "/console/"},
+		{name: "A scheme before a console path is dropped.", next: "javascript:/console/requests/abc", want: "/console/"},
+		{name: "Three slashes before a console path are dropped (a browser reads a host there).", next: "///console/requests/abc", want: "/console/"},
+		{name: "A backslash inside a console path is dropped.", next: "/console/\\evil.example", want: "/console/"},
+		{name: "An empty segment inside a console path is dropped.", next: "/console//evil.example", want: "/console/"},
 	}
 	st := newStack(t)
 	for _, tt := range tests {
