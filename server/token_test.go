@@ -209,6 +209,8 @@ func TestTokenEndpointRefusesMalformedRequestsWithoutCallingTheEngine(t *testing
 			formPost(exchangeForm("actor_token", subjectToken, "actor_token_type", tokenTypeJWT)), http.StatusBadRequest, codeInvalidRequest},
 		{"an actor_token_type alone is refused (RFC 8693 §2.1)",
 			formPost(exchangeForm("actor_token_type", tokenTypeJWT)), http.StatusBadRequest, codeInvalidRequest},
+		{"an actor_token alone is refused (RFC 8693 §2.1)",
+			formPost(exchangeForm("actor_token", subjectToken)), http.StatusBadRequest, codeInvalidRequest},
 		{"a resource parameter is invalid_target: resource indicators are not supported (RFC 8693 §2.2.2)",
 			formPost(exchangeForm("resource", "https://api.example.com")), http.StatusBadRequest, codeInvalidTarget},
 		{"a scope with two spaces in a row is invalid_scope (RFC 6749 §3.3)",
