@@ -50,3 +50,31 @@ func TestNilKeyedAllowsEverything(t *testing.T) {
 		}
 	}
 }
+
+func TestASlowLimitDoesNotForgetAKeyBeforeItsBucketRefills(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	k := New(1.0/3600, 2, func() time.Time { return now }) // two an hour: full again after 2h
+	for range 2 {
+		k.Allow("a")
+	}
+	now = now.Add(11 * time.Minute) // past the 10-minute floor of idleness
+	k.Allow("b")                    // a sweep
+	if _, ok := k.Allow("a"); ok {
+		t.Fatal("waiting 11 minutes reset a limit of two an hour")
+	}
+}
+
+func TestASweepKeepsAKeyThatSpentItsBurstRecently(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	k := New(1.0/7200, 1, func() time.Time { return now }) // one per 2h: idle keys go after 2h
+	k.Allow("z")                                           // the first sweep
+	now = now.Add(2*time.Hour - time.Minute)
+	if _, ok := k.Allow("a"); !ok {
+		t.Fatal("a first event was refused")
+	}
+	now = now.Add(time.Minute)
+	k.Allow("b") // the next sweep, a minute after "a" spent its burst
+	if _, ok := k.Allow("a"); ok {
+		t.Fatal("a sweep forgot a key that spent its burst a minute ago, and reset its limit")
+	}
+}
