@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,6 +52,17 @@ func TestAJustInTimeIdentityIsLoadedWithItsBlock(t *testing.T) {
 	}
 	if _, ok := p.JustInTime("nobody"); ok {
 		t.Error("an unknown identity is just-in-time")
+	}
+}
+
+func TestAPendingTTLReplacesTheDefault(t *testing.T) {
+	jit := strings.Replace(goodJIT, "        bind: ref\n", "        bind: ref\n        pending_ttl: 2h\n", 1)
+	p, err := policy.Load(context.Background(), []string{bundleDir(t, jitData(jit, ""))}, options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j, ok := p.JustInTime("breakglass"); !ok || j.PendingTTL != 2*time.Hour {
+		t.Fatalf("JustInTime = %+v, %v; want a pending_ttl of 2h", j, ok)
 	}
 }
 
@@ -120,6 +132,8 @@ func TestJustInTimeDataIsChecked(t *testing.T) {
 			want: []string{"trustgate.risk_levels.high.approvals: want a whole number of approvals from 0 to 100, not 1.5"}},
 		{name: "A risk level with a negative count is refused.", identity: goodJIT, extra: "  risk_levels: {high: {approvals: -1}}\n",
 			want: []string{"trustgate.risk_levels.high.approvals: want a whole number"}},
+		{name: "A risk level needing more than 100 approvals is refused.", identity: goodJIT, extra: "  risk_levels: {high: {approvals: 101}}\n",
+			want: []string{"trustgate.risk_levels.high.approvals: want a whole number of approvals from 0 to 100, not 101"}},
 		{name: "A risk level with a quoted count is refused.", identity: goodJIT, extra: "  risk_levels: {high: {approvals: \"1\"}}\n",
 			want: []string{"trustgate.risk_levels.high.approvals: want a whole number"}},
 		{name: "A risk level that is not a mapping is refused.", identity: goodJIT, extra: "  risk_levels: {high: 1}\n",
