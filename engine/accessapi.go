@@ -123,10 +123,10 @@ func classifyAccess(err error) error {
 // accessRefused logs a refused access call and wraps err in an *Error
 // carrying the decision id and the policy's reasons.
 func (e *Engine) accessRefused(rec *record, c AccessCall, action string, err error) error {
-	reasons := rec.reasons
+	reasons, errReasons := rec.reasons, rec.errReasons
 	var denied *access.DeniedError
 	if errors.As(err, &denied) {
-		reasons = denied.Reasons
+		reasons, errReasons = denied.Reasons, false
 	}
 	e.decLog.Warn("access refused",
 		zap.String("decision_id", rec.id),
@@ -139,7 +139,7 @@ func (e *Engine) accessRefused(rec *record, c AccessCall, action string, err err
 		zap.String("error", errorClass(err)),
 		zap.Strings("reasons", reasons),
 	)
-	return &Error{DecisionID: rec.id, Reasons: reasons, RetryAfter: rec.retryAfter, Err: err}
+	return rec.refusal(reasons, errReasons, err)
 }
 
 // errorClass names an error's sentinel for the log.

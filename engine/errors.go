@@ -53,23 +53,18 @@ type Error struct {
 	// RetryAfter is set with ErrRateLimited and ErrOverloaded.
 	RetryAfter time.Duration
 	Err        error
+	// errReasons: Reasons is Err's own text, which Error says once.
+	errReasons bool
 }
 
-// Error is Err's text, then the reasons it does not already hold: a
-// refusal's reasons are often its error's own text (an invalid token, a
-// failed evaluation, a denied access call), and are said once.
+// Error is Err's text, then the policy's reasons. Reasons that are the
+// failure's own text (an invalid token, a failed evaluation) are in Err's
+// text already, and are not said again.
 func (e *Error) Error() string {
-	msg := e.Err.Error()
-	var extra []string
-	for _, r := range e.Reasons {
-		if !strings.Contains(msg, r) {
-			extra = append(extra, r)
-		}
+	if e.errReasons || len(e.Reasons) == 0 {
+		return e.Err.Error()
 	}
-	if len(extra) == 0 {
-		return msg
-	}
-	return msg + ": " + strings.Join(extra, "; ")
+	return e.Err.Error() + ": " + strings.Join(e.Reasons, "; ")
 }
 
 func (e *Error) Unwrap() error { return e.Err }

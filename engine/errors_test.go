@@ -89,3 +89,24 @@ func saysEachThingOnce(t *testing.T, err error) {
 		seen[part] = true
 	}
 }
+
+// TestARefusalSaysThePolicysReasonsEvenWhenTheErrorsTextHoldsTheirWords:
+// a reason is left out only when it is the failure's own text, never
+// because its words happen to be in the error's.
+func TestARefusalSaysThePolicysReasonsEvenWhenTheErrorsTextHoldsTheirWords(t *testing.T) {
+	err := &engine.Error{Err: engine.ErrDenied, Reasons: []string{"policy", `ref "main" is not protected`}}
+	if got, want := err.Error(), `denied by policy: policy; ref "main" is not protected`; got != want {
+		t.Fatalf("Error() = %q, want %q", got, want)
+	}
+	f := newFixture(t)
+	_, err2 := f.eng.Exchange(context.Background(), engine.Request{SubjectToken: f.token(t, map[string]any{"ref_protected": "false"})})
+	var ee *engine.Error
+	if !errors.As(err2, &ee) || len(ee.Reasons) == 0 {
+		t.Fatalf("a denied exchange: %v, want an *engine.Error with the policy's reasons", err2)
+	}
+	for _, r := range ee.Reasons {
+		if !strings.Contains(err2.Error(), r) {
+			t.Errorf("%q leaves out the policy's reason %q", err2.Error(), r)
+		}
+	}
+}

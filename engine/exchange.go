@@ -27,7 +27,7 @@ func (e *Engine) Exchange(ctx context.Context, req Request) (*Token, error) {
 	e.writeRecord(rec)
 	e.metrics.exchanged(rec)
 	if err != nil {
-		return nil, &Error{DecisionID: rec.id, Reasons: rec.reasons, RetryAfter: rec.retryAfter, Err: err}
+		return nil, rec.refusal(rec.reasons, rec.errReasons, err)
 	}
 	return tok, nil
 }
@@ -66,7 +66,7 @@ func (e *Engine) exchange(ctx context.Context, req Request, rec *record) (*Token
 	// policy, in one of a bounded number of slots.
 	grants, err := e.grantsFor(ctx, pol, v, req)
 	if err != nil {
-		rec.reasons = []string{err.Error()}
+		rec.failed(err)
 		return nil, err
 	}
 
@@ -96,7 +96,7 @@ func (e *Engine) decide(ctx context.Context, v *verify.Verified, req Request, po
 	d, err := e.evaluate(ctx, v, req, pol, grants)
 	e.metrics.stage(stageEvaluate, e.now().Sub(start))
 	if err != nil {
-		rec.reasons = []string{err.Error()}
+		rec.failed(err)
 		return policy.Decision{}, time.Time{}, fmt.Errorf("%w: %w", ErrInternal, err)
 	}
 	rec.decided(d)
@@ -105,7 +105,7 @@ func (e *Engine) decide(ctx context.Context, v *verify.Verified, req Request, po
 	}
 	notAfter, err := grantEnd(d, grants)
 	if err != nil {
-		rec.reasons = []string{err.Error()}
+		rec.failed(err)
 		return policy.Decision{}, time.Time{}, err
 	}
 	return d, notAfter, nil
@@ -119,7 +119,7 @@ func (e *Engine) evaluate(ctx context.Context, v *verify.Verified, req Request, 
 }
 
 func classifyVerify(err error, rec *record) error {
-	rec.reasons = []string{err.Error()}
+	rec.failed(err)
 	switch {
 	case errors.Is(err, ErrUnavailable):
 		return err

@@ -34,6 +34,7 @@ type record struct {
 	revisions  []policy.Revision
 	decision   *policy.Decision
 	reasons    []string
+	errReasons bool // reasons is the failure's own text (failed), not the policy's
 	result     string
 	retryAfter time.Duration
 }
@@ -93,7 +94,18 @@ func (r *record) verified(v *verify.Verified) {
 
 func (r *record) decided(d policy.Decision) {
 	r.decision = &d
-	r.reasons = d.Reasons
+	r.reasons, r.errReasons = d.Reasons, false
+}
+
+// failed records err's text as the reason of a refusal the policy did not
+// give.
+func (r *record) failed(err error) {
+	r.reasons, r.errReasons = []string{err.Error()}, true
+}
+
+// refusal is the *Error of a refusal recorded in r.
+func (r *record) refusal(reasons []string, errReasons bool, err error) *Error {
+	return &Error{DecisionID: r.id, Reasons: reasons, RetryAfter: r.retryAfter, Err: err, errReasons: errReasons}
 }
 
 func (r *record) finish(now time.Time, tok *Token, err error) {
