@@ -36,52 +36,90 @@ const globMeta = `*?[]{}\,`
 // built says the index is there: the library reads it entry by entry, and
 // reads only built to tell the server's evaluation from opa test's.
 func candidateIndex(identities map[string]any, names []string) map[string]any {
-	feds := federationsByProvider(identities, names)
-	providers := make(map[string]any, len(feds))
-	for _, provider := range sortedKeys(feds) {
-		providers[provider] = providerIndex(feds[provider])
+	cands := make([]candidate, 0, len(names))
+	for _, name := range names {
+		cands = append(cands, candidateOf(name, identities[name]))
 	}
-	return map[string]any{"built": true, "providers": providers, "emails": emailIndex(identities, names)}
+	return indexCandidates(cands)
 }
 
-// emailIndex lists, for each email, the identities (of names, sorted)
-// that have it.
-func emailIndex(identities map[string]any, names []string) map[string]any {
-	out := make(map[string]any)
-	for _, name := range names {
-		id, _ := identities[name].(map[string]any)
-		if email, ok := id["email"].(string); ok && email != "" {
-			names, _ := out[email].([]string)
-			out[email] = append(names, name)
-		}
-	}
-	return out
+// candidate is what the candidate index reads of one identity: its email
+// and, of each federation, the provider and the claims it pins exactly.
+// Validation keeps one per identity until all are validated, not the
+// identity's whole value.
+type candidate struct {
+	name  string
+	email string
+	feds  []federation
 }
 
 // federation is one federation of an identity, as the index sees it.
 type federation struct {
 	identity string
-	claims   map[string]any
+	provider string
+	pins     []pin // the claims it pins exactly, in no order
 }
 
-// federationsByProvider groups every federation of every identity by its
-// provider, in the order of names (sorted).
-func federationsByProvider(identities map[string]any, names []string) map[string][]federation {
-	out := make(map[string][]federation)
-	for _, name := range names {
-		id, _ := identities[name].(map[string]any)
-		feds, _ := id["federations"].([]any)
-		for _, raw := range feds {
-			f, _ := raw.(map[string]any)
-			provider, ok := f["provider"].(string)
-			if !ok {
-				continue
-			}
-			claims, _ := f["claims"].(map[string]any)
-			out[provider] = append(out[provider], federation{identity: name, claims: claims})
+// pin is a claim a federation pins exactly, with the values it accepts.
+type pin struct {
+	claim  string
+	values []string
+}
+
+// pinned is the values f pins claim to; nil when it does not pin it
+// exactly.
+func (f federation) pinned(claim string) []string {
+	for _, p := range f.pins {
+		if p.claim == claim {
+			return p.values
 		}
 	}
-	return out
+	return nil
+}
+
+// candidateOf is what the index reads of identity name's value.
+func candidateOf(name string, value any) candidate {
+	c := candidate{name: name}
+	id, _ := value.(map[string]any)
+	c.email, _ = id["email"].(string)
+	feds, _ := id["federations"].([]any)
+	for _, raw := range feds {
+		f, _ := raw.(map[string]any)
+		provider, ok := f["provider"].(string)
+		if !ok {
+			continue
+		}
+		claims, _ := f["claims"].(map[string]any)
+		fed := federation{identity: name, provider: provider}
+		for claim, p := range claims {
+			if values := exactValues(p); values != nil {
+				fed.pins = append(fed.pins, pin{claim: claim, values: values})
+			}
+		}
+		c.feds = append(c.feds, fed)
+	}
+	return c
+}
+
+// indexCandidates is candidateIndex of cands, in the order of their names
+// (sorted).
+func indexCandidates(cands []candidate) map[string]any {
+	feds := make(map[string][]federation)
+	emails := make(map[string]any)
+	for _, c := range cands {
+		for _, f := range c.feds {
+			feds[f.provider] = append(feds[f.provider], f)
+		}
+		if c.email != "" {
+			names, _ := emails[c.email].([]string)
+			emails[c.email] = append(names, c.name)
+		}
+	}
+	providers := make(map[string]any, len(feds))
+	for _, provider := range sortedKeys(feds) {
+		providers[provider] = providerIndex(feds[provider])
+	}
+	return map[string]any{"built": true, "providers": providers, "emails": emails}
 }
 
 // providerIndex indexes one provider's federations by the claim most of
@@ -92,7 +130,7 @@ func providerIndex(feds []federation) map[string]any {
 	var rest []string
 	unpinned := make(map[string]bool)
 	for _, f := range feds {
-		if claim == "" || exactValues(f.claims[claim]) == nil {
+		if claim == "" || f.pinned(claim) == nil {
 			unpinned[f.identity] = true
 		}
 	}
@@ -103,7 +141,7 @@ func providerIndex(feds []federation) map[string]any {
 			}
 			continue
 		}
-		for _, v := range exactValues(f.claims[claim]) {
+		for _, v := range f.pinned(claim) {
 			if !slices.Contains(by[v], f.identity) {
 				by[v] = append(by[v], f.identity)
 			}
@@ -124,10 +162,8 @@ func providerIndex(feds []federation) map[string]any {
 func pinnedClaim(feds []federation) string {
 	counts := make(map[string]int)
 	for _, f := range feds {
-		for name, p := range f.claims {
-			if exactValues(p) != nil {
-				counts[name]++
-			}
+		for _, p := range f.pins {
+			counts[p.claim]++
 		}
 	}
 	best := ""

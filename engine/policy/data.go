@@ -43,6 +43,16 @@ type index struct {
 	identities map[string]*identity // by name
 	byEmail    map[string]string    // email → identity name
 	candidates map[string]any       // data.trustgate.index (candidateIndex)
+	// pending brings candidates while candidateIndex runs (validate starts
+	// it; finish waits for it).
+	pending <-chan map[string]any
+}
+
+// finish waits for the candidate index validate started.
+func (idx *index) finish() {
+	if idx.pending != nil {
+		idx.candidates, idx.pending = <-idx.pending, nil
+	}
 }
 
 // validator checks data.trustgate against the data model (DESIGN §3) and
@@ -77,10 +87,7 @@ func validate(m *merged, opts Options) (index, []Problem) {
 	if !ok {
 		return idx, v.problems
 	}
-	// The candidate index is derived meanwhile: both only read the data.
-	candidates := make(chan map[string]any, 1)
 	names := sortedKeys(ids)
-	go func() { candidates <- candidateIndex(ids, names) }()
 	for _, k := range sortedKeys(tg) {
 		if !slices.Contains(rootKeys, k) && isNearly(k, rootKeys) {
 			v.add(m.owner("trustgate."+k), "trustgate."+k, "unknown key; did you mean one of %s?", strings.Join(rootKeys, ", "))
@@ -91,14 +98,17 @@ func validate(m *merged, opts Options) (index, []Problem) {
 	levels, hasLevels := tg["risk_levels"]
 	v.riskLevels = v.readRiskLevels(levels, hasLevels)
 	identities, hasIdentities := v.section(tg["identities"], "trustgate.identities")
-	v.indexIdentities(&idx, identities, names, providers)
+	cands := v.indexIdentities(&idx, identities, names, providers)
 	if hasProviders && len(providers) == 0 {
 		v.add(m.owner("trustgate.providers"), "trustgate.providers", "no provider is defined: no token could ever be verified")
 	}
 	if hasIdentities && len(identities) == 0 {
 		v.add(m.owner("trustgate.identities"), "trustgate.identities", "no identity is defined: nothing could ever be granted")
 	}
-	idx.candidates = <-candidates
+	// The candidate index is derived while the Rego compiles.
+	pending := make(chan map[string]any, 1)
+	go func() { pending <- indexCandidates(cands) }()
+	idx.pending = pending
 	return idx, v.problems
 }
 
@@ -122,12 +132,15 @@ func (v *validator) indexProviders(idx *index, providers map[string]any) {
 
 // indexIdentities validates each identity (names are identities' keys,
 // sorted) and indexes the valid ones by name and by email; two identities
-// of one email are a problem.
-func (v *validator) indexIdentities(idx *index, identities map[string]any, names []string, providers map[string]any) {
+// of one email are a problem. It returns what the candidate index reads of
+// every identity, valid or not: its email and federations.
+func (v *validator) indexIdentities(idx *index, identities map[string]any, names []string, providers map[string]any) []candidate {
+	cands := make([]candidate, 0, len(names))
 	for _, part := range v.validateIdentities(names, identities, providers) {
 		for _, id := range part.ids {
 			idx.identities[id.name] = id
 		}
+		cands = append(cands, part.cands...)
 		v.problems = append(v.problems, part.problems...)
 	}
 	for _, name := range names {
@@ -142,11 +155,13 @@ func (v *validator) indexIdentities(idx *index, identities map[string]any, names
 		}
 		idx.byEmail[id.email] = name
 	}
+	return cands
 }
 
 // validated is one part of the identities, validated.
 type validated struct {
 	ids      []*identity
+	cands    []candidate // of every identity of the part whose value decodes
 	problems []Problem
 }
 
@@ -162,9 +177,15 @@ func (v *validator) validateIdentities(names []string, identities, providers map
 		part := names[i*len(names)/n : (i+1)*len(names)/n]
 		wg.Go(func() {
 			w := &validator{opts: v.opts, m: v.m, riskLevels: v.riskLevels, globs: make(map[string]error), lists: make(map[string][]string)}
+			parts[i].cands = make([]candidate, 0, len(part))
 			for _, name := range part {
-				if id := w.identity(name, identities[name], providers, identities); id != nil {
-					id.data = w.entryJSON(name, identities[name])
+				raw, ok := w.entryValue(name, identities[name])
+				if !ok {
+					continue
+				}
+				parts[i].cands = append(parts[i].cands, candidateOf(name, raw))
+				if id := w.identity(name, raw, providers, identities); id != nil {
+					id.data = w.entryJSON(name, identities[name], raw)
 					parts[i].ids = append(parts[i].ids, id)
 				}
 			}
@@ -175,9 +196,24 @@ func (v *validator) validateIdentities(names []string, identities, providers map
 	return parts
 }
 
-// entryJSON is an identity's entry as JSON, kept instead of its AST value.
-// It is written in a buffer the validator reuses and copied at its size.
-func (v *validator) entryJSON(name string, raw any) []byte {
+// entryValue is the value of identity name's entry, x: a rawEntry decoded.
+func (v *validator) entryValue(name string, x any) (any, bool) {
+	value, err := entryValue(x)
+	if err != nil {
+		key := "trustgate.identities." + name
+		v.add(v.m.owner(key), key, "cannot parse: %v", err)
+		return nil, false
+	}
+	return value, true
+}
+
+// entryJSON is an identity's entry, x, as JSON, kept instead of its AST
+// value: a rawEntry's own text (its decoding is raw, the value validated),
+// else raw written in a buffer the validator reuses and copied at its size.
+func (v *validator) entryJSON(name string, x, raw any) []byte {
+	if text, ok := x.(rawEntry); ok {
+		return text
+	}
 	b, err := appendJSON(v.buf[:0], raw)
 	if err != nil {
 		key := "trustgate.identities." + name

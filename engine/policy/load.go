@@ -109,6 +109,7 @@ func build(ctx context.Context, paths []string, opts Options) (*Policy, []Proble
 		return nil, problems
 	}
 	// 7. The queries prepared once, and the revisions stamped.
+	idx.finish()
 	p, err := prepare(ctx, compiler, data, idx, opts)
 	if err != nil {
 		return nil, []Problem{{Message: err.Error()}}

@@ -66,12 +66,13 @@ func readBundle(path string, opts Options, caps *ast.Capabilities) (*source, []P
 		}
 		src.modules[name] = m
 	}
-	for _, raw := range b.Raw {
+	for i, raw := range b.Raw {
 		if !isDataFile(raw.Path) {
 			continue
 		}
 		h.add(raw.Path, raw.Value)
 		df, err := parseDataFile(path, raw)
+		b.Raw[i].Value, raw.Value = nil, nil // decoded: a large file's text is not kept to the load's end
 		if err != nil {
 			problems = append(problems, Problem{File: df.file, Message: err.Error()})
 			continue
@@ -216,7 +217,10 @@ func isDataFile(path string) bool {
 }
 
 // parseDataFile parses one data file as OPA does (numbers stay
-// json.Number) and places it where OPA would: under its directory.
+// json.Number) and places it where OPA would: under its directory. A
+// data.json is read as a stream, its identities left as JSON text until
+// validated (decodeJSONData); a YAML file, meant for small bundles written
+// by hand, is decoded whole.
 func parseDataFile(bundlePath string, raw bundle.Raw) (dataFile, error) {
 	df := dataFile{file: bundleFile(bundlePath, raw.Path)}
 	if dir := strings.TrimLeft(filepath.ToSlash(filepath.Dir(raw.Path)), "/."); dir != "" {
@@ -224,7 +228,7 @@ func parseDataFile(bundlePath string, raw bundle.Raw) (dataFile, error) {
 	}
 	var err error
 	if filepath.Base(raw.Path) == "data.json" {
-		err = util.UnmarshalJSON(raw.Value, &df.value)
+		df.value, err = decodeJSONData(raw.Value, df.prefix)
 	} else {
 		err = util.Unmarshal(raw.Value, &df.value)
 	}
@@ -249,6 +253,11 @@ func outsideRoots(df dataFile, roots []string) []Problem {
 	walk = func(path []string, v any) {
 		p := strings.Join(path, "/")
 		if len(path) > 0 && bundle.RootPathsContain(roots, p) {
+			return
+		}
+		v, err := entryValue(v)
+		if err != nil {
+			problems = append(problems, Problem{File: df.file, Key: strings.Join(path, "."), Message: err.Error()})
 			return
 		}
 		obj, isMap := v.(map[string]any)

@@ -1,0 +1,130 @@
+package policy
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/open-policy-agent/opa/v1/util"
+)
+
+// rawEntry is one identity of a data.json as its compact JSON text, kept
+// so until it is validated: decoded all at once, 100,000 identities made a
+// tree of maps of about 130 MB that a load held to its end. Decoding it
+// gives the value the whole file's decoding would have given.
+type rawEntry []byte
+
+// identitiesPath is where decodeJSONData keeps identities as rawEntry.
+var identitiesPath = []string{"trustgate", identitiesKey}
+
+// decodeJSONData decodes a data.json whose root object lands at prefix as
+// util.UnmarshalJSON does (numbers stay json.Number, the last of two equal
+// keys wins, nothing may follow the value), except that each identity
+// under trustgate.identities is left a rawEntry. It reads the file as a
+// stream: only the root, trustgate and trustgate.identities are walked
+// token by token, every other value is decoded whole.
+func decodeJSONData(raw []byte, prefix []string) (any, error) {
+	dec := util.NewJSONDecoder(bytes.NewReader(raw))
+	v, err := decodeData(dec, slices.Clip(prefix))
+	if err != nil {
+		return nil, err
+	}
+	tok, err := dec.Token()
+	if tok != nil {
+		return nil, fmt.Errorf("error: invalid character '%s' after top-level value", tok)
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return v, nil
+}
+
+// decodeData decodes the value at path, the next in dec.
+func decodeData(dec *json.Decoder, path []string) (any, error) {
+	switch {
+	case len(path) <= len(identitiesPath) && slices.Equal(path, identitiesPath[:len(path)]):
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		if tok != json.Delim('{') {
+			return fromTokens(dec, tok)
+		}
+		return decodeObject(dec, path)
+	case len(path) == len(identitiesPath)+1 && slices.Equal(path[:len(identitiesPath)], identitiesPath):
+		var m json.RawMessage // a copy of the entry's text
+		if err := dec.Decode(&m); err != nil {
+			return nil, err
+		}
+		// JSON strings hold no raw line breaks or tabs: text without any
+		// is compact but for spaces, and kept as it is.
+		if !bytes.ContainsAny(m, "\n\r\t") {
+			return rawEntry(m), nil
+		}
+		var b bytes.Buffer
+		if err := json.Compact(&b, m); err != nil {
+			return nil, err
+		}
+		return rawEntry(bytes.Clone(b.Bytes())), nil
+	}
+	var x any
+	err := dec.Decode(&x)
+	return x, err
+}
+
+// decodeObject decodes the members of the object at path, its opening
+// brace read, and its closing brace.
+func decodeObject(dec *json.Decoder, path []string) (map[string]any, error) {
+	obj := make(map[string]any)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return nil, fmt.Errorf("invalid object key %v", tok)
+		}
+		if obj[key], err = decodeData(dec, append(slices.Clip(path), key)); err != nil {
+			return nil, err
+		}
+	}
+	_, err := dec.Token() // the closing brace
+	return obj, err
+}
+
+// fromTokens decodes the value that starts with tok, a token other than
+// an object's opening brace: what a section such as trustgate.identities
+// holds when it is not an object (a problem validation reports).
+func fromTokens(dec *json.Decoder, tok json.Token) (any, error) {
+	if tok != json.Delim('[') {
+		return tok, nil
+	}
+	list := []any{}
+	for dec.More() {
+		var x any
+		if err := dec.Decode(&x); err != nil {
+			return nil, err
+		}
+		list = append(list, x)
+	}
+	_, err := dec.Token() // the closing bracket
+	return list, err
+}
+
+// entryValue is an identity's value: a rawEntry decoded, anything else as
+// it is.
+func entryValue(x any) (any, error) {
+	raw, ok := x.(rawEntry)
+	if !ok {
+		return x, nil
+	}
+	var v any
+	if err := util.UnmarshalJSON(raw, &v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
