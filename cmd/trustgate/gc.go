@@ -29,6 +29,23 @@ func newGCTuner(env environ, log *zap.Logger) gcTuner {
 	return gcTuner{enabled: !set, log: log}
 }
 
+// loadGCPercent is the percent while `serve` loads its policy at start.
+// A load allocates several times what it keeps (each identity is decoded,
+// validated and indexed), with Go's default the heap doubles what is live
+// meanwhile, and the process keeps that peak as resident memory for
+// good: with 100,000 identities, 295 MB at the default against 203 MB at
+// 25%, for a load 0.2 s longer (make load-100k).
+const loadGCPercent = 25
+
+// beforeLoad sets loadGCPercent for the first load; afterLoad replaces it.
+// Reloads run at the percent afterLoad set (the watcher has no hook
+// before a reload).
+func (t gcTuner) beforeLoad() {
+	if t.enabled {
+		debug.SetGCPercent(loadGCPercent)
+	}
+}
+
 // afterLoad collects, returns what the load freed to the operating system
 // (a large bundle allocates several times what it keeps while it loads),
 // measures the live heap and sets the percent. It runs after a load or

@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"runtime/debug"
+	"testing"
+)
 
 func TestGCPercentLetsTheHeapGrowByTheHeadroomOrByHalfALargeOne(t *testing.T) {
 	tests := []struct {
@@ -35,5 +38,20 @@ func TestAGOGCInTheEnvironmentTurnsTheTunerOff(t *testing.T) {
 	}
 	if !newGCTuner(unset, nil).enabled {
 		t.Fatal("the tuner is off although GOGC is not set")
+	}
+}
+
+func TestTheFirstLoadRunsAtTheLoadPercentUnlessGOGCIsSet(t *testing.T) {
+	t.Cleanup(func() { debug.SetGCPercent(100) })
+	set := environ{lookup: func(name string) (string, bool) { return "200", name == "GOGC" }}
+	unset := environ{lookup: func(string) (string, bool) { return "", false }}
+	debug.SetGCPercent(100)
+	newGCTuner(unset, nil).beforeLoad()
+	if got := debug.SetGCPercent(100); got != loadGCPercent {
+		t.Fatalf("the percent during the first load is %d, want %d", got, loadGCPercent)
+	}
+	newGCTuner(set, nil).beforeLoad()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Fatalf("with GOGC set, the percent during the first load is %d, want it left at 100", got)
 	}
 }

@@ -295,6 +295,7 @@ func watchPolicy(ctx context.Context, paths []string, opts policy.Options, eng *
 		log.Warn("bundle_cache_dir is not set: a restart while the bundle server is down will fail")
 	}
 	start := time.Now()
+	gc.beforeLoad()
 	p, err := w.Start(ctx)
 	if err != nil {
 		_ = w.Close()
