@@ -41,17 +41,25 @@ func TestAGOGCInTheEnvironmentTurnsTheTunerOff(t *testing.T) {
 	}
 }
 
-func TestTheFirstLoadRunsAtTheLoadPercentUnlessGOGCIsSet(t *testing.T) {
+func TestALoadRunsAtTheLoadPercentAndPutsThePercentBackUnlessGOGCIsSet(t *testing.T) {
 	t.Cleanup(func() { debug.SetGCPercent(100) })
 	set := environ{lookup: func(name string) (string, bool) { return "200", name == "GOGC" }}
 	unset := environ{lookup: func(string) (string, bool) { return "", false }}
-	debug.SetGCPercent(100)
-	newGCTuner(unset, nil).beforeLoad()
-	if got := debug.SetGCPercent(100); got != loadGCPercent {
-		t.Fatalf("the percent during the first load is %d, want %d", got, loadGCPercent)
+	debug.SetGCPercent(64)
+	done := newGCTuner(unset, nil).duringLoad()
+	if got := debug.SetGCPercent(loadGCPercent); got != loadGCPercent {
+		t.Fatalf("the percent during a load is %d, want %d", got, loadGCPercent)
 	}
-	newGCTuner(set, nil).beforeLoad()
+	done()
+	if got := debug.SetGCPercent(100); got != 64 {
+		t.Fatalf("after a load the percent is %d, want 64 back", got)
+	}
+	done = newGCTuner(set, nil).duringLoad()
 	if got := debug.SetGCPercent(100); got != 100 {
-		t.Fatalf("with GOGC set, the percent during the first load is %d, want it left at 100", got)
+		t.Fatalf("with GOGC set, the percent during a load is %d, want it left at 100", got)
+	}
+	done()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Fatalf("with GOGC set, the percent after a load is %d, want it left at 100", got)
 	}
 }

@@ -278,6 +278,7 @@ func policyOptions(cfg config.Config, log *zap.Logger) (policy.Options, error) {
 // that cannot load its policy does not start, and a change made while it
 // loads is in the watcher's queue. The returned watcher hands reloads to eng.
 func watchPolicy(ctx context.Context, paths []string, opts policy.Options, eng *engine.Engine, log *zap.Logger, gc gcTuner) (*policy.Watcher, error) {
+	opts.Loading = gc.duringLoad
 	w, err := policy.NewWatcher(paths, opts,
 		func(p *policy.Policy) {
 			eng.SetPolicy(p)
@@ -295,7 +296,6 @@ func watchPolicy(ctx context.Context, paths []string, opts policy.Options, eng *
 		log.Warn("bundle_cache_dir is not set: a restart while the bundle server is down will fail")
 	}
 	start := time.Now()
-	gc.beforeLoad()
 	p, err := w.Start(ctx)
 	if err != nil {
 		_ = w.Close()

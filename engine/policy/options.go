@@ -44,6 +44,11 @@ type Options struct {
 	// file in it except *_test.rego. Nil means the embedded library,
 	// policies.FS().
 	Library fs.FS
+	// Loading, when set, is called by a Watcher before each load (the
+	// first and every reload), and what it returns after the load,
+	// whatever its outcome (`serve` lowers the collector's percent
+	// meanwhile). Load itself does not call it.
+	Loading func() (done func())
 
 	// downloads holds the body of each remote bundle, by URL: a Watcher
 	// sets it for each load.

@@ -103,7 +103,7 @@ func (w *Watcher) Start(ctx context.Context) (*Policy, error) {
 	}
 	opts := w.opts
 	opts.downloads = bodies
-	p, err := Load(ctx, w.paths, opts)
+	p, err := w.load(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +209,7 @@ func (w *Watcher) reload(ctx context.Context, d *download) {
 	if d != nil {
 		opts.downloads[d.remote.url] = d.body
 	}
-	p, err := Load(ctx, w.paths, opts)
+	p, err := w.load(ctx, opts)
 	if err != nil {
 		if ctx.Err() != nil {
 			return // stopping
@@ -229,4 +229,14 @@ func (w *Watcher) reload(ctx context.Context, d *download) {
 	w.digest, w.failed = p.digest, false
 	w.log.Debug("bundles reloaded", zap.Any("revisions", p.revisions), zap.Duration("duration", time.Since(start)))
 	w.onLoad(p)
+}
+
+// load loads the bundles with opts, within opts.Loading's call and its
+// done.
+func (w *Watcher) load(ctx context.Context, opts Options) (*Policy, error) {
+	if opts.Loading != nil {
+		done := opts.Loading()
+		defer done()
+	}
+	return Load(ctx, w.paths, opts)
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -457,5 +459,68 @@ func TestAWatcherToldWhatIsServingSeesAChangeMadeBeforeRun(t *testing.T) {
 	w := watchServing(t, dir, func() { writeFiles(t, dir, map[string]string{"data.yaml": withOps(t)}) })
 	if p := w.load(t); !hasOps(p) {
 		t.Fatal("the change made before Run was not loaded")
+	}
+}
+
+func TestAWatchersLoadsRunWithinLoadingWhateverTheirOutcome(t *testing.T) {
+	tests := []struct {
+		name    string
+		bundle  string
+		wantErr bool
+	}{
+		{name: "A first load that succeeds is bracketed by Loading and its done.", bundle: teamBundle},
+		{name: "A first load that fails is bracketed too.", bundle: filepath.Join(t.TempDir(), "missing"), wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var calls []string
+			opts := options()
+			opts.Loading = func() func() {
+				calls = append(calls, "loading")
+				return func() { calls = append(calls, "done") }
+			}
+			_, wt := newWatched(t, []string{tt.bundle}, opts)
+			t.Cleanup(func() { _ = wt.Close() })
+			_, err := wt.Start(context.Background())
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Start: error %v, want an error: %v", err, tt.wantErr)
+			}
+			if want := []string{"loading", "done"}; !slices.Equal(calls, want) {
+				t.Fatalf("calls %v, want %v", calls, want)
+			}
+		})
+	}
+}
+
+func TestAWatchersReloadsRunWithinLoadingWhetherTheyLoadOrAreRefused(t *testing.T) {
+	dir := copyDir(t, teamBundle)
+	var mu sync.Mutex
+	var calls []string
+	record := func(call string) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls = append(calls, call)
+	}
+	opts := options()
+	opts.Loading = func() func() {
+		record("loading")
+		return func() { record("done") }
+	}
+	w, wt := newWatched(t, []string{dir}, opts)
+	runUntilCleanup(t, wt)
+	w.load(t) // Run's first load
+	writeFiles(t, dir, map[string]string{"data.yaml": withOps(t)})
+	w.load(t)
+	writeFiles(t, dir, map[string]string{"data.yaml": "trustgate: [unclosed"})
+	w.failure(t)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(calls) < 6 || len(calls)%2 != 0 {
+		t.Fatalf("calls %v: want a done after each loading, three loads at least", calls)
+	}
+	for i, c := range calls {
+		if want := []string{"loading", "done"}[i%2]; c != want {
+			t.Fatalf("call %d is %s, want %s: %v", i, c, want, calls)
+		}
 	}
 }
