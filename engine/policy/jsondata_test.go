@@ -86,3 +86,29 @@ func TestAnIdentityIsKeptAsCompactJSONText(t *testing.T) {
 		}
 	}
 }
+
+// FuzzStreamedData: decodeJSONData refuses what OPA's decoder refuses and
+// otherwise gives its value, at every prefix a data file can have.
+func FuzzStreamedData(f *testing.F) {
+	f.Add([]byte(`{"trustgate": {"identities": {"a": {"roles": ["r"]}, "a": 1}, "providers": {}}}`), uint8(0))
+	f.Add([]byte(`{"identities": {"a": {}}}`), uint8(1))
+	f.Add([]byte(`{"a": {"n": 1e400}}`), uint8(2))
+	f.Add([]byte(`{"trustgate": {"identities": [1, {"x": "\u00e9"}]}} `), uint8(0))
+	f.Add([]byte(`{"trustgate": {"identities": {"a": {}}} x`), uint8(0))
+	prefixes := [][]string{nil, {"trustgate"}, {"trustgate", "identities"}, {"trustgate", "identities", "a"}, {"other"}}
+	f.Fuzz(func(t *testing.T, text []byte, at uint8) {
+		prefix := prefixes[int(at)%len(prefixes)]
+		var want any
+		wantErr := util.UnmarshalJSON(text, &want)
+		got, err := decodeJSONData(text, prefix)
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("decodeJSONData error %v, OPA's %v", err, wantErr)
+		}
+		if err != nil {
+			return
+		}
+		if got := decoded(t, got); !reflect.DeepEqual(got, want) {
+			t.Fatalf("decodeJSONData = %#v\nOPA's decoder = %#v", got, want)
+		}
+	})
+}
