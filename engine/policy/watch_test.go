@@ -512,7 +512,9 @@ func TestAWatchersReloadsRunWithinLoadingWhetherTheyLoadOrAreRefused(t *testing.
 	writeFiles(t, dir, map[string]string{"data.yaml": withOps(t)})
 	w.load(t)
 	writeFiles(t, dir, map[string]string{"data.yaml": "trustgate: [unclosed"})
-	w.failure(t)
+	if err := w.failure(t); err == nil {
+		t.Fatal("the refused reload reported no error")
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(calls) < 6 || len(calls)%2 != 0 {
