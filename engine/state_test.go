@@ -3,13 +3,10 @@ package engine_test
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/trustgate/trustgate/engine"
-	"github.com/trustgate/trustgate/engine/policy"
 	"github.com/trustgate/trustgate/engine/state"
 )
 
@@ -28,14 +25,7 @@ func newStore(t testing.TB) *state.Store {
 func (f *fixture) oneTimeUse(t *testing.T) {
 	t.Helper()
 	data := strings.Replace(bundleData(f.issuer.URL()), "platform: gitlab", "platform: gitlab\n      one_time_use: true", 1)
-	if err := os.WriteFile(filepath.Join(f.bundle, "data.yaml"), []byte(data), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p, err := policy.Load(context.Background(), []string{f.bundle}, policy.Options{ServerIssuer: stsIssuer, AllowInsecureIssuers: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.eng.SetPolicy(p)
+	f.reload(t, map[string]string{"data.yaml": data})
 }
 
 func TestAOneTimeUseTokenIsExchangedOnce(t *testing.T) {
