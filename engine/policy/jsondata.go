@@ -22,11 +22,15 @@ var identitiesPath = []string{"trustgate", identitiesKey}
 
 // decodeJSONData decodes a data.json whose root object lands at prefix as
 // util.UnmarshalJSON does (numbers stay json.Number, the last of two equal
-// keys wins, nothing may follow the value), except that each identity
-// under trustgate.identities is left a rawEntry. It reads the file as a
-// stream: only the root, trustgate and trustgate.identities are walked
-// token by token, every other value is decoded whole.
+// keys wins, nothing may follow the value, nothing may nest deeper than
+// maxJSONDepth), except that each identity under trustgate.identities is
+// left a rawEntry. It reads the file as a stream: only the root, trustgate
+// and trustgate.identities are walked token by token, every other value is
+// decoded whole.
 func decodeJSONData(raw []byte, prefix []string) (any, error) {
+	if err := checkDepth(raw); err != nil {
+		return nil, err
+	}
 	dec := util.NewJSONDecoder(bytes.NewReader(raw))
 	v, err := decodeData(dec, slices.Clip(prefix))
 	if err != nil {
@@ -40,6 +44,37 @@ func decodeJSONData(raw []byte, prefix []string) (any, error) {
 		return nil, err
 	}
 	return v, nil
+}
+
+// maxJSONDepth is how deep encoding/json lets values nest (its scanner's
+// maxNestingDepth): a value nested deeper is a syntax error.
+const maxJSONDepth = 10000
+
+// checkDepth refuses text nested deeper than maxJSONDepth, as OPA's decoder
+// does. decodeJSONData cannot leave it to encoding/json: Token, which walks
+// the outer levels, counts no depth, and each value decoded whole is
+// counted from its own start. Counting brackets outside strings is exact
+// for valid JSON up to the point OPA's decoder stops; any other text is
+// refused either way.
+func checkDepth(raw []byte) error {
+	depth, inString := 0, false
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case inString && c == '\\':
+			i++ // the escaped character, which may be a quote
+		case inString:
+			inString = c != '"'
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			if depth++; depth > maxJSONDepth {
+				return fmt.Errorf("invalid character '%c' exceeded max depth", c)
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return nil
 }
 
 // decodeData decodes the value at path, the next in dec.

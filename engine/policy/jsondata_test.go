@@ -2,6 +2,7 @@ package policy
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/util"
@@ -51,6 +52,11 @@ func TestStreamedDataDecodesAsOPAsDecoderAndFailsWhereItFails(t *testing.T) {
 		{name: "An unclosed identities mapping is refused.", text: `{"trustgate": {"identities": {"a": {}`, bad: true},
 		{name: "A key that is not a string is refused.", text: `{"trustgate": {"identities": {1: {}}}}`, bad: true},
 		{name: "An empty file is refused.", text: ``, bad: true},
+		{name: "An identity nested to the depth OPA's decoder allows, counted from the file's root, decodes.", text: nested(`{"trustgate": {"identities": {"a": `, maxJSONDepth-3, `}}}`)},
+		{name: "An identity nested one level deeper than OPA's decoder allows is refused.", text: nested(`{"trustgate": {"identities": {"a": `, maxJSONDepth-2, `}}}`), bad: true},
+		{name: "An identity of a list of identities nested too deep is refused.", text: nested(`{"trustgate": {"identities": [`, maxJSONDepth-2, `]}}`), bad: true},
+		{name: "Custom data nested too deep is refused.", text: nested(`{"trustgate": {"x": `, maxJSONDepth-1, `}}`), bad: true},
+		{name: "Nesting in a string counts for nothing.", text: `{"trustgate": {"identities": {"a": {"email": "` + strings.Repeat(`[{\"\\`, maxJSONDepth) + `"}}}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,6 +77,11 @@ func TestStreamedDataDecodesAsOPAsDecoderAndFailsWhereItFails(t *testing.T) {
 			}
 		})
 	}
+}
+
+// nested is head, depth nested lists, and tail.
+func nested(head string, depth int, tail string) string {
+	return head + strings.Repeat("[", depth) + strings.Repeat("]", depth) + tail
 }
 
 func TestAnIdentityIsKeptAsCompactJSONText(t *testing.T) {
