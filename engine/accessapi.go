@@ -123,10 +123,9 @@ func classifyAccess(err error) error {
 // accessRefused logs a refused access call and wraps err in an *Error
 // carrying the decision id and the policy's reasons.
 func (e *Engine) accessRefused(rec *record, c AccessCall, action string, err error) error {
-	reasons, errReasons := rec.reasons, rec.errReasons
 	var denied *access.DeniedError
 	if errors.As(err, &denied) {
-		reasons, errReasons = denied.Reasons, false
+		rec.reasons, rec.errReasons = denied.Reasons, false
 	}
 	e.decLog.Warn("access refused",
 		zap.String("decision_id", rec.id),
@@ -137,9 +136,9 @@ func (e *Engine) accessRefused(rec *record, c AccessCall, action string, err err
 		zap.String("source_token_sha256", tokenSHA256(c.Token)),
 		zap.String("client_ip", c.ClientIP),
 		zap.String("error", errorClass(err)),
-		zap.Strings("reasons", reasons),
+		zap.Strings("reasons", rec.reasons),
 	)
-	return rec.refusal(reasons, errReasons, err)
+	return rec.refusal(err)
 }
 
 // errorClass names an error's sentinel for the log.

@@ -27,7 +27,7 @@ func (e *Engine) Exchange(ctx context.Context, req Request) (*Token, error) {
 	e.writeRecord(rec)
 	e.metrics.exchanged(rec)
 	if err != nil {
-		return nil, rec.refusal(rec.reasons, rec.errReasons, err)
+		return nil, rec.refusal(err)
 	}
 	return tok, nil
 }

@@ -104,8 +104,8 @@ func (r *record) failed(err error) {
 }
 
 // refusal is the *Error of a refusal recorded in r.
-func (r *record) refusal(reasons []string, errReasons bool, err error) *Error {
-	return &Error{DecisionID: r.id, Reasons: reasons, RetryAfter: r.retryAfter, Err: err, errReasons: errReasons}
+func (r *record) refusal(err error) *Error {
+	return &Error{DecisionID: r.id, Reasons: r.reasons, RetryAfter: r.retryAfter, Err: err, errReasons: r.errReasons}
 }
 
 func (r *record) finish(now time.Time, tok *Token, err error) {
