@@ -23,8 +23,10 @@ func TestEvaluateRefusesAnAllowThatMixesUpStandingAndJustInTimeAccess(t *testing
 		name    string
 		library string
 		ok      bool
+		// grant is the grant an allowed decision carries.
+		grant string
 	}{
-		{name: "An allow of a just-in-time identity through a grant is a decision.", library: decision(breakglass + `, "grant": "g1"`), ok: true},
+		{name: "An allow of a just-in-time identity through a grant is a decision.", library: decision(breakglass + `, "grant": "g1"`), ok: true, grant: "g1"},
 		{name: "An allow of a just-in-time identity without a grant is an error.", library: decision(breakglass)},
 		{name: "An allow of a standing identity without a grant is a decision.", library: decision(deploy), ok: true},
 		{name: "An allow of a standing identity through a grant is an error.", library: decision(deploy + `, "grant": "g1"`)},
@@ -38,8 +40,8 @@ func TestEvaluateRefusesAnAllowThatMixesUpStandingAndJustInTimeAccess(t *testing
 				t.Fatal(err)
 			}
 			d, err := p.Evaluate(context.Background(), gitlabInput(t, request{}, map[string]any{"project_path": "my-group/api"}))
-			if tt.ok && err != nil {
-				t.Fatal(err)
+			if tt.ok && (err != nil || !d.Allow || d.Grant != tt.grant) {
+				t.Fatalf("Evaluate = %+v, %v; want an allow under grant %q", d, err, tt.grant)
 			}
 			if !tt.ok && (!errors.Is(err, policy.ErrEvaluation) || d.Allow) {
 				t.Fatalf("Evaluate = %+v, %v; want ErrEvaluation", d, err)
