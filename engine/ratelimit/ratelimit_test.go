@@ -54,8 +54,10 @@ func TestNilKeyedAllowsEverything(t *testing.T) {
 func TestASlowLimitDoesNotForgetAKeyBeforeItsBucketRefills(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	k := New(1.0/3600, 2, func() time.Time { return now }) // two an hour: full again after 2h
-	for range 2 {
-		k.Allow("a")
+	for i := range 2 {
+		if _, ok := k.Allow("a"); !ok {
+			t.Fatalf("event %d within the burst was refused", i)
+		}
 	}
 	now = now.Add(11 * time.Minute) // past the 10-minute floor of idleness
 	k.Allow("b")                    // a sweep
