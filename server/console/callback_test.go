@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"fmt"
 	"maps"
 	"net/http"
 	"strings"
@@ -20,12 +21,17 @@ func TestTheCallbackRefusesALoginItCannotTrust(t *testing.T) {
 		person map[string]any
 		wait   time.Duration
 		says   string
+		// cause is what the log says of the refusal: "Sign-in failed"
+		// alone does not tell one check from another.
+		cause string
 	}{
 		{name: "An ID token issued for another nonce is refused (OpenID Connect Core §3.1.3.7 step 11).",
-			idp: func(a string) string { return replaceParam(a, "nonce", "forged-nonce") }, person: alice, says: "Sign-in failed"},
-		{name: "A login cookie older than ten minutes is refused.", person: alice, wait: 10 * time.Minute, says: "Sign-in failed"},
+			idp: func(a string) string { return replaceParam(a, "nonce", "forged-nonce") }, person: alice, says: "Sign-in failed",
+			cause: "nonce does not match"},
+		{name: "A login cookie older than ten minutes is refused.", person: alice, wait: 10 * time.Minute, says: "Sign-in failed",
+			cause: "no login in progress"},
 		{name: "An ID token too large for a session cookie is refused, not truncated.",
-			person: padded(alice, 4000), says: "too large for a session cookie"},
+			person: padded(alice, 4000), says: "too large for a session cookie", cause: "too large for a session cookie"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -41,6 +47,13 @@ func TestTheCallbackRefusesALoginItCannotTrust(t *testing.T) {
 			cb := get(t, c, idp.location)
 			if cb.status != http.StatusBadRequest || !strings.Contains(cb.body, tt.says) {
 				t.Fatalf("%d, want 400 saying %q: %s", cb.status, tt.says, cb.body)
+			}
+			refused := st.Logs.FilterMessage("console request refused").All()
+			if len(refused) == 0 {
+				t.Fatal("the refused callback was not logged")
+			}
+			if last := refused[len(refused)-1].ContextMap(); last["action"] != "callback" || !strings.Contains(fmt.Sprint(last["error"]), tt.cause) {
+				t.Fatalf("logged %v, want the callback refused because %q", last, tt.cause)
 			}
 			if p := get(t, c, st.URL+"/console/"); p.status != http.StatusSeeOther {
 				t.Errorf("after a refused callback the console answers %d, want 303 to the login", p.status)
