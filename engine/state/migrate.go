@@ -99,12 +99,13 @@ func renderMigrations(types columnTypes) (fs.FS, error) {
 	}
 	rendered := fstest.MapFS{}
 	for _, name := range names {
-		t, err := template.New(name).Option("missingkey=error").ParseFS(migrationFiles, name)
+		// A field columnTypes lacks fails Execute (missingkey is for maps).
+		t, err := template.ParseFS(migrationFiles, name)
 		if err != nil {
 			return nil, fmt.Errorf("migration %s: %w", name, err)
 		}
 		var b bytes.Buffer
-		if err := t.ExecuteTemplate(&b, path.Base(name), types); err != nil {
+		if err := t.Execute(&b, types); err != nil {
 			return nil, fmt.Errorf("migration %s: %w", name, err)
 		}
 		rendered[path.Base(name)] = &fstest.MapFile{Data: b.Bytes(), Mode: 0o444}
