@@ -39,8 +39,9 @@ func (f *peopleFlags) check() error {
 }
 
 // parseWithID parses flags before and after the one positional argument,
-// the request id, as people type them (approve ID --reason …).
-func parseWithID(fs *flag.FlagSet, args []string) (string, int, bool) {
+// the request id, as people type them (approve ID --reason …), then runs
+// check (checkFlags).
+func parseWithID(fs *flag.FlagSet, args []string, check func() error) (string, int, bool) {
 	if code, ok := parseFlags(fs, args); !ok {
 		return "", code, false
 	}
@@ -55,6 +56,9 @@ func parseWithID(fs *flag.FlagSet, args []string) (string, int, bool) {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(fs.Output(), "%s: one request id only\n", fs.Name())
 		return "", exitUsage, false
+	}
+	if code, ok := checkFlags(fs, check); !ok {
+		return "", code, false
 	}
 	return id, 0, true
 }
@@ -90,13 +94,9 @@ func runAccessShow(ctx context.Context, args []string, io stdio) int {
 	fs := newFlags("access show", io)
 	var f peopleFlags
 	f.register(fs, io)
-	id, code, ok := parseWithID(fs, args)
+	id, code, ok := parseWithID(fs, args, f.check)
 	if !ok {
 		return code
-	}
-	if err := f.check(); err != nil {
-		fmt.Fprintf(io.stderr, "trustgate access show: %v\n", err)
-		return exitUsage
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
@@ -120,17 +120,17 @@ func runAccessVerdict(action string) func(context.Context, []string, stdio) int 
 		var f peopleFlags
 		f.register(fs, io)
 		reason := fs.String("reason", "", "why (required to approve or deny; kept in the request's history)")
-		id, code, ok := parseWithID(fs, args)
+		id, code, ok := parseWithID(fs, args, func() error {
+			if err := f.check(); err != nil {
+				return err
+			}
+			if (action == "approve" || action == "deny") && strings.TrimSpace(*reason) == "" {
+				return errors.New("--reason is required")
+			}
+			return nil
+		})
 		if !ok {
 			return code
-		}
-		err := f.check()
-		if err == nil && (action == "approve" || action == "deny") && strings.TrimSpace(*reason) == "" {
-			err = errors.New("--reason is required")
-		}
-		if err != nil {
-			fmt.Fprintf(io.stderr, "trustgate %s: %v\n", name, err)
-			return exitUsage
 		}
 		ctx, cancel := context.WithTimeout(ctx, f.timeout)
 		defer cancel()

@@ -117,6 +117,12 @@ func parseChecked(fs *flag.FlagSet, args []string, check func() error) (int, boo
 	if code, ok := parseFlags(fs, args); !ok {
 		return code, false
 	}
+	return checkFlags(fs, check)
+}
+
+// checkFlags runs check on parsed flags, printing its error as one line
+// "trustgate CMD: err" and ending the command with exitUsage.
+func checkFlags(fs *flag.FlagSet, check func() error) (int, bool) {
 	if err := check(); err != nil {
 		fmt.Fprintf(fs.Output(), "%s: %v\n", fs.Name(), err)
 		return exitUsage, false
