@@ -43,8 +43,8 @@ func TestACustomRiskRuleRaisesTheApprovalsARequestNeeds(t *testing.T) {
 			t.Fatalf("risk %s with %d approvals, want critical with 2", r.Risk, r.ApprovalsRequired)
 		}
 		ctx := context.Background()
-		if r, _ = f.svc.Review(ctx, pol, approver("bob"), r.ID, access.VerdictApprove, "ok"); r.State != access.StatePending {
-			t.Fatalf("after one of two approvals: %s", r.State)
+		if r, err := f.svc.Review(ctx, pol, approver("bob"), r.ID, access.VerdictApprove, "ok"); err != nil || r.State != access.StatePending {
+			t.Fatalf("after one of two approvals: %s, err %v", r.State, err)
 		}
 		f.clk.Advance(time.Minute)
 		r, err := f.svc.Review(ctx, pol, approver("carol"), r.ID, access.VerdictApprove, "ok too")
@@ -200,9 +200,9 @@ func TestReviewsThePolicyRefusesChangeNothing(t *testing.T) {
 		if _, err := f.svc.Review(ctx, pol, approver("bob"), r.ID, "maybe", "x"); !errors.Is(err, access.ErrInvalid) {
 			t.Fatalf("a verdict that is neither approve nor deny: %v", err)
 		}
-		got, _ := f.svc.Get(ctx, pol, approver("carol"), r.ID)
-		if got.State != access.StatePending || len(got.Reviews) != 1 {
-			t.Fatalf("refused reviews changed the request: %s with %d reviews", got.State, len(got.Reviews))
+		got, err := f.svc.Get(ctx, pol, approver("carol"), r.ID)
+		if err != nil || got.State != access.StatePending || len(got.Reviews) != 1 {
+			t.Fatalf("refused reviews changed the request: %s with %d reviews, err %v", got.State, len(got.Reviews), err)
 		}
 		if got, err := f.svc.Review(ctx, pol, approver("carol"), r.ID, access.VerdictDeny, "not now"); err != nil || got.State != access.StateDenied {
 			t.Fatalf("a denial: %s, err %v", got.State, err)

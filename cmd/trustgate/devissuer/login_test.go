@@ -78,7 +78,10 @@ func TestTheSignInPageLetsADeveloperPickADemoApproverAndTheConsoleGetsTheirIDTok
 	if err != nil {
 		t.Fatal(err)
 	}
-	prov, _ := oidc.NewProvider(context.Background(), base+PeoplePath)
+	prov, err := oidc.NewProvider(context.Background(), base+PeoplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
 	raw, _ := tok.Extra("id_token").(string)
 	idt, err := prov.Verifier(&oidc.Config{ClientID: aud}).Verify(context.Background(), raw)
 	if err != nil {
