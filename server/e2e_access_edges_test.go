@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -26,6 +27,10 @@ func TestAGrantWithLessThanASecondLeftIssuesNoToken(t *testing.T) {
 	e.clock.Advance(whole.Add(-(time.Second - ends.Sub(whole)) / 2).Sub(e.clock.Now()))
 	if tok, r := e.breakglassToken(t, e.pipeline(t, nil)); tok != "" || r.status != http.StatusBadRequest || r.body["error"] != "invalid_request" {
 		t.Fatalf("an exchange under a grant with under a second left: %d %s", r.status, r.raw)
+	} else if rec := e.decision(decisionOf(r)); rec == nil || fmt.Sprint(rec["reasons"]) != "[]" {
+		// The policy must still find the grant, or the refusal is its
+		// and the check for a token born expired is never reached.
+		t.Fatalf("the refusal is the policy's, not the engine's for a token born expired: %s", e.explain(r))
 	}
 }
 

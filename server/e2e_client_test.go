@@ -135,20 +135,25 @@ func (ts *testServer) exchangeRequest(ctx context.Context, subject string, param
 // explain returns what the decision log says of the decision an error
 // response names, to make a failure readable.
 func (ts *testServer) explain(r response) string {
-	d, _ := r.body["error_description"].(string)
-	_, id, ok := strings.Cut(d, "decision id ")
-	if !ok {
-		return r.raw
-	}
-	if rec := ts.decision(id); rec != nil {
+	if rec := ts.decision(decisionOf(r)); rec != nil {
 		return fmt.Sprintf("%s; decision log: result %v, reasons %v", r.raw, rec["result"], rec["reasons"])
 	}
 	return r.raw
 }
 
+// decisionOf is the decision id an error response names, or "".
+func decisionOf(r response) string {
+	d, _ := r.body["error_description"].(string)
+	_, id, _ := strings.Cut(d, "decision id ")
+	return id
+}
+
 // decision is the decision-log record of id (one inline object, so it is
 // found by its fields, not by a zap field), or nil.
 func (ts *testServer) decision(id string) map[string]any {
+	if id == "" {
+		return nil
+	}
 	for _, e := range ts.Logs.FilterMessage("decision").All() {
 		if m := e.ContextMap(); m["decision_id"] == id {
 			return m
