@@ -123,9 +123,10 @@ func classifyAccess(err error) error {
 // accessRefused logs a refused access call and wraps err in an *Error
 // carrying the decision id and the policy's reasons.
 func (e *Engine) accessRefused(rec *record, c AccessCall, action string, err error) error {
+	// A DeniedError's text already holds its reasons.
 	var denied *access.DeniedError
 	if errors.As(err, &denied) {
-		rec.reasons, rec.errReasons = denied.Reasons, false
+		rec.reasons, rec.errReasons = denied.Reasons, true
 	}
 	e.decLog.Warn("access refused",
 		zap.String("decision_id", rec.id),

@@ -3,11 +3,19 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/trustgate/trustgate/engine"
+	"github.com/trustgate/trustgate/engine/access"
+	"github.com/trustgate/trustgate/engine/enginetest"
+	"github.com/trustgate/trustgate/engine/policy"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // TestAnErrorNamesEachThingOnce holds every kind of refusal to an error
@@ -108,5 +116,44 @@ func TestARefusalSaysThePolicysReasonsEvenWhenTheErrorsTextHoldsTheirWords(t *te
 		if !strings.Contains(err2.Error(), r) {
 			t.Errorf("%q leaves out the policy's reason %q", err2.Error(), r)
 		}
+	}
+}
+
+// TestAnAccessCallThePolicyRefusesSaysAndLogsThePolicysReasons: a refused
+// just-in-time request carries the policy's reasons (not the verifier's,
+// which found nothing wrong) in its *Error, its text and its log line.
+func TestAnAccessCallThePolicyRefusesSaysAndLogsThePolicysReasons(t *testing.T) {
+	pipeline, people := enginetest.NewIssuer(t), enginetest.NewIssuer(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "data.yaml"), []byte(jitBundle(pipeline.URL(), people.URL())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pol, err := policy.Load(context.Background(), []string{dir}, policy.Options{ServerIssuer: stsIssuer, AllowInsecureIssuers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zap.DebugLevel)
+	eng, _ := newReplica(t, "memory:", newRing(t), pol, zap.New(core), nil)
+	c := enginetest.GitLabClaims(pipeline.URL(), stsIssuer)
+	c["project_path"], c["namespace_path"] = "other-group/app", "other-group" // prod-db federates my-group/* only
+
+	_, err = eng.RequestAccess(context.Background(), engine.AccessCall{Token: pipeline.Mint(t, c)},
+		access.NewRequest{Identity: "prod-db", Duration: time.Hour, Reason: "deploy the fix"})
+	var ee *engine.Error
+	if !errors.As(err, &ee) || !errors.Is(err, access.ErrDenied) || len(ee.Reasons) == 0 {
+		t.Fatalf("RequestAccess: %v; want an *engine.Error of access.ErrDenied with the policy's reasons", err)
+	}
+	for _, r := range ee.Reasons {
+		if !strings.Contains(err.Error(), r) {
+			t.Errorf("%q leaves out the policy's reason %q", err.Error(), r)
+		}
+	}
+	saysEachThingOnce(t, err)
+	lines := logs.FilterMessage("access refused").All()
+	if len(lines) != 1 {
+		t.Fatalf("%d access refused lines, want 1", len(lines))
+	}
+	if got, want := fmt.Sprint(lines[0].ContextMap()["reasons"]), fmt.Sprint(ee.Reasons); got != want {
+		t.Errorf("the log's reasons %s, want the *Error's %s", got, want)
 	}
 }
