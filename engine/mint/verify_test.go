@@ -2,6 +2,8 @@ package mint
 
 import (
 	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,16 +57,18 @@ func TestVerifyRefusesTokensUnderItsKeyThatItWouldNotIssue(t *testing.T) {
 	tests := []struct {
 		name string
 		raw  string
+		// says is the check that refuses it.
+		says string
 	}{
-		{"An ID token (typ JWT) signed with the ring's key is refused (RFC 9068 §2.1, RFC 8725 §3.11).", signWith(t, k, "JWT", claims)},
-		{"A token with a claim the ring never writes is refused.", signWith(t, k, TokenType, with("admin", true))},
-		{"A token without jti is refused: it could never be revoked.", signWith(t, k, TokenType, with("jti", nil))},
-		{"A token with an empty jti is refused.", signWith(t, k, TokenType, with("jti", ""))},
+		{"An ID token (typ JWT) signed with the ring's key is refused (RFC 9068 §2.1, RFC 8725 §3.11).", signWith(t, k, "JWT", claims), "typ is not"},
+		{"A token with a claim the ring never writes is refused.", signWith(t, k, TokenType, with("admin", true)), "claims"},
+		{"A token without jti is refused: it could never be revoked.", signWith(t, k, TokenType, with("jti", nil)), "not yet valid"},
+		{"A token with an empty jti is refused.", signWith(t, k, TokenType, with("jti", "")), "not yet valid"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if c, err := r.Verify(tc.raw, now); err == nil {
-				t.Fatalf("Verify accepted it: %+v", c)
+			if c, err := r.Verify(tc.raw, now); c != nil || !errors.Is(err, ErrToken) || !strings.Contains(err.Error(), tc.says) {
+				t.Fatalf("Verify = %+v, %v; want ErrToken saying %q", c, err, tc.says)
 			}
 		})
 	}
