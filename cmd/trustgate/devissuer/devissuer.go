@@ -147,6 +147,11 @@ func (i *Issuer) token(w http.ResponseWriter, r *http.Request) {
 			claims[k] = vs[len(vs)-1]
 		}
 	}
+	i.writeMinted(w, claims)
+}
+
+// writeMinted answers with claims minted (Mint), as text.
+func (i *Issuer) writeMinted(w http.ResponseWriter, claims map[string]any) {
 	raw, err := i.Mint(claims)
 	if err != nil {
 		http.Error(w, "mint failed", http.StatusInternalServerError)

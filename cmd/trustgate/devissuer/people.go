@@ -1,7 +1,6 @@
 package devissuer
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 )
@@ -50,15 +49,8 @@ func (i *Issuer) person(w http.ResponseWriter, r *http.Request) {
 			groups = append(groups, g)
 		}
 	}
-	raw, err := i.Mint(map[string]any{
+	i.writeMinted(w, map[string]any{
 		"iss": i.PeopleIssuer(), "aud": aud, "sub": sub,
 		"email": email, "email_verified": true, "preferred_username": sub, "groups": groups,
 	})
-	if err != nil {
-		http.Error(w, "mint failed", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	_, _ = fmt.Fprintln(w, raw) // a client that went away gets nothing either way
 }
