@@ -53,13 +53,13 @@ type Error struct {
 	// RetryAfter is set with ErrRateLimited and ErrOverloaded.
 	RetryAfter time.Duration
 	Err        error
-	// errReasons: Reasons is Err's own text, which Error says once.
+	// errReasons: Err's text holds Reasons already, so Error says them once.
 	errReasons bool
 }
 
-// Error is Err's text, then the policy's reasons. Reasons that are the
-// failure's own text (an invalid token, a failed evaluation) are in Err's
-// text already, and are not said again.
+// Error is Err's text, then the policy's reasons. Reasons Err's text holds
+// already (the failure's own text: an invalid token, a failed evaluation;
+// an access denial's reasons) are not said again.
 func (e *Error) Error() string {
 	if e.errReasons || len(e.Reasons) == 0 {
 		return e.Err.Error()

@@ -34,7 +34,7 @@ type record struct {
 	revisions  []policy.Revision
 	decision   *policy.Decision
 	reasons    []string
-	errReasons bool // reasons is the failure's own text (failed), not the policy's
+	errReasons bool // the error's text holds reasons already (failed, an access denial)
 	result     string
 	retryAfter time.Duration
 }
