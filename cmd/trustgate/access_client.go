@@ -30,13 +30,14 @@ func (e *serverError) Error() string {
 	return fmt.Sprintf("%s: %s (HTTP %d)", e.Code, e.Description, e.Status)
 }
 
-// newServerError reads what a refusal says; a body without an error code
-// is a server_error.
+// newServerError reads what a refusal says, without control characters
+// (printable: it is printed to a terminal or a job's log); a body without
+// an error code is a server_error.
 func newServerError(resp *http.Response, code, desc string) *serverError {
 	if code == "" {
 		code = "server_error"
 	}
-	e := &serverError{Status: resp.StatusCode, Code: code, Description: desc}
+	e := &serverError{Status: resp.StatusCode, Code: printable(code), Description: printable(desc)}
 	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
 		e.RetryAfter = time.Duration(s) * time.Second
 	}

@@ -392,6 +392,27 @@ func TestExchangeCommandPrintsNothingButAWellFormedToken(t *testing.T) {
 	}
 }
 
+func TestARefusalIsPrintedOnOneLineWithoutTheServersControlCharacters(t *testing.T) {
+	sts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, `{"error":"invalid_request\u001b[2J","error_description":"refused\nexport PATH=/tmp\u001b]0;x\u0007"}`)
+	}))
+	defer sts.Close()
+	for _, args := range [][]string{
+		{"exchange", "--url", sts.URL, "--token-env", "CI_ID"},
+		{"access", "list", "--url", sts.URL, "--token-env", "CI_ID"},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			code, out, errOut := runCLI(t, map[string]string{"CI_ID": "e30.e30.sig"}, args...)
+			want := "invalid_request[2J: refusedexport PATH=/tmp]0;x (HTTP 400)\n"
+			if code != exitFail || out != "" || !strings.HasSuffix(errOut, want) || strings.Count(errOut, "\n") != 1 {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want exit %d and one line ending %q", code, out, errOut, exitFail, want)
+			}
+		})
+	}
+}
+
 func TestExplainDeniesATokenTheServerWouldRefuseBeforeAnyPolicy(t *testing.T) {
 	raw, err := os.ReadFile("../../testdata/fixtures/claims.json")
 	if err != nil {
