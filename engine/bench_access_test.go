@@ -2,7 +2,6 @@ package engine_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,7 +11,6 @@ import (
 	"github.com/trustgate/trustgate/engine"
 	"github.com/trustgate/trustgate/engine/access"
 	"github.com/trustgate/trustgate/engine/enginetest"
-	"github.com/trustgate/trustgate/engine/policy"
 	"github.com/trustgate/trustgate/engine/state"
 	"github.com/trustgate/trustgate/engine/verify"
 )
@@ -50,10 +48,6 @@ func benchJITBundle(issuer, corp string) string {
 // url, and an approved request for breakglass that binds f.token's ref.
 func newJITFixture(b *testing.B, url string) *fixture {
 	iss, corp := enginetest.NewIssuer(b), enginetest.NewIssuer(b)
-	dir := b.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "data.yaml"), []byte(benchJITBundle(iss.URL(), corp.URL())), 0o600); err != nil {
-		b.Fatal(err)
-	}
 	st, err := state.Open(context.Background(), url, state.Options{})
 	if err != nil {
 		b.Fatal(err)
@@ -68,12 +62,8 @@ func newJITFixture(b *testing.B, url string) *fixture {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p, err := policy.Load(context.Background(), []string{dir}, policy.Options{ServerIssuer: stsIssuer, AllowInsecureIssuers: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	eng.SetPolicy(p)
-	f := &fixture{eng: eng, issuer: iss, bundle: dir, store: st}
+	f := &fixture{eng: eng, issuer: iss, bundle: b.TempDir(), store: st}
+	f.reload(b, map[string]string{"data.yaml": benchJITBundle(iss.URL(), corp.URL())})
 	ctx := context.Background()
 	r, err := eng.RequestAccess(ctx, engine.AccessCall{Token: f.token(b, nil)}, access.NewRequest{Identity: "breakglass", Reason: "benchmark"})
 	if err != nil {

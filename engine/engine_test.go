@@ -68,10 +68,6 @@ func bundleData(issuer string) string {
 func newFixture(t testing.TB, mutate ...func(*engine.Config)) *fixture {
 	t.Helper()
 	iss := enginetest.NewIssuer(t)
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "data.yaml"), []byte(bundleData(iss.URL())), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	ring := newRing(t)
 	st := newStore(t)
 	core, logs := observer.New(zap.DebugLevel)
@@ -89,12 +85,24 @@ func newFixture(t testing.TB, mutate ...func(*engine.Config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := policy.Load(context.Background(), []string{dir}, policy.Options{ServerIssuer: stsIssuer, AllowInsecureIssuers: true})
+	f := &fixture{eng: eng, issuer: iss, keys: ring, logs: logs, bundle: t.TempDir(), store: st}
+	f.reload(t, map[string]string{"data.yaml": bundleData(iss.URL())})
+	return f
+}
+
+// reload writes files into the fixture's bundle and makes it the policy.
+func (f *fixture) reload(t testing.TB, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(f.bundle, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := policy.Load(context.Background(), []string{f.bundle}, policy.Options{ServerIssuer: stsIssuer, AllowInsecureIssuers: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng.SetPolicy(p)
-	return &fixture{eng: eng, issuer: iss, keys: ring, logs: logs, bundle: dir, store: st}
+	f.eng.SetPolicy(p)
 }
 
 func (f *fixture) token(t testing.TB, override map[string]any) string {
@@ -194,9 +202,7 @@ func TestTTLIsCappedByMaxTTL(t *testing.T) {
 }
 
 func TestNoPolicyMeansNoToken(t *testing.T) {
-	k, _ := mint.Generate(mint.ES256)
-	ring, _ := mint.NewKeyRing(k)
-	eng, err := engine.New(engine.Config{Issuer: stsIssuer, Verifier: verify.New(verify.Config{}), Keys: ring, Revocations: newStore(t)})
+	eng, err := engine.New(engine.Config{Issuer: stsIssuer, Verifier: verify.New(verify.Config{}), Keys: newRing(t), Revocations: newStore(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

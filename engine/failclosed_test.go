@@ -3,31 +3,13 @@ package engine_test
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/trustgate/trustgate/engine"
 	"github.com/trustgate/trustgate/engine/mint"
-	"github.com/trustgate/trustgate/engine/policy"
 )
-
-// reload writes files into the fixture's bundle and makes it the policy.
-func (f *fixture) reload(t *testing.T, files map[string]string) {
-	t.Helper()
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(f.bundle, name), []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p, err := policy.Load(context.Background(), []string{f.bundle}, policy.Options{ServerIssuer: stsIssuer, AllowInsecureIssuers: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.eng.SetPolicy(p)
-}
 
 func TestAPolicyThatFailsToEvaluateIsAnInternalErrorAndNoToken(t *testing.T) {
 	f := newFixture(t)
