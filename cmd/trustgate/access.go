@@ -82,7 +82,7 @@ func runAccessRequest(ctx context.Context, args []string, io stdio) int {
 	if err != nil {
 		return fail(io, "access request", err)
 	}
-	fmt.Fprintf(io.stderr, "request %s for %s: %s\n", r.ID, r.Identity, summary(r))
+	fmt.Fprintf(io.stderr, "request %s for %s: %s\n", printable(r.ID), printable(r.Identity), printable(summary(r)))
 	if !f.wait {
 		return printRequest(io, f.format, r)
 	}
@@ -124,7 +124,7 @@ func (f *requestFlags) waitAndExchange(ctx context.Context, c *accessClient, r a
 	case r.State != access.StateApproved:
 		return fail(io, "access request", fmt.Errorf("request %s is %s", r.ID, r.State))
 	}
-	fmt.Fprintf(io.stderr, "request %s approved; exchanging the ID token for %s\n", r.ID, r.Identity)
+	fmt.Fprintf(io.stderr, "request %s approved; exchanging the ID token for %s\n", printable(r.ID), printable(r.Identity))
 	tok, err := f.idToken(wctx, c.http, io)
 	if err != nil {
 		return fail(io, "access request", err)
@@ -166,7 +166,7 @@ func (f *requestFlags) giveUp(c *accessClient, r access.Request, io stdio) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := c.act(ctx, r.ID, "cancel", "the requester stopped waiting"); err != nil {
-		fmt.Fprintf(io.stderr, "trustgate access request: could not cancel request %s: %v\n", r.ID, err)
+		fmt.Fprintf(io.stderr, "trustgate access request: could not cancel request %s: %v\n", printable(r.ID), err)
 	}
 }
 
@@ -195,6 +195,6 @@ func printRequest(io stdio, format string, r access.Request) int {
 	if format == "json" {
 		return printJSON(io, r)
 	}
-	fmt.Fprintln(io.stdout, r.ID)
+	fmt.Fprintln(io.stdout, printable(r.ID))
 	return exitOK
 }

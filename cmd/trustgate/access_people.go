@@ -141,7 +141,7 @@ func runAccessVerdict(action string) func(context.Context, []string, stdio) int 
 		if f.format == "json" {
 			return printJSON(io, r)
 		}
-		fmt.Fprintf(io.stdout, "request %s for %s: %s\n", r.ID, r.Identity, summary(r))
+		fmt.Fprintf(io.stdout, "request %s for %s: %s\n", printable(r.ID), printable(r.Identity), printable(summary(r)))
 		return exitOK
 	}
 }

@@ -130,9 +130,10 @@ func checkFlags(fs *flag.FlagSet, check func() error) (int, bool) {
 	return 0, true
 }
 
-// fail prints one line "trustgate CMD: err" and returns exitFail.
+// fail prints one line "trustgate CMD: err", without control characters
+// (an error may quote what a server answered), and returns exitFail.
 func fail(io stdio, cmd string, err error) int {
-	fmt.Fprintf(io.stderr, "trustgate %s: %s\n", cmd, strings.TrimSpace(err.Error()))
+	fmt.Fprintf(io.stderr, "trustgate %s: %s\n", cmd, printable(strings.TrimSpace(err.Error())))
 	return exitFail
 }
 

@@ -413,6 +413,20 @@ func TestARefusalIsPrintedOnOneLineWithoutTheServersControlCharacters(t *testing
 	}
 }
 
+func TestARequestIsPrintedWithoutTheServersControlCharacters(t *testing.T) {
+	sts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = io.WriteString(w, `{"id":"r1\u001b[2J","identity":"db\nexport PATH=/tmp","state":"approved\u0007","risk":"high","expires_at":"2030-01-01T00:00:00Z"}`)
+	}))
+	defer sts.Close()
+	code, out, errOut := runCLI(t, map[string]string{"CI_ID": "e30.e30.sig"},
+		"access", "request", "--url", sts.URL, "--token-env", "CI_ID", "--identity", "db", "--reason", "x")
+	if code != exitOK || out != "r1[2J\n" || errOut != "request r1[2J for dbexport PATH=/tmp: approved\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want the request's id and summary without control characters", code, out, errOut)
+	}
+}
+
 func TestExplainDeniesATokenTheServerWouldRefuseBeforeAnyPolicy(t *testing.T) {
 	raw, err := os.ReadFile("../../testdata/fixtures/claims.json")
 	if err != nil {
