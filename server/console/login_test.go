@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -171,6 +172,12 @@ func TestTheCallbackRefusesWhatItDidNotStart(t *testing.T) {
 		idp := get(t, c, p.location)
 		if cb := get(t, c, idp.location); cb.status != http.StatusBadRequest || !strings.Contains(cb.body, "Sign-in failed") {
 			t.Fatalf("%d: %s", cb.status, cb.body)
+		}
+		// The IdP's error is the cause, not a code exchange tried without
+		// a code.
+		refused := st.Logs.FilterMessage("console request refused").All()
+		if len(refused) == 0 || !strings.Contains(fmt.Sprint(refused[len(refused)-1].ContextMap()["error"]), `the identity provider answered "access_denied"`) {
+			t.Fatalf("the cancelled sign-in was not logged as the IdP's refusal: %v", refused)
 		}
 	})
 }
