@@ -221,3 +221,45 @@ func TestASignInWhileTheIdPIsUnreachableIs503(t *testing.T) {
 		t.Fatalf("%d, want 503 with a page saying why", p.status)
 	}
 }
+
+// TestAnIdPsTokenEndpointBodyIsNotLogged: an IdP that refuses a code may
+// answer anything, a token included; the log keeps its status and error
+// code only.
+func TestAnIdPsTokenEndpointBodyIsNotLogged(t *testing.T) {
+	const token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLW9mLWFsaWNl"
+	st := newStackWith(t, func(*stack) idp {
+		var fake *httptest.Server
+		fake = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			switch r.URL.Path {
+			case "/.well-known/openid-configuration":
+				_, _ = fmt.Fprintf(w, `{"issuer":%q,"authorization_endpoint":%q,"token_endpoint":%q,"jwks_uri":%q}`,
+					fake.URL, fake.URL+"/authorize", fake.URL+"/token", fake.URL+"/keys")
+			case "/token":
+				w.WriteHeader(http.StatusBadRequest)
+				_, _ = fmt.Fprintf(w, `{"error":"invalid_grant","error_description":"not %s"}`, token)
+			default:
+				http.NotFound(w, r)
+			}
+		}))
+		t.Cleanup(fake.Close)
+		return idp{issuer: fake.URL, clientID: clientID, secret: clientSecret}
+	})
+	c := browser(t)
+	authorize, err := url.Parse(get(t, c, st.URL+"/console/login").location)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb := get(t, c, st.URL+"/console/callback?"+url.Values{"state": {authorize.Query().Get("state")}, "code": {"c"}}.Encode())
+	if cb.status != http.StatusBadRequest || !strings.Contains(cb.body, "Sign-in failed") || strings.Contains(cb.body, token) {
+		t.Fatalf("%d, want 400 saying sign-in failed: %s", cb.status, cb.body)
+	}
+	refused := st.Logs.FilterMessage("console request refused").All()
+	if len(refused) != 1 {
+		t.Fatalf("%d refusals logged, want 1", len(refused))
+	}
+	logged := fmt.Sprint(refused[0].ContextMap()["error"])
+	if !strings.Contains(logged, `the token endpoint answered 400 "invalid_grant"`) || strings.Contains(logged, "c2lnbmF0dXJl") {
+		t.Fatalf("logged %q: want the status and error code, and nothing of the body", logged)
+	}
+}
