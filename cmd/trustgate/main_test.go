@@ -209,6 +209,22 @@ func TestExchangeCommandFetchesTheGitHubActionsToken(t *testing.T) {
 	}
 }
 
+func TestAnUnreachableGitHubTokenEndpointIsNotNamedWithItsQuery(t *testing.T) {
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	env := map[string]string{
+		"ACTIONS_ID_TOKEN_REQUEST_URL":   gone.URL + "/token?api-version=2.0&sig=s3cret",
+		"ACTIONS_ID_TOKEN_REQUEST_TOKEN": "request-secret",
+	}
+	code, out, errOut := runCLI(t, env, "exchange", "--url", "https://sts.example.com")
+	if code != exitFail || out != "" || !strings.HasPrefix(errOut, "trustgate exchange: GitHub ID token request: ") {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want exit %d and the request's failure", code, out, errOut, exitFail)
+	}
+	if strings.Contains(errOut, "s3cret") || strings.Contains(errOut, "request-secret") {
+		t.Fatalf("the failure names the request URL's query or its token: %q", errOut)
+	}
+}
+
 func TestExchangeCommandRefusesBadUsage(t *testing.T) {
 	for _, tc := range []struct {
 		name string
