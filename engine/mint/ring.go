@@ -147,8 +147,10 @@ func (r *KeyRing) Verify(raw string, now time.Time) (*Claims, error) {
 	if err := dec.Decode(&c); err != nil {
 		return nil, fmt.Errorf("%w: claims", ErrToken)
 	}
-	t := now.Unix()
-	if c.Expiry <= t || c.NotBefore > t || c.ID == "" {
+	if c.ID == "" {
+		return nil, fmt.Errorf("%w: no jti", ErrToken)
+	}
+	if t := now.Unix(); c.Expiry <= t || c.NotBefore > t {
 		return nil, fmt.Errorf("%w: expired or not yet valid", ErrToken)
 	}
 	return &c, nil
