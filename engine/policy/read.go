@@ -72,7 +72,7 @@ func readBundle(path string, opts Options, caps *ast.Capabilities) (*source, []P
 		}
 		h.add(raw.Path, raw.Value)
 		df, err := parseDataFile(path, raw)
-		b.Raw[i].Value, raw.Value = nil, nil // decoded: a large file's text is not kept to the load's end
+		b.Raw[i].Value = nil // decoded: a large file's text is not kept to the load's end
 		if err != nil {
 			problems = append(problems, Problem{File: df.file, Message: err.Error()})
 			continue
