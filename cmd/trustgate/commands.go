@@ -48,6 +48,7 @@ func commands() map[string]command {
 		"explain":    {"explain offline what a bundle decides for a token or claims", runExplain},
 		"test":       {"run Rego tests with the server's capabilities", runTest},
 		"check":      {"validate bundles before they ship", runCheck},
+		"diff":       {"what a policy change opens and closes, without traffic (exit 1: new access)", runDiff},
 		"dev-issuer": {"run a local OIDC issuer that mints GitLab- or GitHub-shaped tokens", runDevIssuer},
 		"keys":       {"manage signing keys: keys generate", runKeys},
 		"version":    {"print the version of trustgate and OPA", runVersion},

@@ -67,13 +67,42 @@ func (s *Set) Match(v string) bool {
 // When not, witness is a shortest string sub matches and super does not.
 func Includes(sub, super *Set) (ok bool, witness string, err error) {
 	found, w, err := search(sub, super, func(a, b bool) bool { return a && !b })
+	if found {
+		w = readableWitness(w, func(s string) bool { return sub.Match(s) && !super.Match(s) })
+	}
 	return !found, w, err
 }
 
 // Overlap reports whether some string is matched by both a and b, and a
 // shortest one.
 func Overlap(a, b *Set) (ok bool, witness string, err error) {
-	return search(a, b, func(x, y bool) bool { return x && y })
+	found, w, err := search(a, b, func(x, y bool) bool { return x && y })
+	if found {
+		w = readableWitness(w, func(s string) bool { return a.Match(s) && b.Match(s) })
+	}
+	return found, w, err
+}
+
+// readableWitness fills the empty places of a shortest witness (an empty
+// segment "//", an empty field "::", an empty end) with an "x" wherever the
+// witness stays one: my-group/x/y reads better than my-group//.
+func readableWitness(w string, valid func(string) bool) string {
+	rs := []rune(w)
+	for i := 0; i <= len(rs); i++ {
+		if i > 0 && isWord(rs[i-1]) || i < len(rs) && isWord(rs[i]) {
+			continue
+		}
+		try := slices.Concat(rs[:i], []rune{'x'}, rs[i:])
+		if valid(string(try)) {
+			rs = try
+			i++
+		}
+	}
+	return string(rs)
+}
+
+func isWord(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
 }
 
 // pair is a state of the product of two determinized automata.

@@ -42,7 +42,7 @@ type Revision struct {
 func Load(ctx context.Context, paths []string, opts Options) (*Policy, error) {
 	start := time.Now()
 	opts = opts.withDefaults()
-	p, problems := build(ctx, paths, opts)
+	p, problems := build(ctx, paths, opts, nil)
 	if len(problems) > 0 {
 		return nil, &ProblemsError{Problems: problems}
 	}
@@ -58,14 +58,15 @@ func Load(ctx context.Context, paths []string, opts Options) (*Policy, error) {
 // each with its file and key; none means Load succeeds. `trustgate check`
 // prints them.
 func Check(ctx context.Context, paths []string, opts Options) []Problem {
-	_, problems := build(ctx, paths, opts.withDefaults())
+	_, problems := build(ctx, paths, opts.withDefaults(), nil)
 	return problems
 }
 
 // build is Load's pipeline, in numbered stages that each return their
 // problems. Stages that can run with problems before them do, so that one
-// run reports as much as it can.
-func build(ctx context.Context, paths []string, opts Options) (*Policy, []Problem) {
+// run reports as much as it can. When model is not nil, a policy that
+// loads is also described in it (LoadModel).
+func build(ctx context.Context, paths []string, opts Options, model *Model) (*Policy, []Problem) {
 	if len(paths) == 0 {
 		return nil, []Problem{{Message: "no bundles given"}}
 	}
@@ -116,6 +117,11 @@ func build(ctx context.Context, paths []string, opts Options) (*Policy, []Proble
 	}
 	p.revisions, p.digest = revisions(sources)
 	p.loadedAt = time.Now()
+	if model != nil {
+		if err := model.fill(sources, m, idx, opts, caps); err != nil {
+			return nil, []Problem{{Message: err.Error()}}
+		}
+	}
 	return p, nil
 }
 

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+
+	"github.com/trustgate/trustgate/engine/policy"
+	"github.com/trustgate/trustgate/engine/policydiff"
+)
+
+// Exit codes of diff.
+const (
+	diffNoNewAccess = 0
+	diffNewAccess   = 1
+	diffError       = 2
+)
+
+type diffFlags struct {
+	base, head               stringList
+	format, failOn           string
+	issuer                   string
+	insecure                 bool
+	baseLibrary, headLibrary string
+}
+
+// runDiff compares two sets of bundles statically: what a change opens
+// and closes (policydiff), exit 1 when it may open access.
+func runDiff(ctx context.Context, args []string, io stdio) int {
+	fs := newFlags("diff", io)
+	var f diffFlags
+	fs.Var(&f.base, "base", "bundle directory or .tar.gz of the policy as it is (repeatable)")
+	fs.Var(&f.head, "head", "bundle directory or .tar.gz of the policy as proposed (repeatable)")
+	fs.StringVar(&f.format, "format", "text", "text, json or markdown (a merge request comment)")
+	fs.StringVar(&f.failOn, "fail-on", "new-access", "new-access: exit 1 when the change may open access; none: exit 0 unless an error")
+	fs.StringVar(&f.issuer, "issuer", "https://sts.example.com", "the server's issuer URL (providers' default audience)")
+	fs.BoolVar(&f.insecure, "allow-insecure-issuers", false, "accept http issuers on loopback, as a development server does")
+	fs.StringVar(&f.baseLibrary, "base-library", "", "directory of the Rego library base runs with (default: this binary's)")
+	fs.StringVar(&f.headLibrary, "head-library", "", "directory of the Rego library head runs with (default: this binary's)")
+	if code, ok := parseChecked(fs, args, f.check); !ok {
+		if code == exitUsage {
+			return diffError
+		}
+		return code
+	}
+	report, err := f.compare(ctx)
+	if err != nil {
+		fmt.Fprintf(io.stderr, "trustgate diff: %v\n", err)
+		return diffError
+	}
+	if err := writeDiff(io, report, f.format); err != nil {
+		fmt.Fprintf(io.stderr, "trustgate diff: %v\n", err)
+		return diffError
+	}
+	if report.NewAccess && f.failOn == "new-access" {
+		return diffNewAccess
+	}
+	return diffNoNewAccess
+}
+
+func (f *diffFlags) check() error {
+	switch {
+	case len(f.base) == 0 || len(f.head) == 0:
+		return errors.New("give at least one --base and one --head")
+	case !slices.Contains([]string{"text", "json", "markdown"}, f.format):
+		return fmt.Errorf("--format must be text, json or markdown, not %q", f.format)
+	case f.failOn != "new-access" && f.failOn != "none":
+		return fmt.Errorf("--fail-on must be new-access or none, not %q", f.failOn)
+	}
+	return nil
+}
+
+func (f *diffFlags) compare(ctx context.Context) (*policydiff.Report, error) {
+	base, err := f.load(ctx, "base", f.base, f.baseLibrary)
+	if err != nil {
+		return nil, err
+	}
+	head, err := f.load(ctx, "head", f.head, f.headLibrary)
+	if err != nil {
+		return nil, err
+	}
+	return policydiff.Compare(base, head), nil
+}
+
+// load loads one side's bundles as serve would.
+func (f *diffFlags) load(ctx context.Context, side string, paths []string, library string) (*policy.Model, error) {
+	opts := policy.Options{ServerIssuer: f.issuer, AllowInsecureIssuers: f.insecure}
+	if library != "" {
+		if st, err := os.Stat(library); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("--%s-library %s: not a directory", side, library)
+		}
+		opts.Library = os.DirFS(library)
+	}
+	m, err := policy.LoadModel(ctx, paths, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s does not load: %w", side, err)
+	}
+	return m, nil
+}
+
+func writeDiff(io stdio, r *policydiff.Report, format string) error {
+	switch format {
+	case "json":
+		enc := json.NewEncoder(io.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	case "markdown":
+		return r.WriteMarkdown(io.stdout)
+	}
+	return r.WriteText(io.stdout)
+}
