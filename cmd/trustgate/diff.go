@@ -94,7 +94,7 @@ func (f *diffFlags) load(ctx context.Context, side string, paths []string, libra
 		}
 		opts.Library = os.DirFS(library)
 	}
-	m, err := policy.LoadModel(ctx, paths, opts)
+	_, m, err := policy.LoadModel(ctx, paths, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s does not load: %w", side, err)
 	}

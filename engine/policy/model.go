@@ -70,14 +70,14 @@ type ClaimPattern struct {
 }
 
 // LoadModel loads the bundles at paths exactly as Load does (any problem
-// refuses them, as a *ProblemsError) and describes what they grant.
-func LoadModel(ctx context.Context, paths []string, opts Options) (*Model, error) {
+// refuses them, as a *ProblemsError) and also describes what they grant.
+func LoadModel(ctx context.Context, paths []string, opts Options) (*Policy, *Model, error) {
 	model := &Model{}
-	_, problems := build(ctx, paths, opts.withDefaults(), model)
+	p, problems := build(ctx, paths, opts.withDefaults(), model)
 	if len(problems) > 0 {
-		return nil, &ProblemsError{Problems: problems}
+		return nil, nil, &ProblemsError{Problems: problems}
 	}
-	return model, nil
+	return p, model, nil
 }
 
 // fill describes the loaded sources, their merged data and its index.
