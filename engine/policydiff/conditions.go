@@ -168,7 +168,7 @@ func disjoint(x, y policy.Federation, samePlatform bool) bool {
 		return true
 	}
 	for _, cx := range conditions(x) {
-		if cx.claim != "sub" && !(cx.isRef() && samePlatform) {
+		if cx.claim != "sub" && (!cx.isRef() || !samePlatform) {
 			continue
 		}
 		for _, cy := range conditions(y) {
