@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/trustgate/trustgate/engine/policy"
 )
@@ -35,7 +36,7 @@ func writeBundle(t testing.TB, data map[string]any, rego map[string]string) stri
 // load loads a bundle as serve does.
 func load(t testing.TB, dir string) (*policy.Policy, *policy.Model) {
 	t.Helper()
-	p, m, err := policy.LoadModel(context.Background(), []string{dir}, policy.Options{ServerIssuer: serverIssuer})
+	p, m, err := policy.LoadModel(context.Background(), []string{dir}, policy.Options{ServerIssuer: serverIssuer, EvalTimeout: time.Minute})
 	if err != nil {
 		t.Fatalf("the bundle does not load: %v", err)
 	}
