@@ -23,7 +23,7 @@ func Compare(base, head *policy.Model) *Report {
 	r.Policy = append(r.Policy, c.ambiguity()...)
 	r.Policy = append(r.Policy, riskLevels(base.RiskLevels, head.RiskLevels)...)
 	r.Policy = append(r.Policy, modules("Rego", base.Modules, head.Modules)...)
-	r.Policy = append(r.Policy, modules("library Rego", base.Library, head.Library)...)
+	r.Policy = append(r.Policy, modules("Rego", base.Library, head.Library)...) // named library/...
 	r.Policy = append(r.Policy, data("", base.Data, head.Data)...)
 	r.finish()
 	return r

@@ -1,10 +1,16 @@
 package policydiff_test
 
 import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/trustgate/trustgate/engine/policy"
 	"github.com/trustgate/trustgate/engine/policydiff"
+	"github.com/trustgate/trustgate/policies"
 )
 
 // baseData is the policy every case of TestCompare changes: two standing
@@ -222,5 +228,44 @@ func TestCompare(t *testing.T) {
 	}
 	if len(tests) < 40 {
 		t.Fatalf("%d cases, want at least 40", len(tests))
+	}
+}
+
+// A library that differs (another binary's) is Rego changed, and may open
+// access; the same library twice changes nothing.
+func TestCompareSaysALibraryChangeMayOpenAccess(t *testing.T) {
+	lib := t.TempDir()
+	if err := os.CopyFS(lib, policies.FS()); err != nil {
+		t.Fatal(err)
+	}
+	match := filepath.Join(lib, "trustgate", "match.rego")
+	text, err := os.ReadFile(match)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := writeBundle(t, baseData(), nil)
+	load := func(library fs.FS) *policy.Model {
+		_, m, err := policy.LoadModel(context.Background(), []string{dir}, policy.Options{ServerIssuer: serverIssuer, Library: library})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	embedded := load(nil)
+	if r := policydiff.Compare(embedded, load(os.DirFS(lib))); r.Effect != policydiff.None {
+		t.Fatalf("the same library read from a directory: effect %s", r.Effect)
+	}
+	widened := strings.Replace(string(text), "\tfed.provider == input.provider.name\n\tsubject_matches(fed)\n", "\tfed.provider == input.provider.name\n", 1)
+	if widened == string(text) {
+		t.Fatal("match.rego no longer reads as this test expects")
+	}
+	if err := os.WriteFile(match, []byte(widened), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := policydiff.Compare(embedded, load(os.DirFS(lib)))
+	var out strings.Builder
+	_ = r.WriteText(&out)
+	if !r.NewAccess || !strings.Contains(out.String(), "Rego library/trustgate/match.rego changed: widens and narrows") {
+		t.Fatalf("a library that stops checking subjects:\n%s", out.String())
 	}
 }
