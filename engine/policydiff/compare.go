@@ -25,6 +25,8 @@ func Compare(base, head *policy.Model) *Report {
 	r.Policy = append(r.Policy, modules("Rego", base.Modules, head.Modules)...)
 	r.Policy = append(r.Policy, modules("Rego", base.Library, head.Library)...) // named library/...
 	r.Policy = append(r.Policy, data("", base.Data, head.Data)...)
+	entriesChanged := len(r.Providers) > 0 || len(r.Identities) > 0 || !maps.Equal(base.RiskLevels, head.RiskLevels)
+	r.Policy = append(r.Policy, customReads(base.Modules, head.Modules, entriesChanged)...)
 	r.finish()
 	return r
 }
