@@ -3,6 +3,7 @@ package policydiff
 import (
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 
 	"github.com/trustgate/trustgate/engine/policy"
@@ -77,6 +78,8 @@ func (c *comparison) identities() []Section {
 		case !inH:
 			s.Kind = Removed
 			s.Changes = []Change{{What: "identity", Kind: Removed, Before: fmt.Sprintf("%d federations", len(b.Federations)), Effect: Narrows}}
+		case reflect.DeepEqual(b, h):
+			continue
 		default:
 			s.Kind = Changed
 			s.Changes = c.identity(name, b, h)
@@ -135,6 +138,9 @@ func (c *comparison) lostFederations(a string) []policy.Federation {
 		return nil // never chosen when none is named
 	}
 	h, inH := c.head.Identities[a]
+	if inH && reflect.DeepEqual(b.Federations, h.Federations) && b.ExpiresAt.Equal(h.ExpiresAt) && h.JIT == nil {
+		return nil
+	}
 	if !inH || h.JIT != nil || (!h.ExpiresAt.IsZero() && (b.ExpiresAt.IsZero() || h.ExpiresAt.Before(b.ExpiresAt))) {
 		return b.Federations
 	}
