@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -210,11 +211,11 @@ func walkMapping(n *yaml.Node, path string) error {
 	seen := make(map[string]int, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind == yaml.ScalarNode && k.Tag != "!!merge" {
-			if first, dup := seen[k.Value]; dup {
-				return &Error{Path: path, Key: k.Value, First: first, Second: k.Line}
+		if key, ok := keyOf(k); ok {
+			if first, dup := seen[key]; dup {
+				return &Error{Path: path, Key: key, First: first, Second: k.Line}
 			}
-			seen[k.Value] = k.Line
+			seen[key] = k.Line
 		}
 		child := k.Value
 		if path != "" {
@@ -225,4 +226,41 @@ func walkMapping(n *yaml.Node, path string) error {
 		}
 	}
 	return nil
+}
+
+// keyOf is the key a scalar key node becomes in the JSON OPA converts YAML
+// to (its internal/yaml): decoded, then written as text, so that 1 and
+// "1" are one key. Merge keys and other nodes have none.
+func keyOf(k *yaml.Node) (string, bool) {
+	if k.Kind != yaml.ScalarNode || k.Tag == "!!merge" {
+		return "", false
+	}
+	var v any
+	if err := k.Decode(&v); err != nil {
+		return "", false
+	}
+	switch v := v.(type) {
+	case string:
+		return v, true
+	case int:
+		return strconv.Itoa(v), true
+	case int64:
+		return strconv.FormatInt(v, 10), true
+	case uint64:
+		return strconv.FormatUint(v, 10), true
+	case float64:
+		switch s := strconv.FormatFloat(v, 'g', -1, 32); s {
+		case "+Inf":
+			return ".inf", true
+		case "-Inf":
+			return "-.inf", true
+		case "NaN":
+			return ".nan", true
+		default:
+			return s, true
+		}
+	case bool:
+		return strconv.FormatBool(v), true
+	}
+	return "", false
 }

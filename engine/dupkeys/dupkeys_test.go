@@ -47,6 +47,8 @@ func TestYAML(t *testing.T) {
 			"f:\n  - provider: gl\n    claims:\n      ref_protected: \"true\"\n      ref_protected: \"false\"\n",
 			&Error{Path: "f[].claims", Key: "ref_protected", First: 4, Second: 5}},
 		{"A quoted key is the same key as a plain one.", "a: 1\n\"a\": 2\n", &Error{Key: "a", First: 1, Second: 2}},
+		{"A number key and its quoted text are one key, as OPA converts them.", "1: a\n\"1\": b\n", &Error{Key: "1", First: 1, Second: 2}},
+		{"A boolean key and its quoted text are one key.", "m:\n  true: a\n  \"true\": b\n", &Error{Path: "m", Key: "true", First: 2, Second: 3}},
 		{"Flow mappings are checked too.", "m: {a: 1, a: 2}\n", &Error{Path: "m", Key: "a", First: 1, Second: 1}},
 		{"A merge key overridden is what merge keys are for.", "base: &b {a: 1}\nx:\n  <<: *b\n  a: 2\n", nil},
 		{"Text the YAML parser refuses is left to the decoder.", "a: [unclosed\n", nil},
