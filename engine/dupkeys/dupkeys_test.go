@@ -145,3 +145,22 @@ func tokenWalkFindsDuplicate(t *testing.T, text []byte) bool {
 		}
 	}
 }
+
+// FuzzYAML: YAML never panics on any text, and a key it finds twice is
+// named at two lines in order (one line for a flow mapping).
+func FuzzYAML(f *testing.F) {
+	f.Add([]byte("a: 1\na: 2\n"))
+	f.Add([]byte("x:\n  - {b: 1, b: 2}\n"))
+	f.Add([]byte("base: &b {a: 1}\nx:\n  <<: *b\n  a: 2\n"))
+	f.Add([]byte("1: a\n\"1\": b\n"))
+	f.Fuzz(func(t *testing.T, text []byte) {
+		err := YAML(text)
+		var e *Error
+		if err == nil || !errors.As(err, &e) {
+			return
+		}
+		if e.First > e.Second || e.First < 1 {
+			t.Fatalf("lines %d and %d: the first is not before the second", e.First, e.Second)
+		}
+	})
+}
