@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"slices"
 
+	"go.uber.org/zap"
+
+	"github.com/trustgate/trustgate/cmd/trustgate/config"
 	"github.com/trustgate/trustgate/engine/policy"
 	"github.com/trustgate/trustgate/engine/policydiff"
 )
@@ -25,6 +29,8 @@ type diffFlags struct {
 	issuer                   string
 	insecure                 bool
 	baseLibrary, headLibrary string
+	config                   string
+	set                      map[string]bool // flags given
 }
 
 // runDiff compares two sets of bundles statically: what a change opens
@@ -40,7 +46,12 @@ func runDiff(ctx context.Context, args []string, io stdio) int {
 	fs.BoolVar(&f.insecure, "allow-insecure-issuers", false, "accept http issuers on loopback, as a development server does")
 	fs.StringVar(&f.baseLibrary, "base-library", "", "directory of the Rego library base runs with (default: this binary's)")
 	fs.StringVar(&f.headLibrary, "head-library", "", "directory of the Rego library head runs with (default: this binary's)")
-	if code, ok := parseChecked(fs, args, f.check); !ok {
+	fs.StringVar(&f.config, "config", "", "serve's trustgate.yaml: load the bundles with its issuer, allow_insecure_issuers and bundle_verification")
+	f.set = map[string]bool{}
+	if code, ok := parseChecked(fs, args, func() error {
+		fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
+		return f.check()
+	}); !ok {
 		if code == exitUsage {
 			return diffError
 		}
@@ -69,25 +80,42 @@ func (f *diffFlags) check() error {
 		return fmt.Errorf("--format must be text, json or markdown, not %q", f.format)
 	case f.failOn != "new-access" && f.failOn != "none":
 		return fmt.Errorf("--fail-on must be new-access or none, not %q", f.failOn)
+	case f.config != "" && (f.set["issuer"] || f.set["allow-insecure-issuers"]):
+		return errors.New("give --config or --issuer and --allow-insecure-issuers, not both")
 	}
 	return nil
 }
 
 func (f *diffFlags) compare(ctx context.Context) (*policydiff.Report, error) {
-	base, err := f.load(ctx, "base", f.base, f.baseLibrary)
+	opts, err := f.options()
 	if err != nil {
 		return nil, err
 	}
-	head, err := f.load(ctx, "head", f.head, f.headLibrary)
+	base, err := f.load(ctx, "base", f.base, f.baseLibrary, opts)
+	if err != nil {
+		return nil, err
+	}
+	head, err := f.load(ctx, "head", f.head, f.headLibrary, opts)
 	if err != nil {
 		return nil, err
 	}
 	return policydiff.Compare(base, head), nil
 }
 
+// options are the flags', or those serve builds from its config.
+func (f *diffFlags) options() (policy.Options, error) {
+	if f.config == "" {
+		return policy.Options{ServerIssuer: f.issuer, AllowInsecureIssuers: f.insecure}, nil
+	}
+	cfg, err := config.Load(f.config)
+	if err != nil {
+		return policy.Options{}, fmt.Errorf("--config %s: %w", f.config, err)
+	}
+	return policyOptions(cfg, zap.NewNop())
+}
+
 // load loads one side's bundles as serve would.
-func (f *diffFlags) load(ctx context.Context, side string, paths []string, library string) (*policy.Model, error) {
-	opts := policy.Options{ServerIssuer: f.issuer, AllowInsecureIssuers: f.insecure}
+func (f *diffFlags) load(ctx context.Context, side string, paths []string, library string, opts policy.Options) (*policy.Model, error) {
 	if library != "" {
 		if st, err := os.Stat(library); err != nil || !st.IsDir() {
 			return nil, fmt.Errorf("--%s-library %s: not a directory", side, library)

@@ -55,6 +55,13 @@ func TestDiffCommand(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(broken, "data.yaml"), []byte("trustgate: [unclosed"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The example bundle has loopback http issuers: serve loads it only
+	// with allow_insecure_issuers, and so does diff given serve's config.
+	devConfig := filepath.Join(t.TempDir(), "trustgate.yaml")
+	if err := os.WriteFile(devConfig, []byte("issuer: http://127.0.0.1:8080\nallow_insecure_issuers: true\nbundles: [../../bundles/example]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	example := "../../bundles/example"
 	tests := []struct {
 		name     string
 		args     []string
@@ -77,6 +84,12 @@ func TestDiffCommand(t *testing.T) {
 			args: []string{"--base", base, "--head", broken}, code: 2, stderr: "head does not load", noStdout: true},
 		{name: "A base that does not exist is an error.",
 			args: []string{"--base", filepath.Join(base, "missing"), "--head", base}, code: 2, stderr: "base does not load", noStdout: true},
+		{name: "Bundles serve loads only with its config's allow_insecure_issuers load with --config.",
+			args: []string{"--config", devConfig, "--base", example, "--head", example}, code: 0, stdout: []string{"no new access"}},
+		{name: "Without that config they do not load, as serve would not load them.",
+			args: []string{"--base", example, "--head", example}, code: 2, stderr: "http on a loopback host is allowed only with allow_insecure_issuers", noStdout: true},
+		{name: "--config with --issuer is a usage error.", args: []string{"--config", devConfig, "--issuer", "https://x", "--base", base, "--head", base},
+			code: 2, stderr: "give --config or --issuer", noStdout: true},
 		{name: "No head is a usage error, exit 2.", args: []string{"--base", base}, code: 2, stderr: "give at least one --base and one --head", noStdout: true},
 		{name: "An unknown format is a usage error, exit 2.", args: []string{"--base", base, "--head", base, "--format", "xml"}, code: 2, stderr: "--format", noStdout: true},
 		{name: "An unknown --fail-on is a usage error, exit 2.", args: []string{"--base", base, "--head", base, "--fail-on", "sometimes"}, code: 2, stderr: "--fail-on", noStdout: true},

@@ -486,3 +486,38 @@ func TestServeChecksItsFlagOverridesLikeTheConfig(t *testing.T) {
 		}
 	}
 }
+
+// The issue's new user: a data.yaml that defines identity deploy twice,
+// the second time with one more scope. check and serve refuse it, naming
+// both lines; so does serve a config with a key given twice.
+func TestCheckAndServeRefuseAKeyGivenTwice(t *testing.T) {
+	dir := t.TempDir()
+	_ = os.WriteFile(filepath.Join(dir, "data.yaml"), []byte(`trustgate:
+  providers:
+    gl: {issuer: https://gitlab.com, platform: gitlab}
+  identities:
+    deploy:
+      scopes: [read]
+      federations: [{provider: gl, claims: {project_path: my-group/app}}]
+    deploy:
+      scopes: [read, admin]
+      federations: [{provider: gl, claims: {project_path: my-group/app}}]
+`), 0o600)
+	const want = `is given twice in trustgate.identities, on line 5 and on line 8`
+	code, out, _ := runCLI(t, nil, "check", dir)
+	if code != exitFail || !strings.Contains(out, `key "deploy" `+want) {
+		t.Fatalf("check: exit %d, output %q; want exit 1 saying %q", code, out, want)
+	}
+	cfg := filepath.Join(t.TempDir(), "trustgate.yaml")
+	state := "state: {url: \"sqlite:" + filepath.Join(t.TempDir(), "state.db") + "\"}\n"
+	_ = os.WriteFile(cfg, []byte("issuer: https://sts.example.com\nlisten: "+freeAddr(t)+"\nbundles: ["+dir+"]\n"+state), 0o600)
+	code, _, errOut := runCLI(t, nil, "serve", "--config", cfg)
+	if code != exitFail || !strings.Contains(errOut, want) {
+		t.Fatalf("serve: exit %d, stderr %q; want exit 1 saying %q", code, errOut, want)
+	}
+	_ = os.WriteFile(cfg, []byte("issuer: https://sts.example.com\nbundles: [../../bundles/example]\nallow_insecure_issuers: false\nallow_insecure_issuers: true\n"+state), 0o600)
+	code, _, errOut = runCLI(t, nil, "serve", "--config", cfg)
+	if code != exitFail || !strings.Contains(errOut, `key "allow_insecure_issuers" is given twice at the top level, on line 3 and on line 4`) {
+		t.Fatalf("serve with a key given twice in its config: exit %d, stderr %q", code, errOut)
+	}
+}

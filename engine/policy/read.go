@@ -17,6 +17,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/bundle"
 	"github.com/open-policy-agent/opa/v1/util"
+
+	"github.com/trustgate/trustgate/engine/dupkeys"
 )
 
 // maxFileBytes bounds one file of a bundle (a tarball entry after
@@ -217,7 +219,8 @@ func isDataFile(path string) bool {
 }
 
 // parseDataFile parses one data file as OPA does (numbers stay
-// json.Number) and places it where OPA would: under its directory. A
+// json.Number) but for refusing a key given twice in one mapping, and
+// places it where OPA would: under its directory. A
 // data.json is read as a stream, its identities left as JSON text until
 // validated (decodeJSONData); a YAML file, meant for small bundles written
 // by hand, is decoded whole.
@@ -226,8 +229,18 @@ func parseDataFile(bundlePath string, raw bundle.Raw) (dataFile, error) {
 	if dir := strings.TrimLeft(filepath.ToSlash(filepath.Dir(raw.Path)), "/."); dir != "" {
 		df.prefix = strings.Split(dir, "/")
 	}
+	// A key given twice would be decoded with the later value winning:
+	// what a reviewer read first is not what runs.
+	isJSON := filepath.Base(raw.Path) == "data.json"
+	dup := dupkeys.YAML
+	if isJSON {
+		dup = dupkeys.JSON
+	}
+	if err := dup(raw.Value); err != nil {
+		return df, err
+	}
 	var err error
-	if filepath.Base(raw.Path) == "data.json" {
+	if isJSON {
 		df.value, err = decodeJSONData(raw.Value, df.prefix)
 	} else {
 		err = util.Unmarshal(raw.Value, &df.value)

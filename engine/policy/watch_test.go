@@ -248,6 +248,13 @@ func TestWatcherKeepsTheLastGoodPolicy(t *testing.T) {
 			want: "cannot parse",
 		},
 		{
+			name: "Data with an identity defined twice is refused, naming both lines.",
+			spoil: func(t *testing.T, dir string) {
+				writeFiles(t, dir, map[string]string{"data.yaml": strings.Replace(withOps(t), "  identities:\n", "  identities:"+opsIdentity, 1)})
+			},
+			want: `key "ops" is given twice in trustgate.identities, on line`,
+		},
+		{
 			name: "Data with a problem is refused.",
 			spoil: func(t *testing.T, dir string) {
 				writeFiles(t, dir, map[string]string{"data.yaml": strings.Replace(withOps(t), "provider: gitlab, claims", "provider: gitlb, claims", 1)})

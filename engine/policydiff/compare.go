@@ -3,6 +3,7 @@ package policydiff
 import (
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 
 	"github.com/trustgate/trustgate/engine/policy"
@@ -23,8 +24,10 @@ func Compare(base, head *policy.Model) *Report {
 	r.Policy = append(r.Policy, c.ambiguity()...)
 	r.Policy = append(r.Policy, riskLevels(base.RiskLevels, head.RiskLevels)...)
 	r.Policy = append(r.Policy, modules("Rego", base.Modules, head.Modules)...)
-	r.Policy = append(r.Policy, modules("library Rego", base.Library, head.Library)...)
+	r.Policy = append(r.Policy, modules("Rego", base.Library, head.Library)...) // named library/...
 	r.Policy = append(r.Policy, data("", base.Data, head.Data)...)
+	entriesChanged := len(r.Providers) > 0 || len(r.Identities) > 0 || !maps.Equal(base.RiskLevels, head.RiskLevels)
+	r.Policy = append(r.Policy, customReads(base.Modules, head.Modules, entriesChanged)...)
 	r.finish()
 	return r
 }
@@ -75,6 +78,8 @@ func (c *comparison) identities() []Section {
 		case !inH:
 			s.Kind = Removed
 			s.Changes = []Change{{What: "identity", Kind: Removed, Before: fmt.Sprintf("%d federations", len(b.Federations)), Effect: Narrows}}
+		case reflect.DeepEqual(b, h):
+			continue
 		default:
 			s.Kind = Changed
 			s.Changes = c.identity(name, b, h)
@@ -133,6 +138,9 @@ func (c *comparison) lostFederations(a string) []policy.Federation {
 		return nil // never chosen when none is named
 	}
 	h, inH := c.head.Identities[a]
+	if inH && reflect.DeepEqual(b.Federations, h.Federations) && b.ExpiresAt.Equal(h.ExpiresAt) && h.JIT == nil {
+		return nil
+	}
 	if !inH || h.JIT != nil || (!h.ExpiresAt.IsZero() && (b.ExpiresAt.IsZero() || h.ExpiresAt.Before(b.ExpiresAt))) {
 		return b.Federations
 	}

@@ -1,10 +1,16 @@
 package policydiff_test
 
 import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/trustgate/trustgate/engine/policy"
 	"github.com/trustgate/trustgate/engine/policydiff"
+	"github.com/trustgate/trustgate/policies"
 )
 
 // baseData is the policy every case of TestCompare changes: two standing
@@ -41,6 +47,9 @@ func baseData() map[string]any {
 	}}
 }
 
+// readsDescription is a custom rule that reads identities' data.
+const readsDescription = baseRego + "\ndeny contains \"unapproved\" if data.trustgate.identities[input.request.identity].description != \"approved\"\n"
+
 const baseRego = `package trustgate.custom
 
 deny contains "forks are refused" if input.token.project_path == "fork/app"
@@ -59,6 +68,7 @@ func TestCompare(t *testing.T) {
 		base   func(map[string]any) // changes the base data, when the case needs another
 		head   func(map[string]any)
 		rego   string // head's custom.rego, when it differs
+		regoB  string // base's custom.rego, when it differs
 		want   policydiff.Effect
 		expect string // in the example or reason of some change, when set
 	}{
@@ -135,7 +145,6 @@ func TestCompare(t *testing.T) {
 		{name: "An email given widens: callers may name the identity by it.", head: func(d map[string]any) {
 			at(d, "trustgate", "identities", "reader")["email"] = "reader@workload.example.com"
 		}, want: policydiff.Widens},
-		{name: "A description changes nothing.", head: func(d map[string]any) { deploy(d)["description"] = "words" }, want: policydiff.None},
 		{name: "A new identity widens.", head: func(d map[string]any) {
 			at(d, "trustgate", "identities")["new"] = map[string]any{"scopes": []any{"read"}, "federations": []any{map[string]any{"provider": "gitlab", "subject": "project_path:new/app:*"}}}
 		}, want: policydiff.Widens},
@@ -176,6 +185,9 @@ func TestCompare(t *testing.T) {
 			rego: baseRego + "\ndeny contains \"no tags\" if input.token.ref_type == \"tag\"\n", want: policydiff.Narrows, expect: "only deny rules are added"},
 		{name: "A custom rule that adds a helper besides a deny may open access.", head: func(map[string]any) {},
 			rego: baseRego + "\nis_tag if input.token.ref_type == \"tag\"\n\ndeny contains \"no tags\" if is_tag\n", want: policydiff.Both},
+		{name: "A description a custom rule reads may change what it denies.", head: func(d map[string]any) { deploy(d)["description"] = "approved" },
+			rego: readsDescription, regoB: readsDescription, want: policydiff.Both, expect: "custom Rego reading identities or providers"},
+		{name: "A description no custom rule reads changes nothing.", head: func(d map[string]any) { deploy(d)["description"] = "approved" }, want: policydiff.None},
 		{name: "Narrowing an identity whose tokens another identity may also accept widens when no identity is named.",
 			base: func(d map[string]any) {
 				at(d, "trustgate", "identities", "reader")["federations"] = []any{map[string]any{"provider": "gitlab", "claims": map[string]any{"project_path": "my-group/*"}}}
@@ -190,9 +202,15 @@ func TestCompare(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			base := defaultBase
 			data := baseData()
-			if tt.base != nil {
-				tt.base(data)
-				_, base = load(t, writeBundle(t, data, map[string]string{"custom.rego": baseRego}))
+			if tt.base != nil || tt.regoB != "" {
+				if tt.base != nil {
+					tt.base(data)
+				}
+				rego := baseRego
+				if tt.regoB != "" {
+					rego = tt.regoB
+				}
+				_, base = load(t, writeBundle(t, data, map[string]string{"custom.rego": rego}))
 			}
 			head := clone(t, data)
 			tt.head(head)
@@ -222,5 +240,44 @@ func TestCompare(t *testing.T) {
 	}
 	if len(tests) < 40 {
 		t.Fatalf("%d cases, want at least 40", len(tests))
+	}
+}
+
+// A library that differs (another binary's) is Rego changed, and may open
+// access; the same library twice changes nothing.
+func TestCompareSaysALibraryChangeMayOpenAccess(t *testing.T) {
+	lib := t.TempDir()
+	if err := os.CopyFS(lib, policies.FS()); err != nil {
+		t.Fatal(err)
+	}
+	match := filepath.Join(lib, "trustgate", "match.rego")
+	text, err := os.ReadFile(match)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := writeBundle(t, baseData(), nil)
+	load := func(library fs.FS) *policy.Model {
+		_, m, err := policy.LoadModel(context.Background(), []string{dir}, policy.Options{ServerIssuer: serverIssuer, Library: library})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	embedded := load(nil)
+	if r := policydiff.Compare(embedded, load(os.DirFS(lib))); r.Effect != policydiff.None {
+		t.Fatalf("the same library read from a directory: effect %s", r.Effect)
+	}
+	widened := strings.Replace(string(text), "\tfed.provider == input.provider.name\n\tsubject_matches(fed)\n", "\tfed.provider == input.provider.name\n", 1)
+	if widened == string(text) {
+		t.Fatal("match.rego no longer reads as this test expects")
+	}
+	if err := os.WriteFile(match, []byte(widened), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := policydiff.Compare(embedded, load(os.DirFS(lib)))
+	var out strings.Builder
+	_ = r.WriteText(&out)
+	if !r.NewAccess || !strings.Contains(out.String(), "Rego library/trustgate/match.rego changed: widens and narrows") {
+		t.Fatalf("a library that stops checking subjects:\n%s", out.String())
 	}
 }

@@ -18,8 +18,12 @@ func (r *Report) Summary() string {
 	if r.NewAccess {
 		verdict = "NEW ACCESS"
 	}
-	return fmt.Sprintf("%s: %d changes (%d widen, %d narrow, %d both, %d no effect)",
-		verdict, total, counts[Widens], counts[Narrows], counts[Both], counts[None])
+	noun := "changes"
+	if total == 1 {
+		noun = "change"
+	}
+	return fmt.Sprintf("%s: %d %s (%d widen, %d narrow, %d both, %d no effect)",
+		verdict, total, noun, counts[Widens], counts[Narrows], counts[Both], counts[None])
 }
 
 // each calls fn with every top-level change and the section it is in.

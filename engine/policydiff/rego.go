@@ -128,3 +128,34 @@ func jsonText(x any) string {
 	}
 	return string(b)
 }
+
+// entryData are the parts of data.trustgate the diff judges entry by
+// entry; custom rules that read them may deny differently when they change.
+var entryData = []string{"identities", "providers", "risk_levels", "index"}
+
+// readsEntries reports whether a module reads identities, providers or
+// risk levels, or data it cannot tell (all of data.trustgate, a key
+// computed at run time).
+func readsEntries(mods map[string]*ast.Module) bool {
+	found := false
+	for _, m := range mods {
+		ast.WalkRefs(m, func(r ast.Ref) bool {
+			if found || !r.HasPrefix(ast.DefaultRootRef) {
+				return found
+			}
+			found = len(r) < 3 || !r[1].Equal(ast.StringTerm("trustgate")) && !r[1].IsGround() ||
+				r[1].Equal(ast.StringTerm("trustgate")) && (!r[2].IsGround() || slices.ContainsFunc(entryData, func(k string) bool { return r[2].Equal(ast.StringTerm(k)) }))
+			return found
+		})
+	}
+	return found
+}
+
+// customReads is a change when custom rules read entries that changed.
+func customReads(base, head map[string]*ast.Module, entriesChanged bool) []Change {
+	if !entriesChanged || !readsEntries(base) && !readsEntries(head) {
+		return nil
+	}
+	return []Change{{What: "custom Rego reading identities or providers", Kind: Changed, Effect: Both,
+		Why: "custom rules read the identities, providers or risk levels that changed: what they deny may change too; replay decides"}}
+}

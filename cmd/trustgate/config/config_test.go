@@ -78,6 +78,24 @@ func TestConfigRejectsWrongTypesAndBadDurations(t *testing.T) {
 	}
 }
 
+func TestConfigRefusesAKeyGivenTwiceNamingBothLines(t *testing.T) {
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"A top-level key given twice is refused, not read as the later.",
+			"issuer: https://sts.example.com\nbundles: [.]\nallow_insecure_issuers: false\nallow_insecure_issuers: true\n",
+			`key "allow_insecure_issuers" is given twice at the top level, on line 3 and on line 4`},
+		{"A nested key given twice is refused with its path.",
+			"issuer: https://sts.example.com\nbundles: [.]\ntokens:\n  max_ttl: 1h\n  default_ttl: 15m\n  max_ttl: 24h\n",
+			`key "max_ttl" is given twice in tokens, on line 4 and on line 6`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.yaml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
 func TestConfigFillsDefaults(t *testing.T) {
 	c, err := Parse([]byte("issuer: https://sts.example.com\nbundles: [.]\n"))
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/trustgate/trustgate/engine/dupkeys"
 )
 
 // Load reads, parses, defaults and validates a config file, reporting
@@ -22,7 +24,13 @@ func Load(path string) (Config, error) {
 	return Parse(data)
 }
 
+// Parse parses, defaults and validates a config file's text. A key given
+// twice in one mapping is refused, naming both lines: the YAML decoder
+// would keep the later silently.
 func Parse(data []byte) (Config, error) {
+	if err := dupkeys.YAML(data); err != nil {
+		return Config{}, err
+	}
 	js, err := yaml.YAMLToJSON(data)
 	if err != nil {
 		return Config{}, fmt.Errorf("not valid YAML: %w", err)
