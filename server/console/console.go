@@ -15,6 +15,7 @@ import (
 
 	"github.com/trustgate/trustgate/engine"
 	"github.com/trustgate/trustgate/engine/access"
+	"github.com/trustgate/trustgate/engine/policy"
 	"github.com/trustgate/trustgate/engine/weburl"
 )
 
@@ -25,6 +26,7 @@ type Engine interface {
 	AccessRequest(ctx context.Context, c engine.AccessCall, id string) (access.Request, error)
 	ReviewAccess(ctx context.Context, c engine.AccessCall, id, verdict, reason string) (access.Request, error)
 	RevokeAccess(ctx context.Context, c engine.AccessCall, id, reason string) (access.Request, error)
+	AccessReviewer(ctx context.Context, c engine.AccessCall) (policy.ReviewerDecision, error)
 }
 
 // Config configures a Console.
