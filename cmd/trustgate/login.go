@@ -132,7 +132,7 @@ func browserOpener(env environ) func(string) error {
 		return nil
 	}
 	return func(u string) error {
-		cmd := exec.Command(name, append(args, u)...) //nolint:gosec // the person's own browser setting
+		cmd := exec.Command(name, append(args, u)...)
 		if err := cmd.Start(); err != nil {
 			return err
 		}

@@ -100,9 +100,9 @@ func (c *client) deviceFlow(ctx context.Context, prompt io.Writer) (*oauth2.Toke
 	if err != nil || (verify.Scheme != "https" && verify.Scheme != "http") {
 		return nil, fmt.Errorf("%w: the identity provider's verification URI is not a web URL", ErrLogin)
 	}
-	fmt.Fprintf(prompt, "To sign in, open %s and enter the code %q\n", verify, da.UserCode)
+	_, _ = fmt.Fprintf(prompt, "To sign in, open %s and enter the code %q\n", verify, da.UserCode)
 	if complete, err := url.Parse(da.VerificationURIComplete); err == nil && complete.Scheme == verify.Scheme {
-		fmt.Fprintf(prompt, "(or open %s)\n", complete)
+		_, _ = fmt.Fprintf(prompt, "(or open %s)\n", complete)
 	}
 	tok, err := c.oauth.DeviceAccessToken(ctx, da)
 	if err != nil {

@@ -48,10 +48,10 @@ func (c *client) loopbackFlow(ctx context.Context, cfg Config) (*oauth2.Token, s
 	defer func() { _ = srv.Close() }()
 
 	to := oc.AuthCodeURL(p.state, oidc.Nonce(p.nonce), oauth2.S256ChallengeOption(p.verifier))
-	fmt.Fprintf(cfg.Prompt, "To sign in, open this URL in your browser:\n  %s\n", to)
+	_, _ = fmt.Fprintf(cfg.Prompt, "To sign in, open this URL in your browser:\n  %s\n", to)
 	if cfg.OpenBrowser != nil {
 		if err := cfg.OpenBrowser(to); err != nil {
-			fmt.Fprintf(cfg.Prompt, "(no browser could be opened: %v)\n", err)
+			_, _ = fmt.Fprintf(cfg.Prompt, "(no browser could be opened: %v)\n", err)
 		}
 	}
 	select {

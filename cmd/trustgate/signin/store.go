@@ -85,7 +85,7 @@ func (s Store) Load() (Credentials, error) {
 	}
 	var c Credentials
 	if err := json.NewDecoder(fh).Decode(&c); err != nil {
-		return Credentials{}, fmt.Errorf("%s is not a sign-in (%v): run trustgate login again", path, err)
+		return Credentials{}, fmt.Errorf("%s is not a sign-in (%w): run trustgate login again", path, err)
 	}
 	if c.IDToken == "" || c.Issuer == "" || c.ClientID == "" {
 		return Credentials{}, fmt.Errorf("%s is not a sign-in: run trustgate login again", path)
