@@ -45,7 +45,7 @@ func (c *client) loopbackFlow(ctx context.Context, cfg Config) (*oauth2.Token, s
 	p := &pending{oauth: &oc, state: rand.Text(), nonce: rand.Text(), verifier: oauth2.GenerateVerifier(), done: make(chan result, 1)}
 	srv := &http.Server{Handler: p.handler(ctx), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	defer func() { _ = srv.Close() }()
+	defer shutdown(srv)
 
 	to := oc.AuthCodeURL(p.state, oidc.Nonce(p.nonce), oauth2.S256ChallengeOption(p.verifier))
 	_, _ = fmt.Fprintf(cfg.Prompt, "To sign in, open this URL in your browser:\n  %s\n", to)
@@ -62,6 +62,16 @@ func (c *client) loopbackFlow(ctx context.Context, cfg Config) (*oauth2.Token, s
 	}
 }
 
+// shutdown stops the redirect's server once the browser has its page
+// (Shutdown waits for the handler), and at most a few seconds.
+func shutdown(srv *http.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if srv.Shutdown(ctx) != nil {
+		_ = srv.Close()
+	}
+}
+
 // handler serves the redirect. Only GET /callback counts; it is taken
 // once.
 func (p *pending) handler(ctx context.Context) http.Handler {
@@ -71,8 +81,8 @@ func (p *pending) handler(ctx context.Context) http.Handler {
 		p.once.Do(func() {
 			taken = true
 			tok, err := p.complete(ctx, r)
-			p.done <- result{tok, err}
 			page(w, err)
+			p.done <- result{tok, err}
 		})
 		if !taken {
 			http.Error(w, "this sign-in is over: return to the terminal", http.StatusGone)
