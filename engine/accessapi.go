@@ -45,6 +45,16 @@ func (e *Engine) AccessRequest(ctx context.Context, c AccessCall, id string) (ac
 	})
 }
 
+// AccessReviewer says whether the caller approves any just-in-time
+// identity and, when not, the claims approvers are matched on that the
+// caller's token lacks (DESIGN §13: what the console tells a person who
+// may review nothing).
+func (e *Engine) AccessReviewer(ctx context.Context, c AccessCall) (policy.ReviewerDecision, error) {
+	return accessCall(e, ctx, c, "reviewer", func(pol *policy.Policy, who access.Party) (policy.ReviewerDecision, error) {
+		return e.access.Reviewer(ctx, pol, who)
+	})
+}
+
 // ReviewAccess approves or denies a request (verdict access.VerdictApprove
 // or access.VerdictDeny).
 func (e *Engine) ReviewAccess(ctx context.Context, c AccessCall, id, verdict, reason string) (access.Request, error) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/trustgate/trustgate/engine"
 	"github.com/trustgate/trustgate/engine/access"
+	"github.com/trustgate/trustgate/server/console"
 )
 
 // Error codes. RFC 6749 §5.2 and RFC 8693 §2.2.2 for the token endpoints,
@@ -45,6 +46,7 @@ const (
 	descRateLimited = "too many requests; retry after the number of seconds in Retry-After"
 	descUnavailable = "the subject token cannot be verified right now; retry after the number of seconds in Retry-After"
 	descOverloaded  = "the server is busy; retry after the number of seconds in Retry-After"
+	descNoIdP       = "the console's identity provider cannot be reached; retry after the number of seconds in Retry-After"
 	descNoState     = "the server cannot reach its state store; retry after the number of seconds in Retry-After"
 	descServer      = "internal error"
 	descInactive    = "the access token is not active"
@@ -103,6 +105,7 @@ func invalidRequest(desc string) *apiError {
 //	engine.ErrUnavailable                  → 503 temporarily_unavailable, Retry-After
 //	engine.ErrStateUnavailable             → 503 temporarily_unavailable, Retry-After
 //	engine.ErrOverloaded                   → 503 temporarily_unavailable, Retry-After
+//	console.ErrIdPUnavailable              → 503 temporarily_unavailable, Retry-After
 //	engine.ErrRateLimited                  → 429 slow_down, Retry-After
 //	engine.ErrInvalidScope                 → 400 invalid_scope
 //	engine.ErrInvalidTarget                → 400 invalid_target
@@ -158,6 +161,9 @@ func toAPIError(err error) *apiError {
 	case errors.Is(err, engine.ErrOverloaded):
 		e.status, e.code, e.desc = http.StatusServiceUnavailable, codeUnavailable, descOverloaded
 		e.retryAfter = max(wait, time.Second)
+	case errors.Is(err, console.ErrIdPUnavailable):
+		e.status, e.code, e.desc = http.StatusServiceUnavailable, codeUnavailable, descNoIdP
+		e.retryAfter = unavailableRetryAfter
 	case errors.Is(err, engine.ErrRateLimited):
 		e.status, e.code, e.desc, e.limit = http.StatusTooManyRequests, codeSlowDown, descRateLimited, "subject"
 		e.retryAfter = max(wait, time.Second)

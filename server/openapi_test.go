@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -64,10 +65,16 @@ func documented(doc map[string]any) map[string][]string {
 	return out
 }
 
-// isConsolePath is a path the console serves, not the API router.
+// isConsolePath is a path served only with the console.
 func isConsolePath(path string) bool {
-	return path == "/console" || strings.HasPrefix(path, console.PathPrefix)
+	return path == "/console" || strings.HasPrefix(path, console.PathPrefix) || path == "/.well-known/trustgate-console"
 }
+
+// settingsFunc is a server.ConsoleSettings whose console is built after
+// the server.
+type settingsFunc func(context.Context) (console.CLISettings, error)
+
+func (f settingsFunc) CLISettings(ctx context.Context) (console.CLISettings, error) { return f(ctx) }
 
 // withoutHead drops HEAD, which every GET answers and the document leaves
 // implicit.
@@ -103,10 +110,14 @@ func TestOpenAPIDocumentsEveryRouteOfTheRouterWithItsMethods(t *testing.T) {
 // signs in at the corp issuer.
 func withConsole(t *testing.T) *jitEnv {
 	t.Helper()
-	var handler http.Handler
+	var (
+		handler http.Handler
+		cons    *console.Console
+	)
 	e := newJITServer(t, alwaysWorking, func(o *Options) {
 		o.Server = func(c *server.Config) {
 			c.Console = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) })
+			c.ConsoleSettings = settingsFunc(func(ctx context.Context) (console.CLISettings, error) { return cons.CLISettings(ctx) })
 		}
 	})
 	c, err := console.New(console.Config{Engine: e.Engine, Issuer: e.Corp.URL(), ClientID: "trustgate-console",
@@ -114,7 +125,7 @@ func withConsole(t *testing.T) *jitEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	handler = c.Handler() // set before the first request
+	handler, cons = c.Handler(), c // set before the first request
 	return e
 }
 

@@ -76,6 +76,9 @@ type Config struct {
 	// carry the client address in their context (console.WithClientIP).
 	// Nil: no console.
 	Console http.Handler
+	// ConsoleSettings, when set, answers GET /.well-known/trustgate-console:
+	// how `trustgate login` signs in with the console's IdP. Nil: 404.
+	ConsoleSettings ConsoleSettings
 	// Gatherer is what GET /metrics serves. Nil: the Registerer when it is
 	// also a Gatherer (a *prometheus.Registry is); otherwise /metrics is not
 	// served.
@@ -84,25 +87,26 @@ type Config struct {
 
 // Server is the HTTP API of DESIGN §6. It is safe for concurrent use.
 type Server struct {
-	exchanger Exchanger
-	inspector Inspector
-	discovery Discovery
-	status    Status
-	access    Access
-	log       *zap.Logger
-	maxBody   int64
-	reveal    bool
-	limiter   *ratelimit.Keyed
-	proxies   trustedProxies
-	clients   clientSecrets
-	metrics   *metrics
-	gatherer  prometheus.Gatherer
-	console   http.Handler
-	routes    []route
-	known     map[string]*route // by path
-	templated []*route          // routes whose path has {name} segments
-	draining  atomic.Bool
-	handler   http.Handler
+	exchanger  Exchanger
+	inspector  Inspector
+	discovery  Discovery
+	status     Status
+	access     Access
+	log        *zap.Logger
+	maxBody    int64
+	reveal     bool
+	limiter    *ratelimit.Keyed
+	proxies    trustedProxies
+	clients    clientSecrets
+	metrics    *metrics
+	gatherer   prometheus.Gatherer
+	console    http.Handler
+	consoleCLI ConsoleSettings
+	routes     []route
+	known      map[string]*route // by path
+	templated  []*route          // routes whose path has {name} segments
+	draining   atomic.Bool
+	handler    http.Handler
 }
 
 // New checks cfg, fills its defaults, registers the metrics and builds the
@@ -118,20 +122,21 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		exchanger: cfg.Exchanger,
-		inspector: cfg.Inspector,
-		discovery: cfg.Discovery,
-		status:    cfg.Status,
-		access:    cfg.Access,
-		log:       cfg.Logger,
-		maxBody:   cfg.MaxBodyBytes,
-		reveal:    cfg.RevealReasons,
-		limiter:   ratelimit.New(cfg.ClientRate, cfg.ClientBurst, nil),
-		proxies:   trustedProxies(unmapped(cfg.TrustedProxies)),
-		clients:   clients,
-		metrics:   m,
-		gatherer:  cfg.Gatherer,
-		console:   cfg.Console,
+		exchanger:  cfg.Exchanger,
+		inspector:  cfg.Inspector,
+		discovery:  cfg.Discovery,
+		status:     cfg.Status,
+		access:     cfg.Access,
+		log:        cfg.Logger,
+		maxBody:    cfg.MaxBodyBytes,
+		reveal:     cfg.RevealReasons,
+		limiter:    ratelimit.New(cfg.ClientRate, cfg.ClientBurst, nil),
+		proxies:    trustedProxies(unmapped(cfg.TrustedProxies)),
+		clients:    clients,
+		metrics:    m,
+		gatherer:   cfg.Gatherer,
+		console:    cfg.Console,
+		consoleCLI: cfg.ConsoleSettings,
 	}
 	s.routes = s.routeTable()
 	s.known = make(map[string]*route, len(s.routes))
@@ -243,18 +248,19 @@ type route struct {
 
 // Paths of the API (DESIGN §6).
 const (
-	pathToken         = "/oauth2/token"
-	pathExchangeJSON  = "/v1/auth:exchangeToken"
-	pathWhoami        = "/v1/whoami"
-	pathIntrospect    = "/oauth2/introspect"
-	pathRevoke        = "/oauth2/revoke"
-	pathOpenIDConfig  = "/.well-known/openid-configuration"
-	pathOAuthMetadata = "/.well-known/oauth-authorization-server"
-	pathJWKS          = "/.well-known/jwks.json"
-	pathHealthz       = "/healthz"
-	pathReadyz        = "/readyz"
-	pathMetrics       = "/metrics"
-	pathPolicy        = "/v1/policy"
+	pathToken           = "/oauth2/token"
+	pathExchangeJSON    = "/v1/auth:exchangeToken"
+	pathWhoami          = "/v1/whoami"
+	pathIntrospect      = "/oauth2/introspect"
+	pathRevoke          = "/oauth2/revoke"
+	pathOpenIDConfig    = "/.well-known/openid-configuration"
+	pathConsoleSettings = "/.well-known/trustgate-console"
+	pathOAuthMetadata   = "/.well-known/oauth-authorization-server"
+	pathJWKS            = "/.well-known/jwks.json"
+	pathHealthz         = "/healthz"
+	pathReadyz          = "/readyz"
+	pathMetrics         = "/metrics"
+	pathPolicy          = "/v1/policy"
 	// endpointUnknown labels requests to any other path in metrics and logs:
 	// a path may carry anything, even a token.
 	endpointUnknown = "unknown"
@@ -281,6 +287,9 @@ func (s *Server) routeTable() []route {
 	}
 	if s.access != nil {
 		routes = append(routes, s.accessRoutes()...)
+	}
+	if s.consoleCLI != nil {
+		routes = append(routes, route{path: pathConsoleSettings, methods: get, handle: s.consoleSettings})
 	}
 	return routes
 }

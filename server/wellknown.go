@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/trustgate/trustgate/engine"
+	"github.com/trustgate/trustgate/server/console"
 )
 
 // Discovery is what the /.well-known/ documents need: the server's public
@@ -26,6 +28,12 @@ type Discovery interface {
 type Status interface {
 	Ready() error
 	PolicyStatus() engine.PolicyStatus
+}
+
+// ConsoleSettings is what GET /.well-known/trustgate-console needs of the
+// approval console: how `trustgate login` signs in with its IdP.
+type ConsoleSettings interface {
+	CLISettings(ctx context.Context) (console.CLISettings, error)
 }
 
 // *engine.Engine is the Discovery and the Status cmd/trustgate wires in.
@@ -103,6 +111,18 @@ func (s *Server) openIDConfiguration(w http.ResponseWriter, _ *http.Request) err
 }
 
 // jwks is GET /.well-known/jwks.json (RFC 7517 §5).
+// consoleSettings is GET /.well-known/trustgate-console: the console's
+// IdP issuer, the CLI's client id and the scopes, so that `trustgate login
+// --url` needs nothing else. Nothing in it is a secret.
+func (s *Server) consoleSettings(w http.ResponseWriter, r *http.Request) error {
+	cs, err := s.consoleCLI.CLISettings(r.Context())
+	if err != nil {
+		return err
+	}
+	cacheable(w)
+	return writeJSON(w, http.StatusOK, cs)
+}
+
 func (s *Server) jwks(w http.ResponseWriter, _ *http.Request) error {
 	cacheable(w)
 	return writeJSON(w, http.StatusOK, s.publicKeys())

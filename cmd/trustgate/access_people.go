@@ -15,7 +15,8 @@ import (
 )
 
 // peopleFlags are the flags of list, show and the verdicts: the person's
-// IdP ID token (--token-env or --token-file), the output format.
+// IdP ID token (--token-env, --token-file, or else the sign-in of
+// `trustgate login`), the output format.
 type peopleFlags struct {
 	tokenSource
 	format  string
@@ -24,6 +25,7 @@ type peopleFlags struct {
 
 func (f *peopleFlags) register(fs *flag.FlagSet, io stdio) {
 	f.tokenSource.flags(fs, io)
+	f.signedIn = true
 	fs.StringVar(&f.format, "format", "text", "output: text or json")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "overall timeout")
 }

@@ -35,6 +35,10 @@ type stackOptions struct {
 	extra      string // lines of serve config
 	pendingTTL string // the identity's pending_ttl (default 24h)
 	oneTimeUse bool   // provider ci accepts each token once
+	// cliClient mounts the console with corp as its IdP and names client
+	// "trustgate" (corp's audience, a public client there) for `trustgate
+	// login`.
+	cliClient bool
 }
 
 func startAccessStackWith(t *testing.T, o stackOptions) *accessStack {
@@ -70,6 +74,11 @@ func startAccessStackWith(t *testing.T, o stackOptions) *accessStack {
 `)
 	if err := os.WriteFile(filepath.Join(dir, "data.yaml"), []byte(data), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	if o.cliClient {
+		s.corp.Login().AddPublicClient("trustgate")
+		o.extra += fmt.Sprintf("\nconsole: {issuer: %s, client_id: trustgate-console, client_secret_file: %s, cli_client_id: trustgate}\n",
+			s.corp.URL(), secretFile(t, "the-console-client-secret\n"))
 	}
 	addr := freeAddr(t)
 	s.url, _ = startServeConfig(t, fmt.Sprintf("issuer: http://%s\nlisten: %s\nbundles: [%s]\nallow_insecure_issuers: true\nshutdown_grace: 5s\nlog: {level: error}\n%s",

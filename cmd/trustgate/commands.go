@@ -45,6 +45,8 @@ func commands() map[string]command {
 		"serve":      {"run the token service", runServe},
 		"exchange":   {"exchange a CI OIDC token for a Trustgate token (for pipelines)", runExchange},
 		"access":     {"just-in-time access: request (pipelines), list, show, approve, deny, revoke, cancel", runAccess},
+		"login":      {"sign in with the company IdP for `access` (browser or device code)", runLogin},
+		"logout":     {"forget the sign-in of `login`", runLogout},
 		"explain":    {"explain offline what a bundle decides for a token or claims", runExplain},
 		"test":       {"run Rego tests with the server's capabilities", runTest},
 		"check":      {"validate bundles before they ship", runCheck},

@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/rand"
-	"net/http"
 	"strings"
 
 	"go.uber.org/zap"
@@ -13,7 +12,7 @@ import (
 )
 
 // newConsole builds the console of cfg; nil without one.
-func newConsole(cfg config.Config, eng *engine.Engine, log *zap.Logger) (http.Handler, error) {
+func newConsole(cfg config.Config, eng *engine.Engine, log *zap.Logger) (*console.Console, error) {
 	cc := cfg.Console
 	if cc == nil {
 		return nil, nil
@@ -33,11 +32,12 @@ func newConsole(cfg config.Config, eng *engine.Engine, log *zap.Logger) (http.Ha
 			"so a restart signs everyone out and other replicas do not accept this one's sessions")
 	}
 	c, err := console.New(console.Config{Engine: eng, Issuer: cc.Issuer, ClientID: cc.ClientID, ClientSecret: secret,
+		Scopes: cc.Scopes, CLIClientID: cc.CLIClientID, CLIDevice: cc.CLIDevice,
 		RedirectURL: cfg.ConsoleRedirect(), SessionKey: key, Logger: log.Named("console")})
 	if err != nil {
 		return nil, err
 	}
 	log.Info("approval console enabled", zap.String("url", strings.TrimSuffix(cfg.ConsoleRedirect(), "callback")),
 		zap.String("idp", cc.Issuer))
-	return c.Handler(), nil
+	return c, nil
 }

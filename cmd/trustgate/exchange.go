@@ -34,6 +34,8 @@ type tokenSource struct {
 	tokenEnv  string
 	tokenFile string
 	ghAud     string
+	// signedIn: with no other source, the person's `trustgate login`.
+	signedIn bool
 }
 
 // flags registers the source's flags on fs.
@@ -161,6 +163,8 @@ func (f *tokenSource) idToken(ctx context.Context, client *http.Client, io stdio
 			aud = strings.TrimRight(f.url, "/")
 		}
 		return githubIDToken(ctx, client, io.env.get(envGitHubRequestURL), io.env.get(envGitHubRequestToken), aud)
+	case f.signedIn:
+		return storedIDToken(ctx, io)
 	default:
 		return "", errors.New("no ID token: give --token-env NAME or --token-file FILE, or run in GitHub Actions with permissions id-token: write")
 	}

@@ -237,7 +237,7 @@ func newServer(cfg config.Config, eng *engine.Engine, reg *prometheus.Registry, 
 		log.Warn("introspection is open to anyone: configure introspection.clients so that only your resource servers " +
 			"learn the claims of a token (RFC 7662 §2.1)")
 	}
-	return server.New(server.Config{
+	sc := server.Config{
 		Exchanger:            eng,
 		Inspector:            eng,
 		Discovery:            eng,
@@ -252,8 +252,11 @@ func newServer(cfg config.Config, eng *engine.Engine, reg *prometheus.Registry, 
 		IntrospectionClients: clients,
 		Registerer:           reg,
 		Gatherer:             reg,
-		Console:              cons,
-	})
+	}
+	if cons != nil {
+		sc.Console, sc.ConsoleSettings = cons.Handler(), cons
+	}
+	return server.New(sc)
 }
 
 func policyOptions(cfg config.Config, log *zap.Logger) (policy.Options, error) {

@@ -62,6 +62,16 @@ func reviewInput(r Request, who Party, verdict string, now time.Time) ast.Value 
 	})
 }
 
+// reviewerInput is the input of data.trustgate.access.reviewer: the
+// person's verified token and provider, the just-in-time identities.
+func reviewerInput(who Party, identities []string) ast.Value {
+	names := make([]any, len(identities))
+	for i, n := range identities {
+		names[i] = n
+	}
+	return value(map[string]any{"token": who.Claims, "provider": providerInput(who), "identities": names})
+}
+
 func providerInput(who Party) map[string]any {
 	return map[string]any{"name": who.Provider, "issuer": who.Issuer, "platform": who.Platform}
 }

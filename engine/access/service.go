@@ -29,6 +29,8 @@ type Policy interface {
 	JustInTime(identity string) (policy.JIT, bool)
 	AccessRequest(ctx context.Context, input ast.Value) (policy.AccessRequestDecision, error)
 	AccessReview(ctx context.Context, input ast.Value) (policy.AccessReviewDecision, error)
+	JustInTimeIdentities() []string
+	Reviewer(ctx context.Context, input ast.Value) (policy.ReviewerDecision, error)
 }
 
 // Config is what New needs.
@@ -203,6 +205,14 @@ func (s *Service) visible(ctx context.Context, pol Policy, who Party, r Request)
 	}
 	d, err := pol.AccessReview(ctx, reviewInput(r, who, VerdictRead, s.now()))
 	return d.Allow, err
+}
+
+// Reviewer says whether who approves any just-in-time identity and, when
+// not, the claims the approvers of who's provider match on that who's
+// token lacks: what a person who may review nothing is told. It reveals
+// no identity, rule or request.
+func (s *Service) Reviewer(ctx context.Context, pol Policy, who Party) (policy.ReviewerDecision, error) {
+	return pol.Reviewer(ctx, reviewerInput(who, pol.JustInTimeIdentities()))
 }
 
 // Review gives who's verdict (approve or deny) on a pending request.

@@ -3,8 +3,9 @@
 // per issuer (NewKey makes one for every algorithm a provider may pin),
 // GitLab- and GitHub-shaped tokens, key rotation and removal,
 // request counters, a switch that makes the JWKS endpoint hang, and one that
-// makes discovery name another issuer; an authorization code flow for
-// console sign-ins (Login); and a bundle server speaking OPA's
+// makes discovery name another issuer; sign-ins of people (Login: the
+// authorization code flow with PKCE, the device grant, refresh tokens,
+// claims released by scope as Dex does); and a bundle server speaking OPA's
 // bundle protocol (BundleServer) with BundleTarball to build what it
 // serves. It is for tests only: no production package imports it.
 package enginetest
@@ -82,6 +83,8 @@ func NewIssuer(t testing.TB, opts ...IssuerOption) *Issuer {
 	i.login = newLogin(i)
 	mux.HandleFunc("GET "+i.path+"/oauth/authorize", i.login.authorize)
 	mux.HandleFunc("POST "+i.path+"/oauth/token", i.login.token)
+	mux.HandleFunc("POST "+i.path+"/oauth/device", i.login.deviceAuthorize)
+	mux.HandleFunc("GET "+i.path+"/device", i.login.deviceVerify)
 	i.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		i.requests.Add(1)
 		mux.ServeHTTP(w, r)
@@ -212,10 +215,15 @@ func (i *Issuer) discovery(w http.ResponseWriter, _ *http.Request) {
 		iss = i.URL()
 	}
 	writeJSON(w, map[string]any{
-		"issuer":                                iss,
-		"jwks_uri":                              i.JWKSURL(),
-		"authorization_endpoint":                i.URL() + "/oauth/authorize",
-		"token_endpoint":                        i.URL() + "/oauth/token",
+		"issuer":                        iss,
+		"jwks_uri":                      i.JWKSURL(),
+		"authorization_endpoint":        i.URL() + "/oauth/authorize",
+		"token_endpoint":                i.URL() + "/oauth/token",
+		"device_authorization_endpoint": i.URL() + "/oauth/device",
+		"scopes_supported":              i.login.supported(),
+		"grant_types_supported": []string{"authorization_code", "refresh_token",
+			"urn:ietf:params:oauth:grant-type:device_code"},
+		"code_challenge_methods_supported":      []string{"S256"},
 		"response_types_supported":              []string{"code", "id_token"},
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{"RS256", "ES256"},

@@ -29,6 +29,24 @@ type AccessReviewDecision struct {
 	Reasons []string `json:"reasons"`
 }
 
+// ReviewerDecision is what data.trustgate.access.reviewer evaluates to:
+// whether a person approves any just-in-time identity and, when not, the
+// claims the approvers of their provider match on that their token
+// lacks. It names no identity, pattern or request.
+type ReviewerDecision struct {
+	Approver      bool     `json:"approver"`
+	MissingClaims []string `json:"missing_claims"`
+}
+
+// Reviewer evaluates data.trustgate.access.reviewer for input.
+func (p *Policy) Reviewer(ctx context.Context, input ast.Value) (ReviewerDecision, error) {
+	var d ReviewerDecision
+	if err := p.evalInto(ctx, p.reviewer, reviewerQuery, input, &d); err != nil {
+		return ReviewerDecision{}, err
+	}
+	return d, nil
+}
+
 // AccessRequest evaluates data.trustgate.access.request for input. An
 // allow without a risk, or a denial without reasons, is ErrEvaluation.
 func (p *Policy) AccessRequest(ctx context.Context, input ast.Value) (AccessRequestDecision, error) {

@@ -25,6 +25,7 @@ const (
 	explainQuery       = "data.trustgate.explain"
 	accessRequestQuery = "data.trustgate.access.request"
 	accessReviewQuery  = "data.trustgate.access.review"
+	reviewerQuery      = "data.trustgate.access.reviewer"
 )
 
 // Revision is the revision of one loaded bundle: its manifest's, or
@@ -283,6 +284,7 @@ func prepare(ctx context.Context, compiler *ast.Compiler, data map[string]any, i
 	}{
 		{decisionQuery, &p.decision}, {explainQuery, &p.explain},
 		{accessRequestQuery, &p.accessRequest}, {accessReviewQuery, &p.accessReview},
+		{reviewerQuery, &p.reviewer},
 	} {
 		pq, err := rego.New(
 			rego.Query(q.query),

@@ -22,6 +22,7 @@ type Policy struct {
 	explain       rego.PreparedEvalQuery
 	accessRequest rego.PreparedEvalQuery
 	accessReview  rego.PreparedEvalQuery
+	reviewer      rego.PreparedEvalQuery
 	evalTimeout   time.Duration
 	index         index
 	revisions     []Revision
@@ -175,4 +176,17 @@ func (p *Policy) JustInTime(name string) (JIT, bool) {
 		return JIT{}, false
 	}
 	return *id.jit, true
+}
+
+// JustInTimeIdentities are the names of the just-in-time identities,
+// sorted.
+func (p *Policy) JustInTimeIdentities() []string {
+	var names []string
+	for name, id := range p.index.identities {
+		if id.jit != nil {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
 }

@@ -228,3 +228,27 @@ review := {"allow": true, "reasons": []} if {
 	count(review_reasons) == 0
 	count(trustgate.input_reasons) == 0
 } else := {"allow": false, "reasons": sort(review_reasons | trustgate.input_reasons)}
+
+# The reviewer: whether a signed-in person approves any just-in-time
+# identity at all and, when not, the claims that the approvers of their
+# provider match on and their token lacks ("your sign-in has no groups
+# claim"). input: {"provider" and "token": the person's, "identities": the
+# names of the just-in-time identities}. Its answer names no identity, no
+# pattern and no request: anyone who signs in may be told it.
+approver_of_any if {
+	some name in input.identities
+	some ap in object.get(identities, [name, "jit", "approvers"], [])
+	trustgate.federation_matches(ap)
+}
+
+missing_claims contains claim if {
+	some name in input.identities
+	some ap in object.get(identities, [name, "jit", "approvers"], [])
+	ap.provider == input.provider.name
+	some claim, _ in ap.claims
+	not claim in object.keys(input.token)
+}
+
+reviewer := {"approver": true, "missing_claims": []} if {
+	approver_of_any
+} else := {"approver": false, "missing_claims": sort(missing_claims)}

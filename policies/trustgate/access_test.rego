@@ -383,3 +383,32 @@ test_one_matching_federation_is_enough_and_others_are_not_reported if {
 	r.allow == true
 	r.reasons == []
 }
+
+# The reviewer: approver of anything, and the claims a non-approver lacks.
+reviewer(claims, provider) := r if {
+	r := trustgate.access.reviewer with input as {"token": claims, "provider": provider, "identities": ["breakglass"]}
+		with data.trustgate.identities as ids
+}
+
+test_an_approver_is_an_approver_of_something if {
+	reviewer(approver, corp) == {"approver": true, "missing_claims": []}
+}
+
+test_a_person_whose_token_has_no_groups_is_told_the_claim_approvers_match_on if {
+	reviewer(object.remove(approver, ["groups"]), corp) == {"approver": false, "missing_claims": ["groups"]}
+}
+
+test_a_person_with_groups_but_not_the_approver_group_lacks_no_claim if {
+	reviewer(object.union(approver, {"groups": ["sre"]}), corp) == {"approver": false, "missing_claims": []}
+}
+
+test_approvers_of_another_provider_name_no_claim if {
+	other := {"name": "other", "issuer": "https://login.other.com", "platform": "generic"}
+	reviewer(object.remove(approver, ["groups"]), other) == {"approver": false, "missing_claims": []}
+}
+
+test_identities_not_named_in_the_input_are_not_read if {
+	r := trustgate.access.reviewer with input as {"token": approver, "provider": corp, "identities": []}
+		with data.trustgate.identities as ids
+	r == {"approver": false, "missing_claims": []}
+}

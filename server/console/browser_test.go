@@ -169,22 +169,27 @@ func TestInTheBrowserAnApproverSignsInApprovesSeesTheGrantAndRevokesIt(t *testin
 	st.signOut(t, ctx)
 }
 
-func TestInTheBrowserANonApproverSeesNoApproveButtonAndAForgedPostIsRefused(t *testing.T) {
+func TestInTheBrowserANonApproverIsToldSheMayReviewNothingAndAForgedPostIsRefused(t *testing.T) {
 	st := newStack(t)
 	ctx := tab(t)
 	r := st.request(t)
 	st.People.Login().SignInAs(mallory)
-	run(t, ctx, chromedp.Navigate(st.URL+"/console/"), chromedp.WaitVisible(chromedp.CSS("#pending")))
-	if page := html(t, ctx); strings.Contains(page, identity) {
-		t.Error("a non-approver's dashboard lists the request")
+	run(t, ctx, chromedp.Navigate(st.URL+"/console/"), chromedp.WaitVisible(chromedp.CSS(`[role=alert]`)))
+	page := html(t, ctx)
+	if strings.Contains(page, identity) || strings.Contains(page, r.ID) || !strings.Contains(page, "You may not review any request") {
+		t.Errorf("a non-approver's dashboard lists the request, or does not say she may review nothing: %s", page)
+	}
+	if strings.Contains(page, "claim") {
+		t.Error("a non-approver whose token has the groups claim is told of a missing claim")
 	}
 	tok, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(`form.signout input[name=csrf]`)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	run(t, ctx, chromedp.Navigate(st.URL+"/console/requests/"+r.ID), chromedp.WaitVisible(chromedp.CSS(`[role=alert]`)))
-	if page := html(t, ctx); strings.Contains(page, "Approve") || !strings.Contains(page, "404") {
-		t.Error("a non-approver's request page offers Approve, or is not a 404")
+	if page := html(t, ctx); strings.Contains(page, "Approve") || strings.Contains(page, identity) ||
+		!strings.Contains(page, "You may not review any request") {
+		t.Error("a non-approver's request page offers Approve, names the identity, or does not say she may review nothing")
 	}
 	// Her own CSRF token, so that only the policy stands in the way.
 	forge(t, ctx, st.URL+"/console/requests/"+r.ID+"/approve", tok)
@@ -193,6 +198,30 @@ func TestInTheBrowserANonApproverSeesNoApproveButtonAndAForgedPostIsRefused(t *t
 	}
 	if got := st.state(t, r.ID); got != access.StatePending {
 		t.Fatalf("the request is %s after a non-approver's forged approval, want pending", got)
+	}
+}
+
+func TestInTheBrowserAnApproverWhoseIdPSendsNoGroupsIsToldTheClaimApproversAreMatchedOn(t *testing.T) {
+	st := newStack(t)
+	// An IdP that does not list the groups scope: the console does not
+	// ask for it, so alice's ID token has no groups claim.
+	st.People.Login().SupportScopes("openid", "profile", "email")
+	ctx := tab(t)
+	r := st.request(t)
+	st.People.Login().SignInAs(alice)
+	run(t, ctx, chromedp.Navigate(st.URL+"/console/requests/"+r.ID), chromedp.WaitVisible(chromedp.CSS(".why")))
+	page := html(t, ctx)
+	if !strings.Contains(page, "Your sign-in has no <code>groups</code> claim; approvers are matched on <code>groups</code>.") {
+		t.Errorf("the page does not name the missing claim: %s", page)
+	}
+	for _, secret := range []string{identity, r.ID, "prod-approvers", "demo-group"} {
+		if strings.Contains(page, secret) {
+			t.Errorf("the no-access page reveals %q", secret)
+		}
+	}
+	logged := st.Logs.FilterMessage("console: the signed-in person approves no just-in-time identity").All()
+	if len(logged) == 0 || fmt.Sprint(logged[0].ContextMap()["missing_claims"]) != "[groups]" {
+		t.Errorf("the log does not give the missing claim: %v", logged)
 	}
 }
 

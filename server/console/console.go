@@ -15,6 +15,7 @@ import (
 
 	"github.com/trustgate/trustgate/engine"
 	"github.com/trustgate/trustgate/engine/access"
+	"github.com/trustgate/trustgate/engine/policy"
 	"github.com/trustgate/trustgate/engine/weburl"
 )
 
@@ -25,6 +26,7 @@ type Engine interface {
 	AccessRequest(ctx context.Context, c engine.AccessCall, id string) (access.Request, error)
 	ReviewAccess(ctx context.Context, c engine.AccessCall, id, verdict, reason string) (access.Request, error)
 	RevokeAccess(ctx context.Context, c engine.AccessCall, id, reason string) (access.Request, error)
+	AccessReviewer(ctx context.Context, c engine.AccessCall) (policy.ReviewerDecision, error)
 }
 
 // Config configures a Console.
@@ -39,6 +41,18 @@ type Config struct {
 	// ClientID and ClientSecret are the console's OAuth client at the IdP.
 	// ClientID is required.
 	ClientID, ClientSecret string
+	// Scopes are what the sign-in asks for. Nil: DefaultScopes, plus
+	// "groups" when the IdP's discovery lists it in scopes_supported (an
+	// IdP that refuses an unknown scope is never sent one).
+	Scopes []string
+	// CLIClientID is the OAuth client `trustgate login` signs in with, as
+	// /.well-known/trustgate-console tells it: a public (native) client
+	// with a loopback redirect or the device grant. "": ClientID when the
+	// console's client has no secret, else none is told.
+	CLIClientID string
+	// CLIDevice tells `trustgate login` to use the device grant: the
+	// CLI's client has no loopback redirect.
+	CLIDevice bool
 	// RedirectURL is the console's callback as the IdP knows it,
 	// https://<public host>/console/callback. Its scheme decides the
 	// cookies' Secure flag: only an http loopback URL (development) goes

@@ -58,7 +58,7 @@ func classify(err error) errorView {
 	case errors.Is(err, engine.ErrNoAccess):
 		return errorView{Status: http.StatusNotFound, Message: "Just-in-time access is not enabled on this server."}
 	case errors.Is(err, engine.ErrStateUnavailable), errors.Is(err, engine.ErrUnavailable),
-		errors.Is(err, engine.ErrNoPolicy), errors.Is(err, errIdPUnavailable), errors.Is(err, engine.ErrOverloaded):
+		errors.Is(err, engine.ErrNoPolicy), errors.Is(err, ErrIdPUnavailable), errors.Is(err, engine.ErrOverloaded):
 		return errorView{Status: http.StatusServiceUnavailable, Message: "The service cannot answer right now. Try again in a minute."}
 	default:
 		return errorView{Status: http.StatusInternalServerError, Message: "Internal error."}

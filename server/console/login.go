@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -20,8 +21,8 @@ import (
 // to the log; the person is told to try again.
 var errLogin = errors.New("sign-in failed")
 
-// errIdPUnavailable: the IdP's discovery document could not be read.
-var errIdPUnavailable = errors.New("the identity provider cannot be reached")
+// ErrIdPUnavailable: the IdP's discovery document could not be read.
+var ErrIdPUnavailable = errors.New("the identity provider cannot be reached")
 
 // idp is the company IdP as an OAuth client sees it, discovered once.
 type idp struct {
@@ -48,17 +49,45 @@ func (p *idp) client() (*oauth2.Config, *oidc.IDTokenVerifier, error) {
 	ctx := oidc.ClientContext(context.Background(), p.cfg.HTTPClient)
 	prov, err := oidc.NewProvider(ctx, p.cfg.Issuer)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", errIdPUnavailable, err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrIdPUnavailable, err)
 	}
 	p.oauth = &oauth2.Config{
 		ClientID: p.cfg.ClientID, ClientSecret: p.cfg.ClientSecret, RedirectURL: p.cfg.RedirectURL,
-		Endpoint: prov.Endpoint(), Scopes: []string{oidc.ScopeOpenID, "profile", "email"},
+		Endpoint: prov.Endpoint(), Scopes: Scopes(p.cfg.Scopes, prov),
 	}
 	p.verifier = prov.Verifier(&oidc.Config{
 		ClientID: p.cfg.ClientID, Now: p.cfg.Now,
 		SupportedSigningAlgs: []string{oidc.RS256, oidc.RS384, oidc.RS512, oidc.PS256, oidc.ES256, oidc.ES384, oidc.EdDSA},
 	})
 	return p.oauth, p.verifier, nil
+}
+
+// DefaultScopes are what the console asks every IdP for.
+var DefaultScopes = []string{oidc.ScopeOpenID, "profile", "email"}
+
+// optionalScopes are asked for too when the IdP lists them in its
+// discovery's scopes_supported: Dex, Okta and others put the groups claim
+// in the ID token only when the groups scope is asked for, and refuse a
+// scope they do not know.
+var optionalScopes = []string{"groups"}
+
+// Scopes are the scopes a sign-in with prov asks for: configured as
+// given, or DefaultScopes plus each optional scope prov supports.
+func Scopes(configured []string, prov *oidc.Provider) []string {
+	if len(configured) > 0 {
+		return slices.Clone(configured)
+	}
+	var d struct {
+		ScopesSupported []string `json:"scopes_supported"`
+	}
+	_ = prov.Claims(&d) // discovery is JSON already decoded once; none listed: none added
+	out := slices.Clone(DefaultScopes)
+	for _, s := range optionalScopes {
+		if slices.Contains(d.ScopesSupported, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // login starts a sign-in: a fresh state, nonce and PKCE verifier go into

@@ -210,7 +210,7 @@ func TestLogoutEndsTheSessionAndNeedsItsCSRFToken(t *testing.T) {
 	}
 }
 
-func TestASignInWhileTheIdPIsUnreachableIs503(t *testing.T) {
+func TestASignInOrTheCLIsSettingsWhileTheIdPIsUnreachableIs503(t *testing.T) {
 	st := newStackWith(t, func(*stack) idp {
 		gone := httptest.NewServer(http.NotFoundHandler())
 		gone.Close()
@@ -219,6 +219,10 @@ func TestASignInWhileTheIdPIsUnreachableIs503(t *testing.T) {
 	p := get(t, browser(t), st.URL+"/console/login")
 	if p.status != http.StatusServiceUnavailable || !strings.Contains(p.body, `role="alert"`) {
 		t.Fatalf("%d, want 503 with a page saying why", p.status)
+	}
+	p = get(t, http.DefaultClient, st.URL+"/.well-known/trustgate-console")
+	if p.status != http.StatusServiceUnavailable || p.header.Get("Retry-After") == "" || !strings.Contains(p.body, `"temporarily_unavailable"`) {
+		t.Fatalf("the CLI's settings: %d %q %s, want 503 temporarily_unavailable with Retry-After", p.status, p.header.Get("Retry-After"), p.body)
 	}
 }
 

@@ -2,9 +2,12 @@ package console
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
+
+	"go.uber.org/zap"
 
 	"github.com/trustgate/trustgate/engine"
 	"github.com/trustgate/trustgate/engine/access"
@@ -38,14 +41,26 @@ func call(r *http.Request, s session) engine.AccessCall {
 }
 
 // dashboard lists what the person may see: pending requests, active
-// grants, then the rest, from one engine call.
+// grants, then the rest. A person who approves nothing gets the no-access
+// page instead, with their own requests.
 func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, s session) error {
 	all, err := c.eng.AccessRequests(r.Context(), call(r, s), access.Filter{Limit: access.MaxList})
 	if err != nil {
 		return err
 	}
-	now := c.now()
 	d := pageData{Title: "Access requests", Session: viewSession(s)}
+	no, err := c.noAccess(r, s)
+	if err != nil {
+		return err
+	}
+	if no != nil {
+		for _, req := range all {
+			d.History = append(d.History, c.view(req, s))
+		}
+		c.renderNoAccess(w, d, no)
+		return nil
+	}
+	now := c.now()
 	for _, req := range all {
 		v := c.view(req, s)
 		switch {
@@ -61,9 +76,36 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, s session) e
 	return nil
 }
 
-// request shows one request with the actions the person may take.
+// noAccess asks the engine whether the person approves anything; nil when
+// they do, else why not, which is also logged.
+func (c *Console) noAccess(r *http.Request, s session) (*noAccessView, error) {
+	rv, err := c.eng.AccessReviewer(r.Context(), call(r, s))
+	if err != nil || rv.Approver {
+		return nil, err
+	}
+	c.log.Warn("console: the signed-in person approves no just-in-time identity",
+		zap.String("iss", s.Issuer), zap.String("sub", s.Subject), zap.Strings("missing_claims", rv.MissingClaims),
+		zap.String("client_ip", clientIP(r)))
+	return &noAccessView{MissingClaims: rv.MissingClaims}, nil
+}
+
+func (c *Console) renderNoAccess(w http.ResponseWriter, d pageData, no *noAccessView) {
+	d.Title, d.NoAccess = "Nothing to review", no
+	c.render(w, http.StatusForbidden, "noaccess.html", d)
+}
+
+// request shows one request with the actions the person may take. A
+// request a person who approves nothing may not see is the no-access
+// page: the same whether it exists or not.
 func (c *Console) request(w http.ResponseWriter, r *http.Request, s session) error {
 	req, err := c.eng.AccessRequest(r.Context(), call(r, s), r.PathValue("id"))
+	if errors.Is(err, access.ErrNotFound) {
+		no, nerr := c.noAccess(r, s)
+		if nerr == nil && no != nil {
+			c.renderNoAccess(w, pageData{Session: viewSession(s)}, no)
+			return nil
+		}
+	}
 	if err != nil {
 		return err
 	}

@@ -35,6 +35,7 @@ import (
 const (
 	clientID     = "trustgate-console"
 	clientSecret = "the-console-client-secret-of-the-test"
+	cliClientID  = "trustgate-cli"
 	ciAudience   = "https://sts.example.com"
 	identity     = "prod-db-breakglass"
 )
@@ -107,7 +108,11 @@ func (st *stack) advance(d time.Duration) { st.skew.Add(int64(d)) }
 func (st *stack) now() time.Time { return time.Now().Add(time.Duration(st.skew.Load())) }
 
 // idp is the company IdP a stack's console signs in with.
-type idp struct{ issuer, clientID, secret string }
+type idp struct {
+	issuer, clientID, secret string
+	// scopes are console.scopes; nil: the default.
+	scopes []string
+}
 
 func newStack(t testing.TB) *stack {
 	t.Helper()
@@ -143,12 +148,12 @@ func newStackWith(t testing.TB, setup func(st *stack) idp) *stack {
 	st.loadPolicy(t, id.issuer, id.clientID)
 
 	cons, err := console.New(console.Config{Engine: st.Engine, Issuer: id.issuer, ClientID: id.clientID,
-		ClientSecret: id.secret, RedirectURL: st.URL + "/console/callback", SessionKey: make([]byte, console.KeySize),
+		ClientSecret: id.secret, Scopes: id.scopes, CLIClientID: cliClientID, RedirectURL: st.URL + "/console/callback", SessionKey: make([]byte, console.KeySize),
 		Logger: log.Named("console"), Now: st.now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{Exchanger: st.Engine, Inspector: st.Engine, Discovery: st.Engine, Status: st.Engine, Access: st.Engine, Logger: log.Named("http"), Console: cons.Handler()})
+	srv, err := server.New(server.Config{Exchanger: st.Engine, Inspector: st.Engine, Discovery: st.Engine, Status: st.Engine, Access: st.Engine, Logger: log.Named("http"), Console: cons.Handler(), ConsoleSettings: cons})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,14 @@ type pageData struct {
 	Request *requestView
 	// Error is the error page's.
 	Error *errorView
+	// NoAccess is the no-access page's: why the person may review nothing.
+	NoAccess *noAccessView
+}
+
+// noAccessView says why a signed-in person may review nothing: the claims
+// approvers are matched on that their token lacks, and nothing else.
+type noAccessView struct {
+	MissingClaims []string
 }
 
 // sessionView is what a page shows of the session: a name and the CSRF

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
+
+	"github.com/trustgate/trustgate/engine/scope"
 
 	"github.com/trustgate/trustgate/server/console"
 )
@@ -30,6 +33,19 @@ type Console struct {
 	// Absent: a key generated at start, so a restart signs everyone out
 	// and replicas do not share sessions.
 	SessionKeyFile string `json:"session_key_file"`
+	// Scopes are what the console (and `trustgate login`) ask the IdP for.
+	// Absent: openid profile email, plus groups when the IdP's discovery
+	// lists it in scopes_supported. Given: exactly these, openid among
+	// them.
+	Scopes []string `json:"scopes"`
+	// CLIClientID is the public (native) client `trustgate login` signs
+	// in with, as GET /.well-known/trustgate-console tells it. Its ID
+	// tokens carry it as aud, so the IdP's provider must list it among its
+	// audiences. Absent: none is told (the CLI then needs --client-id).
+	CLIClientID string `json:"cli_client_id"`
+	// CLIDevice: the CLI's client has no loopback redirect, so `trustgate
+	// login` uses the device authorization grant (RFC 8628).
+	CLIDevice bool `json:"cli_device"`
 
 	// devSecret is the dev issuer's console client secret, for development
 	// defaults only (no file).
@@ -68,9 +84,33 @@ func (c *Config) consoleProblems() []string {
 			add("session_key_file", "%v", err)
 		}
 	}
+	if msg := scopesProblem(cc.Scopes); msg != "" {
+		add("scopes", "%s", msg)
+	}
+	if cc.CLIDevice && cc.CLIClientID == "" {
+		add("cli_device", "applies to the CLI's client: set cli_client_id too")
+	}
 	return p
 }
 
+// scopesProblem is what is wrong with configured scopes, "" if nothing.
+func scopesProblem(scopes []string) string {
+	if scopes == nil {
+		return ""
+	}
+	for _, s := range scopes {
+		if !scope.Valid(s) {
+			return fmt.Sprintf("%q is not an OAuth scope", s)
+		}
+	}
+	if !slices.Contains(scopes, "openid") {
+		return "must include openid: the console signs in with OpenID Connect"
+	}
+	return ""
+}
+
+// ConsoleRedirect is the console's callback URL: redirect_url, or the
+// server's issuer + /console/callback.
 func (c *Config) ConsoleRedirect() string {
 	if c.Console.RedirectURL != "" {
 		return c.Console.RedirectURL

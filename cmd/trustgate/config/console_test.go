@@ -26,6 +26,9 @@ func TestConsoleConfigIsValidatedWithItsKeys(t *testing.T) {
 		{"a redirect URL off the console's callback is refused", "console: {" + ok + ", redirect_url: https://sts.example.com/callback}", "console.redirect_url: the console's callback is served at /console/callback"},
 		{"an http redirect URL off loopback is refused", "console: {" + ok + ", redirect_url: http://sts.example.com/console/callback}", "console.redirect_url: http is allowed only"},
 		{"a session key of the wrong size is refused", "console: {" + ok + ", session_key_file: " + secretFile(t, "short") + "}", "must hold 32 bytes, raw or base64"},
+		{"scopes without openid are refused", "console: {" + ok + ", scopes: [profile, groups]}", "console.scopes: must include openid"},
+		{"a scope that is no OAuth scope is refused", "console: {" + ok + ", scopes: [openid, 'a b']}", `console.scopes: "a b" is not an OAuth scope`},
+		{"cli_device without a CLI client is refused", "console: {" + ok + ", cli_device: true}", "console.cli_device: applies to the CLI's client: set cli_client_id too"},
 		{"an unknown console key is refused", "console: {" + ok + ", client_secret: x}", "console.client_secret: unknown key"},
 	}
 	for _, tc := range tests {
