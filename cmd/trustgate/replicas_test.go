@@ -68,7 +68,7 @@ func buildTrustgate(t *testing.T) string {
 func startReplica(t *testing.T, bin, addr, cfg string) *replica {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "trustgate.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(withoutShutdownDelay(cfg)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	r := &replica{base: "http://" + addr, stderr: &lockedWriter{w: &bytes.Buffer{}}}
