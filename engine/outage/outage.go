@@ -82,14 +82,10 @@ func (l *Log) Failed(err error) {
 // down; outside an outage it is not counted (the refusal has another
 // cause, logged where it happens).
 func (l *Log) Refused(kind string) {
-	if !l.down.Load() {
+	if !l.lockIfDown() {
 		return
 	}
-	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.down.Load() {
-		return
-	}
 	l.refused[kind]++
 	l.total++
 	l.summarize(l.cfg.Now())
@@ -98,19 +94,29 @@ func (l *Log) Refused(kind string) {
 // Answered records that the dependency answered: an outage ends, with a
 // line saying how long it lasted and how many requests it refused.
 func (l *Log) Answered() {
-	if !l.down.Load() {
+	if !l.lockIfDown() {
 		return
 	}
-	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.down.Load() {
-		return
-	}
 	l.down.Store(false)
 	l.cfg.Logger.Info(l.cfg.Dependency+" reachable again", append(l.fields(),
 		zap.Duration("outage", l.cfg.Now().Sub(l.since)), zap.Int("refused_total", l.total))...)
 	clear(l.refused)
 	l.failures, l.total, l.lastErr = 0, 0, nil
+}
+
+// lockIfDown takes l.mu and reports true while the dependency is down;
+// while it is up it reports false without taking the lock (one atomic load).
+func (l *Log) lockIfDown() bool {
+	if !l.down.Load() {
+		return false
+	}
+	l.mu.Lock()
+	if !l.down.Load() {
+		l.mu.Unlock()
+		return false
+	}
+	return true
 }
 
 // summarize logs what happened since the latest line, when it is at least
