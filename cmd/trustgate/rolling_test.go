@@ -88,6 +88,9 @@ func TestRestartsBehindHAProxyDropNothing(t *testing.T) {
 		checkLoad(t, l, figures)
 		ot.retryRefused(client, lb.url)
 		ot.check(t, down, back)
+		for name, p := range procs {
+			checkOneOutageLogged(t, name, p.stderr.String())
+		}
 	})
 	t.Run("A second SIGTERM stops a replica at once, within its shutdown_delay", func(t *testing.T) {
 		p := procs["a"]
@@ -252,5 +255,35 @@ func (o *oneTime) check(t *testing.T, down, back time.Time) {
 	}
 	if firstIssued.IsZero() || firstIssued.After(backBy) {
 		t.Errorf("no one-time token was issued within 5s of PostgreSQL coming back (first at %s)", firstIssued.Format(time.StampMilli))
+	}
+}
+
+// checkOneOutageLogged: a replica's log holds the database's outage as one
+// error line and one line when it was back, and no line per refused
+// request.
+func checkOneOutageLogged(t *testing.T, name, logs string) {
+	t.Helper()
+	var outage []string
+	down, back, perRequest := 0, 0, 0
+	for _, l := range strings.Split(logs, "\n") {
+		switch {
+		case strings.Contains(l, `"msg":"state store unreachable"`):
+			down++
+		case strings.Contains(l, `"msg":"state store reachable again"`):
+			back++
+		case strings.Contains(l, `"msg":"request failed"`):
+			perRequest++
+			continue
+		default:
+			if !strings.Contains(l, `"msg":"state store still unreachable"`) {
+				continue
+			}
+		}
+		outage = append(outage, l)
+	}
+	t.Logf("%s logged the outage as:\n%s", name, strings.Join(outage, "\n"))
+	if down != 1 || back != 1 || perRequest != 0 {
+		t.Errorf("%s logged %d lines saying the store is unreachable, %d that it is back and %d per failed request; want 1, 1 and 0",
+			name, down, back, perRequest)
 	}
 }
