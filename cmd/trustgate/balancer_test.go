@@ -94,7 +94,7 @@ func startBalancer(t *testing.T, haproxy string, backends map[string]string) *ba
 		t.Fatal(err)
 	}
 	out := &lockedWriter{w: &bytes.Buffer{}}
-	cmd := exec.Command(haproxy, "-db", "-f", path)
+	cmd := exec.CommandContext(context.Background(), haproxy, "-db", "-f", path) // stopped by the cleanup
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -123,7 +123,7 @@ func (b *balancer) status(name string) (string, error) {
 	defer resp.Body.Close()
 	rows, err := csv.NewReader(bufio.NewReader(resp.Body)).ReadAll()
 	if err != nil || len(rows) == 0 {
-		return "", fmt.Errorf("stats: %v", err)
+		return "", fmt.Errorf("stats: %w", err)
 	}
 	col := slices.Index(rows[0], "status")
 	for _, r := range rows[1:] {
@@ -173,7 +173,7 @@ func newServeProcess(t *testing.T, bin, addr, cfg string) *serveProcess {
 	t.Cleanup(func() {
 		if p.cmd != nil {
 			_ = p.cmd.Process.Kill()
-			<-p.exited
+			_ = p.wait(t, 10*time.Second) // killed: an error, and no news
 		}
 	})
 	return p
@@ -182,7 +182,7 @@ func newServeProcess(t *testing.T, bin, addr, cfg string) *serveProcess {
 // start runs the process and waits until it is ready.
 func (p *serveProcess) start(t *testing.T) {
 	t.Helper()
-	cmd := exec.Command(p.bin, "serve", "--config", p.config)
+	cmd := exec.CommandContext(context.Background(), p.bin, "serve", "--config", p.config) // outlives subtests
 	cmd.Dir = filepath.Dir(p.config)
 	cmd.Stderr, cmd.Stdout = p.stderr, io.Discard
 	if err := cmd.Start(); err != nil {

@@ -308,7 +308,8 @@ func TestServeKeepsServingForShutdownDelayAfterTheStopSignalThenStops(t *testing
 	if took := time.Since(signalled); took < delay {
 		t.Fatalf("serve stopped %s after the signal, before shutdown_delay %s", took, delay)
 	}
-	if _, err := httpPostForm(t, base+"/oauth2/token", exchangeValues(token)); err == nil {
+	if resp, err := httpPostForm(t, base+"/oauth2/token", exchangeValues(token)); err == nil {
+		resp.Body.Close()
 		t.Fatal("the listener still accepts after the stop")
 	}
 }
