@@ -100,7 +100,7 @@ test-rego: $(OPA)
 mutate: $(OPA) build
 	OPA=$(OPA) TRUSTGATE=$(TRUSTGATE) policies/mutation-test.sh
 
-## packages: the Debian packages the Go tests need (PostgreSQL, chromium), when missing.
+## packages: the Debian packages the Go tests need (PostgreSQL, chromium, haproxy), when missing.
 packages:
 	bash scripts/ensure-packages.sh
 

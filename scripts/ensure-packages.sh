@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the Go tests need when they are missing:
 # PostgreSQL's server binaries, with which engine/state/pgtest starts a
-# throwaway cluster per test package, and chromium, which the approval
-# console's browser tests drive (server/console) (CI runs as root on a
-# clean machine).
+# throwaway cluster per test package, chromium, which the approval
+# console's browser tests drive (server/console), and haproxy, the load
+# balancer of the rolling-restart test (cmd/trustgate/balancer_test.go)
+# (CI runs as root on a clean machine).
 set -euo pipefail
 missing=()
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing+=(chromium)
+command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
@@ -22,6 +24,10 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 if [[ " ${missing[*]} " == *" postgresql "* ]] && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
   echo "ensure-packages: postgresql installed but no /usr/lib/postgresql/*/bin/initdb" >&2
+  exit 1
+fi
+if [[ " ${missing[*]} " == *" haproxy "* ]] && ! [ -x /usr/sbin/haproxy ]; then
+  echo "ensure-packages: haproxy installed but no /usr/sbin/haproxy" >&2
   exit 1
 fi
 if [[ " ${missing[*]} " == *" chromium "* ]] && ! command -v chromium >/dev/null; then

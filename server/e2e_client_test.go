@@ -57,6 +57,9 @@ type response struct {
 	header http.Header
 	body   map[string]any
 	raw    string
+	// closed: the server said Connection: close (net/http's client takes
+	// the header out of header and says so here).
+	closed bool
 }
 
 func (ts *testServer) do(t testing.TB, req *http.Request) response {
@@ -80,7 +83,7 @@ func (ts *testServer) roundTrip(req *http.Request) (response, error) {
 	if err != nil {
 		return response{}, err
 	}
-	r := response{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
+	r := response{status: resp.StatusCode, header: resp.Header, raw: string(raw), closed: resp.Close}
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &r.body); err != nil {
 			return r, fmt.Errorf("%s %s: body is not a JSON object: %w", req.Method, req.URL.Path, err)

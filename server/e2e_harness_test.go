@@ -142,7 +142,7 @@ func (ts *testServer) startEngine(t testing.TB, o Options, log *zap.Logger) {
 		t.Fatal(err)
 	}
 	metrics := engine.NewMetrics(ts.Registry)
-	ts.State, err = state.Open(context.Background(), cmp.Or(o.StateURL, "memory:"), state.Options{Registerer: ts.Registry})
+	ts.State, err = state.Open(context.Background(), cmp.Or(o.StateURL, "memory:"), state.Options{Registerer: ts.Registry, Logger: log.Named("state")})
 	if err != nil {
 		t.Fatal(err)
 	}

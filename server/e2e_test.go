@@ -315,12 +315,19 @@ func TestReadinessAndPolicyStatusOverHTTP(t *testing.T) {
 	if r.status != 200 || r.body["loaded"] != true || r.body["loaded_at"] == nil || len(bundles) != 1 {
 		t.Fatalf("/v1/policy %d %v", r.status, r.body)
 	}
+	if r := ts.exchange(t, gitlabToken(t, ts.GitLab, nil)); r.closed {
+		t.Fatal("a server in service closes keep-alive connections")
+	}
 	ts.Server.Drain()
 	if r := ts.get(t, "/readyz"); r.status != 503 || r.body["reason"] != "draining" {
 		t.Fatalf("readyz while draining %d %v", r.status, r.body)
 	}
-	if r := ts.exchange(t, gitlabToken(t, ts.GitLab, nil)); r.status != 200 {
+	r = ts.exchange(t, gitlabToken(t, ts.GitLab, nil))
+	if r.status != 200 {
 		t.Fatalf("a draining server stops serving exchanges: %d", r.status)
+	}
+	if !r.closed {
+		t.Fatal("a draining server answers without Connection: close: keep-alive clients stay on it")
 	}
 }
 

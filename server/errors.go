@@ -209,7 +209,7 @@ type errorBody struct {
 }
 
 // writeError writes err as an error response and logs it: 4xx at Warn, 5xx
-// at Error, with the endpoint, the client IP and the decision id; never a
+// at Error (a dependency's outage at Debug: it has its own log), with the endpoint, the client IP and the decision id; never a
 // token, a parameter value or the URL path.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := toAPIError(err)
@@ -278,6 +278,10 @@ func (s *Server) logError(r *http.Request, endpoint string, e *apiError, err err
 	case e.status < http.StatusInternalServerError:
 		fields = append(fields, zap.String("description", e.desc))
 		s.log.Warn("request refused", fields...)
+	case dependencyDown(err):
+		// Its outage is logged once where it happens (engine/outage); each
+		// refusal is in the decision log and the metrics.
+		s.log.Debug("request refused: a dependency is down", fields...)
 	case r.Context().Err() != nil:
 		s.log.Warn("request ended by the client", fields...)
 	case errors.As(err, &ee):
@@ -287,6 +291,12 @@ func (s *Server) logError(r *http.Request, endpoint string, e *apiError, err err
 		// Server-side causes (revocation store, encoding) carry no request data.
 		s.log.Error("request failed", append(fields, zap.Error(err))...)
 	}
+}
+
+// dependencyDown: err is a refusal because the state store or an issuer's
+// keys cannot be reached, an outage with a log of its own.
+func dependencyDown(err error) bool {
+	return errors.Is(err, engine.ErrStateUnavailable) || errors.Is(err, engine.ErrUnavailable)
 }
 
 // retryAfterSeconds is a Retry-After value (RFC 9110 §10.2.3): whole

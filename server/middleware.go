@@ -24,7 +24,10 @@ import (
 //     answers 413);
 //  3. recovery from a panicking handler as a 500 server_error;
 //  4. the request counter and latency histogram, by endpoint and code, and
-//     a Debug line per successful request.
+//     a Debug line per successful request;
+//  5. while draining (Drain), Connection: close on every response, so that
+//     keep-alive clients and load balancers open their next connection to
+//     another replica instead of reusing this one.
 func (s *Server) instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -33,6 +36,9 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		h.Set("Cache-Control", "no-store")
 		h.Set("Pragma", "no-cache")
 		h.Set("X-Content-Type-Options", "nosniff")
+		if s.draining.Load() {
+			h.Set("Connection", "close") // net/http closes the connection after this response
+		}
 		// The real writer: net/http then closes a connection whose body
 		// ran past the cap instead of reading the rest of it.
 		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)

@@ -230,8 +230,10 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 }
 
 // Drain makes /readyz fail from now on, so that load balancers stop sending
-// requests while in-flight ones finish (call it before http.Server.Shutdown).
-// Every other endpoint keeps serving.
+// requests, and every response carry Connection: close, so that clients
+// reconnect elsewhere rather than reuse a connection to this server. Every
+// other endpoint keeps serving: call it when the stop begins, well before
+// http.Server.Shutdown closes the listener.
 func (s *Server) Drain() { s.draining.Store(true) }
 
 // handlerFunc is an endpoint: it writes a response, or returns the error

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/trustgate/trustgate/engine/state/pgtest"
 )
@@ -152,4 +155,32 @@ func TestAStoppedPostgreSQLGives503sAndEverythingRecoversWhenItIsBack(t *testing
 		time.Sleep(100 * time.Millisecond)
 	}
 	checkStoreUp(t, ts, live)
+	checkOutageLogged(t, ts, c.Password())
+}
+
+// checkOutageLogged: the store's outage is one error line naming the
+// backend, without its password, with the first error, and one line when it
+// was back; no request it refused is an error line of its own.
+func checkOutageLogged(t *testing.T, ts *testServer, password string) {
+	t.Helper()
+	down := ts.Logs.FilterMessage("state store unreachable").AllUntimed()
+	if len(down) != 1 || down[0].Level != zap.ErrorLevel {
+		t.Fatalf("%d lines saying the store is unreachable, want one error line: %v", len(down), down)
+	}
+	f := down[0].ContextMap()
+	if f["backend"] != "postgres" || !strings.HasPrefix(fmt.Sprint(f["url"]), "postgres://") || f["error"] == "" {
+		t.Errorf("the outage's first line does not name the backend, its URL and the error: %v", f)
+	}
+	back := ts.Logs.FilterMessage("state store reachable again").AllUntimed()
+	if len(back) != 1 || back[0].ContextMap()["outage"] == nil {
+		t.Errorf("the end of the outage: %v, want one line with its length", back)
+	}
+	if n := ts.Logs.FilterLevelExact(zap.ErrorLevel).Len(); n != 1 {
+		t.Errorf("%d error lines for one outage, want 1: %v", n, ts.Logs.FilterLevelExact(zap.ErrorLevel).AllUntimed())
+	}
+	for _, e := range ts.Logs.AllUntimed() {
+		if strings.Contains(fmt.Sprint(e.ContextMap()), password) {
+			t.Fatalf("a log line shows the database password: %s %v", e.Message, e.ContextMap())
+		}
+	}
 }

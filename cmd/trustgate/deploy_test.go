@@ -182,7 +182,12 @@ func TestDeploymentRunsThreeHardenedReplicasProbedOnHealthzAndReadyz(t *testing.
 		{"replicas are spread over zones", len(pod.TopologySpreadConstraints) > 0 && selects(pod.TopologySpreadConstraints[0].LabelSelector, labels)},
 		{"replicas avoid sharing a node", len(pod.Affinity.PodAntiAffinity.Preferred) > 0 &&
 			selects(pod.Affinity.PodAntiAffinity.Preferred[0].PodAffinityTerm.LabelSelector, labels)},
-		{"the pod outlives shutdown_grace after SIGTERM", time.Duration(pod.TerminationGracePeriodSeconds)*time.Second > time.Duration(cfg.ShutdownGrace)},
+		{"the pod outlives shutdown_delay and shutdown_grace after SIGTERM",
+			time.Duration(pod.TerminationGracePeriodSeconds)*time.Second > time.Duration(*cfg.ShutdownDelay+cfg.ShutdownGrace)},
+		// Endpoints learn of readiness only at the next probe; a second
+		// more is for the endpoint controller and kube-proxy to follow.
+		{"the pod keeps serving until the readiness probe has taken it out of the Service",
+			time.Duration(*cfg.ShutdownDelay) >= c.ReadinessProbe.outAfter()+time.Second},
 	}
 	for _, ch := range checks {
 		if !ch.ok {

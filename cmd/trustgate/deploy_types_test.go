@@ -1,5 +1,7 @@
 package main
 
+import "time"
+
 // The parts of Kubernetes objects the deployment tests read.
 type (
 	k8sObject struct {
@@ -77,6 +79,10 @@ type (
 			Path string `json:"path"`
 			Port any    `json:"port"`
 		} `json:"httpGet"`
+		// PeriodSeconds and FailureThreshold: zero when unset (Kubernetes
+		// then uses 10 and 3; see probe.outAfter).
+		PeriodSeconds    int `json:"periodSeconds"`
+		FailureThreshold int `json:"failureThreshold"`
 	}
 	volume struct {
 		Name      string `json:"name"`
@@ -107,3 +113,17 @@ type (
 		Data map[string]string `json:"data"`
 	}
 )
+
+// outAfter is how long after a readiness probe starts failing Kubernetes
+// takes the pod out of its Services at most: failureThreshold probes,
+// periodSeconds apart (Kubernetes' defaults 3 and 10 when unset).
+func (p probe) outAfter() time.Duration {
+	period, threshold := p.PeriodSeconds, p.FailureThreshold
+	if period == 0 {
+		period = 10
+	}
+	if threshold == 0 {
+		threshold = 3
+	}
+	return time.Duration(period*threshold) * time.Second
+}

@@ -17,3 +17,14 @@ func httpPostForm(t testing.TB, u string, form url.Values) (*http.Response, erro
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return http.DefaultClient.Do(req)
 }
+
+// exchangeValues is the form of an RFC 8693 exchange of subject, an ID
+// token, for the identity deploy.
+func exchangeValues(subject string) url.Values {
+	return url.Values{
+		"grant_type":         {"urn:ietf:params:oauth:grant-type:token-exchange"},
+		"subject_token_type": {"urn:ietf:params:oauth:token-type:id_token"},
+		"subject_token":      {subject},
+		"identity":           {"deploy"},
+	}
+}

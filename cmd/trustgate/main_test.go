@@ -93,9 +93,11 @@ func startServeLogs(t *testing.T, cfg string, stderr *bytes.Buffer) (string, fun
 	return startServeRaw(t, cfg, stderr)
 }
 
-// startServeRaw runs serve with the config text cfg as it is.
+// startServeRaw runs serve with the config text cfg as it is, but for
+// shutdown_delay: 0s when cfg does not set it (see withoutShutdownDelay).
 func startServeRaw(t *testing.T, cfg string, stderr *bytes.Buffer) (string, func() int) {
 	t.Helper()
+	cfg = withoutShutdownDelay(cfg)
 	c, err := config.Parse([]byte(cfg))
 	if err != nil {
 		t.Fatal(err)
@@ -143,6 +145,16 @@ func startServeRaw(t *testing.T, cfg string, stderr *bytes.Buffer) (string, func
 	}
 	t.Cleanup(func() { stop() })
 	return base, stop
+}
+
+// withoutShutdownDelay is cfg with shutdown_delay: 0s unless it sets the
+// key: a test that does not test stopping need not wait the 5s default
+// that load balancers need.
+func withoutShutdownDelay(cfg string) string {
+	if strings.Contains(cfg, "shutdown_delay:") {
+		return cfg
+	}
+	return cfg + "\nshutdown_delay: 0s\n"
 }
 
 func base64RawURL(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
@@ -259,6 +271,46 @@ func TestServeStopsCleanlyOnTheStopSignal(t *testing.T) {
 	_, stop := startServe(t, testBundle(t, iss.URL(), "https://sts.example.com"))
 	if code := stop(); code != 0 {
 		t.Fatalf("serve exited %d after the stop signal, want 0", code)
+	}
+}
+
+func TestServeKeepsServingForShutdownDelayAfterTheStopSignalThenStops(t *testing.T) {
+	iss := enginetest.NewIssuer(t)
+	addr := freeAddr(t)
+	base := "http://" + addr
+	const delay = 1500 * time.Millisecond
+	_, stop := startServeConfig(t, fmt.Sprintf("issuer: %s\nlisten: %s\nbundles: [%s]\nallow_insecure_issuers: true\n"+
+		"shutdown_delay: %s\nshutdown_grace: 5s\nlog: {level: error}\n", base, addr, testBundle(t, iss.URL(), "https://sts.example.com"), delay))
+	token := iss.Mint(t, enginetest.GitLabClaims(iss.URL(), "https://sts.example.com"))
+	signalled := time.Now()
+	code := make(chan int, 1)
+	go func() { code <- stop() }()
+	eventually(t, func() string {
+		if got := status(t, base+"/readyz"); got != http.StatusServiceUnavailable {
+			return fmt.Sprintf("/readyz after the stop signal: %d, want 503", got)
+		}
+		return ""
+	})
+	resp, err := httpPostForm(t, base+"/oauth2/token", exchangeValues(token))
+	if err != nil {
+		t.Fatalf("an exchange within shutdown_delay of the stop signal: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !resp.Close {
+		t.Fatalf("an exchange within shutdown_delay: %d, Connection: close %v; want 200 and the connection closed", resp.StatusCode, resp.Close)
+	}
+	if time.Since(signalled) >= delay {
+		t.Fatalf("the checks took %s, longer than shutdown_delay %s: slow machine, nothing shown", time.Since(signalled), delay)
+	}
+	if c := <-code; c != 0 {
+		t.Fatalf("serve exited %d, want 0", c)
+	}
+	if took := time.Since(signalled); took < delay {
+		t.Fatalf("serve stopped %s after the signal, before shutdown_delay %s", took, delay)
+	}
+	if resp, err := httpPostForm(t, base+"/oauth2/token", exchangeValues(token)); err == nil {
+		resp.Body.Close()
+		t.Fatal("the listener still accepts after the stop")
 	}
 }
 

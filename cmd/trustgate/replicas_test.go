@@ -29,8 +29,8 @@ func replicaBundle(t *testing.T, once, plain string) string {
 	dir := t.TempDir()
 	data := fmt.Sprintf(`trustgate:
   providers:
-    once: {issuer: %s, platform: gitlab, audiences: [https://sts.example.com], one_time_use: true}
-    plain: {issuer: %s, platform: gitlab, audiences: [https://sts.example.com]}
+    once: {issuer: %s, platform: gitlab, audiences: [https://sts.example.com], algorithms: [RS256, ES256], one_time_use: true}
+    plain: {issuer: %s, platform: gitlab, audiences: [https://sts.example.com], algorithms: [RS256, ES256]}
   identities:
     deploy:
       roles: [deployer]
@@ -44,6 +44,36 @@ func replicaBundle(t *testing.T, once, plain string) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// ownCluster starts a PostgreSQL cluster for this test alone, one it may
+// stop and start, until the test ends.
+func ownCluster(t *testing.T) *pgtest.Cluster {
+	t.Helper()
+	pg.Require(t)
+	db, err := pgtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// replicaSecrets writes what replicas share and keep secret: a signing key
+// file and db's password file.
+func replicaSecrets(t *testing.T, db *pgtest.Cluster) (keyFile, pwFile string) {
+	t.Helper()
+	key, err := mint.Generate("ES256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile = filepath.Join(t.TempDir(), "signing.pem")
+	writeKey(t, keyFile, key)
+	pwFile = filepath.Join(t.TempDir(), "db-password")
+	if err := os.WriteFile(pwFile, []byte(db.Password()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return keyFile, pwFile
 }
 
 // replica is one `trustgate serve` process.
@@ -68,7 +98,7 @@ func buildTrustgate(t *testing.T) string {
 func startReplica(t *testing.T, bin, addr, cfg string) *replica {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "trustgate.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(withoutShutdownDelay(cfg)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	r := &replica{base: "http://" + addr, stderr: &lockedWriter{w: &bytes.Buffer{}}}
@@ -159,28 +189,14 @@ func introspectStatus(t *testing.T, base, token string) (int, bool) {
 // within a second, the same policy revision everywhere, and a database
 // outage that refuses only what needs state.
 func TestTwoServeProcessesShareOneDatabaseOneBundleServerAndOneKey(t *testing.T) {
-	pg.Require(t)
-	db, err := pgtest.Start() // a cluster of its own: this test stops it
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db := ownCluster(t) // this test stops it
 	bin := buildTrustgate(t)
 	once, plain := enginetest.NewIssuer(t), enginetest.NewIssuer(t)
 	dir := replicaBundle(t, once.URL(), plain.URL())
 	signer, pubFile := bundleSigner(t)
 	srv := enginetest.NewBundleServer(t, enginetest.BundleTarball(t, dir, "r1", signer))
 	bundleURL := srv.URL + "/team.tar.gz"
-	key, err := mint.Generate("ES256")
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyFile := filepath.Join(t.TempDir(), "signing.pem")
-	writeKey(t, keyFile, key)
-	pwFile := filepath.Join(t.TempDir(), "db-password")
-	if err := os.WriteFile(pwFile, []byte(db.Password()+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	keyFile, pwFile := replicaSecrets(t, db)
 	var a, b *replica
 	for _, r := range []**replica{&a, &b} {
 		addr := freeAddr(t)

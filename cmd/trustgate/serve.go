@@ -311,8 +311,8 @@ func watchPolicy(ctx context.Context, paths []string, opts policy.Options, eng *
 }
 
 // listenAndServe serves until ctx ends or a background task fails, then
-// fails readiness, lets in-flight requests finish within the grace period
-// and returns nil on a clean stop.
+// stops without dropping a request (stopServing) and returns nil on a clean
+// stop.
 func listenAndServe(ctx context.Context, srv *server.Server, cfg config.Config, log *zap.Logger, errc <-chan error) error {
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Listen)
 	if err != nil {
@@ -326,7 +326,6 @@ func listenAndServe(ctx context.Context, srv *server.Server, cfg config.Config, 
 	var cause error
 	select {
 	case <-ctx.Done():
-		log.Info("stopping: draining in-flight requests", zap.Duration("grace", time.Duration(cfg.ShutdownGrace)))
 	case cause = <-errc:
 		switch {
 		case ctx.Err() != nil:
@@ -337,8 +336,29 @@ func listenAndServe(ctx context.Context, srv *server.Server, cfg config.Config, 
 	case err := <-served:
 		return err
 	}
+	if err := stopServing(srv, hs, served, time.Duration(*cfg.ShutdownDelay), time.Duration(cfg.ShutdownGrace), log); err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return cause
+}
+
+// stopServing takes the server out of service without dropping a request.
+// /readyz fails at once and every response says Connection: close, while
+// the listener keeps accepting for delay: load balancers and Kubernetes
+// learn of readiness only at their next probe and keep sending until then.
+// Then the listener closes and in-flight requests get grace to finish.
+func stopServing(srv *server.Server, hs *http.Server, served <-chan error, delay, grace time.Duration, log *zap.Logger) error {
 	srv.Drain()
-	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownGrace))
+	log.Info("stopping: readiness fails; serving on until load balancers stop sending",
+		zap.Duration("shutdown_delay", delay), zap.Duration("shutdown_grace", grace))
+	select {
+	case <-time.After(delay):
+	case err := <-served:
+		return err
+	}
+	log.Info("stopping: listener closed, draining in-flight requests", zap.Duration("shutdown_grace", grace))
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
@@ -346,8 +366,7 @@ func listenAndServe(ctx context.Context, srv *server.Server, cfg config.Config, 
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	log.Info("stopped")
-	return cause
+	return nil
 }
 
 func runDevIssuerServer(ctx context.Context, addr, audience string, log *zap.Logger) error {

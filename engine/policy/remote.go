@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/trustgate/trustgate/engine/outage"
 )
 
 // Polling and size defaults of remote bundles (DESIGN §12).
@@ -118,11 +120,12 @@ func NewBundleClient() *http.Client {
 // remote is one bundle URL. Its etag and sum belong to whoever fetches:
 // the watcher before Run, its poll goroutine after.
 type remote struct {
-	url  string
-	opts RemoteOptions
-	log  *zap.Logger
-	etag string // of the last body handed over: sent as If-None-Match
-	sum  string // SHA-256 of that body: a 200 with the same content is no change
+	url    string
+	opts   RemoteOptions
+	log    *zap.Logger
+	outage *outage.Log // of the bundle server: its failed polls are one outage
+	etag   string      // of the last body handed over: sent as If-None-Match
+	sum    string      // SHA-256 of that body: a 200 with the same content is no change
 }
 
 // download is a body a remote handed over to the watcher.
@@ -199,10 +202,11 @@ func (r *remote) check(ctx context.Context) (d download, ok bool) {
 	if err != nil {
 		if ctx.Err() == nil {
 			r.observe(FetchFailed)
-			r.log.Warn("remote bundle fetch failed; the last good policy keeps serving", zap.String("bundle", r.url), zap.Error(err))
+			r.outage.Failed(err) // the last good policy keeps serving
 		}
 		return download{}, false
 	}
+	r.outage.Answered()
 	r.etag = etag
 	sum := digestOf(body)
 	if body == nil || sum == r.sum {
@@ -257,11 +261,13 @@ func pollDelay(lo, hi time.Duration) time.Duration {
 func (r *remote) first(ctx context.Context) (body []byte, fresh bool, err error) {
 	body, etag, err := r.fetch(ctx)
 	if err == nil {
+		r.outage.Answered()
 		r.etag, r.sum = etag, digestOf(body)
 		r.observe(FetchUpdated)
 		return body, true, nil
 	}
 	r.observe(FetchFailed)
+	r.outage.Failed(err)
 	cached, cerr := r.readCache()
 	if cerr != nil {
 		return nil, false, fmt.Errorf("%w (and no cached copy: %w)", err, cerr)

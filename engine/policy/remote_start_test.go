@@ -56,8 +56,22 @@ func TestARemoteBundleIsFetchedWithTheBearerTokenOfItsFile(t *testing.T) {
 			t.Fatalf("the token was logged: %s %v", e.Message, e.ContextMap())
 		}
 	}
-	if logs.FilterMessage("remote bundle fetch failed; the last good policy keeps serving").Len() == 0 {
-		t.Fatal("the failed poll was not logged")
+	// Two failed polls are one outage: one error line, then one when the
+	// bundle server answers again.
+	if got := logs.FilterMessage("bundle server unreachable").FilterLevelExact(zapcore.ErrorLevel).AllUntimed(); len(got) != 1 ||
+		got[0].ContextMap()["bundle"] != srv.URL || !strings.Contains(fmt.Sprint(got[0].ContextMap()["error"]), "HTTP 503") {
+		t.Fatalf("the failed polls logged %v, want one error line naming the bundle and the first error", got)
+	}
+	srv.SetDown(false)
+	deadline := time.Now().Add(reloadWait)
+	for logs.FilterMessage("bundle server reachable again").Len() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no line said the bundle server answers again")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := logs.FilterLevelExact(zapcore.ErrorLevel).Len() + logs.FilterLevelExact(zapcore.WarnLevel).Len(); n != 1 {
+		t.Fatalf("%d warn and error lines for one outage, want 1: %v", n, logs.All())
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/trustgate/trustgate/engine/filewatch"
+	"github.com/trustgate/trustgate/engine/outage"
 	"github.com/trustgate/trustgate/engine/weburl"
 )
 
@@ -67,7 +68,8 @@ func NewWatcher(paths []string, opts Options, onLoad func(*Policy), onError func
 		if err := weburl.Check(p, opts.AllowInsecureIssuers); err != nil {
 			return nil, fmt.Errorf("watch bundles: bundle %d: %w", i, err)
 		}
-		w.remotes = append(w.remotes, &remote{url: p, opts: opts.Remote, log: opts.Logger})
+		w.remotes = append(w.remotes, &remote{url: p, opts: opts.Remote, log: opts.Logger,
+			outage: outage.New(outage.Config{Logger: opts.Logger, Dependency: "bundle server", Fields: []zap.Field{zap.String("bundle", p)}})})
 	}
 	if len(local) > 0 {
 		fw, err := filewatch.New(filewatch.Config{Paths: local, Wanted: isBundleFile, Logger: opts.Logger})

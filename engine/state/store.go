@@ -10,6 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+
+	"github.com/trustgate/trustgate/engine/outage"
 )
 
 // Defaults of Options fields left zero.
@@ -51,8 +53,10 @@ type Options struct {
 	// PasswordFile holds the PostgreSQL password (trailing newline
 	// ignored). Only for postgres URLs, which must then carry no password.
 	PasswordFile string
-	// Logger receives migration and sweeper logs; never a token or a
-	// password (default: none).
+	// Logger receives migration and sweeper logs and the store's outages
+	// (engine/outage: one line when it becomes unreachable, a summary at
+	// most every 30s, one when it is back); never a token or a password
+	// (default: none).
 	Logger *zap.Logger
 	// Registerer receives trustgate_state_errors_total and
 	// trustgate_state_operation_seconds (default: unregistered).
@@ -84,6 +88,7 @@ type Store struct {
 	now       func() time.Time
 	opTimeout time.Duration
 	log       *zap.Logger
+	outage    *outage.Log
 	metrics   *metrics
 	sweep     sweeper
 	retention retention
@@ -110,6 +115,8 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		now:       opts.Now,
 		opTimeout: opts.OpTimeout,
 		log:       opts.Logger,
+		outage: outage.New(outage.Config{Logger: opts.Logger, Dependency: "state store",
+			Fields: []zap.Field{zap.String("backend", c.backend), zap.String("url", c.redacted)}}),
 		metrics:   newMetrics(opts.Registerer),
 		retention: retention{requests: opts.RequestRetention, notifications: opts.NotificationRetention},
 	}
@@ -174,17 +181,24 @@ func (s *Store) closeDB() error {
 }
 
 // op runs one database operation under the operation timeout, records its
-// latency and outcome, and wraps a failure in ErrUnavailable.
+// latency and outcome, tells the outage log whether the database answered
+// (a caller that gave up says nothing of it), and wraps a failure in
+// ErrUnavailable.
 func (s *Store) op(ctx context.Context, name string, f func(ctx context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, s.opTimeout)
+	octx, cancel := context.WithTimeout(ctx, s.opTimeout)
 	defer cancel()
 	start := time.Now()
-	err := f(ctx)
+	err := f(octx)
 	s.metrics.observe(name, time.Since(start), err)
-	if err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrUnavailable, name, err)
+	switch {
+	case err == nil:
+		s.outage.Answered()
+		return nil
+	case ctx.Err() == nil:
+		s.outage.Failed(err)
+		s.outage.Refused(name)
 	}
-	return nil
+	return fmt.Errorf("%w: %s: %w", ErrUnavailable, name, err)
 }
 
 // unixCeil is t in Unix seconds, rounded up: a row kept until then is kept

@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,9 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/trustgate/trustgate/engine/enginetest"
 	"github.com/trustgate/trustgate/engine/verify"
@@ -445,6 +449,41 @@ func TestKeysWhoseRefreshFailsAreUsedOnlyForABoundedTime(t *testing.T) {
 	h.advance(2 * time.Second)
 	if _, err := h.verify(h.iss.Mint(t, h.claims(nil))); err != nil {
 		t.Fatalf("after the outage: %v", err)
+	}
+}
+
+func TestAnIssuerWhoseKeysCannotBeFetchedIsOneOutageInTheLogNotOneLinePerToken(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	h := newHarness(t, func(c *verify.Config, _ *verify.Provider) {
+		c.MinRefreshInterval = time.Second
+		c.Logger = zap.New(core)
+	})
+	h.iss.ServeJWKS([]byte("<html>maintenance</html>"))
+	for range 50 { // 55s of an issuer down, a fetch and a refused token every 1.1s
+		if _, err := h.verify(h.iss.Mint(t, h.claims(nil))); !errors.Is(err, verify.ErrKeysUnavailable) {
+			t.Fatalf("a token while the issuer's keys cannot be fetched: %v, want ErrKeysUnavailable", err)
+		}
+		h.advance(1100 * time.Millisecond)
+	}
+	h.iss.ServeJWKS(nil)
+	if _, err := h.verify(h.iss.Mint(t, h.claims(nil))); err != nil {
+		t.Fatalf("once the issuer is back: %v", err)
+	}
+	down := logs.FilterMessage("issuer keys unreachable").AllUntimed()
+	if len(down) != 1 || down[0].Level != zapcore.ErrorLevel || down[0].ContextMap()["issuer"] != h.iss.URL() ||
+		!strings.Contains(fmt.Sprint(down[0].ContextMap()["error"]), "jwks") {
+		t.Fatalf("the outage's first line: %v, want one error line naming the issuer and the first error", down)
+	}
+	summaries := logs.FilterMessage("issuer keys still unreachable").AllUntimed()
+	if len(summaries) != 1 || fmt.Sprint(summaries[0].ContextMap()["refused"]) != "map[verification:28]" {
+		t.Fatalf("summaries %v, want one after 30s counting the refused verifications", summaries)
+	}
+	back := logs.FilterMessage("issuer keys reachable again").AllUntimed()
+	if len(back) != 1 || fmt.Sprint(back[0].ContextMap()["outage"]) != "55s" || back[0].ContextMap()["refused_total"] != int64(50) {
+		t.Fatalf("the end of the outage: %v, want one line with its length 55s and 50 refusals", back)
+	}
+	if n := logs.Len(); n != 3 {
+		t.Fatalf("%d lines for one outage, want 3: %v", n, logs.AllUntimed())
 	}
 }
 

@@ -17,8 +17,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
-	"go.uber.org/zap"
-
+	"github.com/trustgate/trustgate/engine/outage"
 	"github.com/trustgate/trustgate/engine/weburl"
 )
 
@@ -45,6 +44,7 @@ type keySet struct {
 	issuer  string
 	jwksURL string // empty: discover
 	v       *Verifier
+	outage  *outage.Log // of the issuer's key endpoints
 
 	mu        sync.Mutex
 	provider  string // name for the Observer, the latest seen
@@ -93,6 +93,7 @@ func (ks *keySet) get(ctx context.Context, refresh bool) ([]jose.JSONWebKey, err
 			keys, lastErr := ks.keys, ks.lastErr
 			ks.mu.Unlock()
 			if keys == nil {
+				ks.outage.Refused("verification")
 				return nil, fmt.Errorf("%w: %s: %w", ErrKeysUnavailable, ks.issuer, lastErr)
 			}
 			return keys, nil
@@ -129,8 +130,9 @@ func (ks *keySet) fetch(ctx context.Context, done chan struct{}) {
 		obs.KeysFetched(provider, outcome)
 	}
 	if err != nil {
-		ks.v.cfg.Logger.Warn("fetching issuer keys failed",
-			zap.String("provider", provider), zap.String("issuer", ks.issuer), zap.Error(err))
+		ks.outage.Failed(err)
+	} else {
+		ks.outage.Answered()
 	}
 	close(done)
 }

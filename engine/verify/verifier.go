@@ -12,6 +12,8 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"go.uber.org/zap"
+
+	"github.com/trustgate/trustgate/engine/outage"
 )
 
 // Defaults of Config and of Provider fields left zero.
@@ -50,7 +52,9 @@ type Config struct {
 	Replay ReplayStore
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// Logger reports key fetch failures; never a token (default: none).
+	// Logger reports the outages of issuers' key endpoints (engine/outage:
+	// one line when an issuer's keys cannot be fetched, a summary at most
+	// every 30s, one when they can again); never a token (default: none).
 	Logger *zap.Logger
 	// Observer, when set, is told of every key fetch.
 	Observer Observer
@@ -240,7 +244,12 @@ func (v *Verifier) keySet(p *Provider) *keySet {
 	v.mu.Lock()
 	ks, ok := v.keySets[id]
 	if !ok {
-		ks = &keySet{issuer: p.Issuer, jwksURL: p.JWKSURL, v: v}
+		fields := []zap.Field{zap.String("issuer", p.Issuer)}
+		if p.JWKSURL != "" {
+			fields = append(fields, zap.String("jwks_url", p.JWKSURL))
+		}
+		ks = &keySet{issuer: p.Issuer, jwksURL: p.JWKSURL, v: v,
+			outage: outage.New(outage.Config{Logger: v.cfg.Logger, Dependency: "issuer keys", Fields: fields, Now: v.cfg.Now})}
 		v.keySets[id] = ks
 	}
 	v.mu.Unlock()

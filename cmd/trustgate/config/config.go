@@ -32,7 +32,16 @@ type Config struct {
 	AllowInsecureIssuers bool `json:"allow_insecure_issuers"`
 	// RevealReasons puts deny reasons in error_description.
 	RevealReasons bool `json:"reveal_reasons"`
-	// ShutdownGrace is how long in-flight requests get on SIGTERM.
+	// ShutdownDelay is how long the server keeps accepting and serving
+	// after SIGTERM, with /readyz failing and every response saying
+	// Connection: close, so that load balancers and Kubernetes, which learn
+	// of readiness only at their next probe, stop sending before the
+	// listener closes (default 5s; 0s: close at once). It must exceed the
+	// time they take to take a replica out: probe period x failure
+	// threshold, plus their own propagation.
+	ShutdownDelay *Duration `json:"shutdown_delay,omitempty"`
+	// ShutdownGrace is how long in-flight requests get to finish once the
+	// listener has closed, after ShutdownDelay.
 	ShutdownGrace Duration `json:"shutdown_grace"`
 	// TrustedProxies are the CIDRs of the load balancers in front: only
 	// their X-Forwarded-For / Forwarded name the client (network.go).

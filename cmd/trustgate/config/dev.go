@@ -15,6 +15,8 @@ func Dev() Config {
 		Log:                  Log{Format: "console", Level: "info"},
 	}
 	c.Console = devConsole(c.Issuer)
+	noDelay := Duration(0) // no load balancer on loopback: Ctrl-C stops at once
+	c.ShutdownDelay = &noDelay
 	c.FillDefaults()
 	return c
 }

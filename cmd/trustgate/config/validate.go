@@ -14,6 +14,12 @@ import (
 	"github.com/trustgate/trustgate/server"
 )
 
+// Defaults of the shutdown keys (DESIGN §8).
+const (
+	DefaultShutdownDelay = 5 * time.Second
+	DefaultShutdownGrace = 20 * time.Second
+)
+
 // FillDefaults sets every key left empty to its default (DESIGN §8);
 // Parse calls it before Validate.
 func (c *Config) FillDefaults() {
@@ -48,7 +54,11 @@ func (c *Config) FillDefaults() {
 		c.Log.DecisionLog = "stdout"
 	}
 	if c.ShutdownGrace == 0 {
-		c.ShutdownGrace = Duration(20 * time.Second)
+		c.ShutdownGrace = Duration(DefaultShutdownGrace)
+	}
+	if c.ShutdownDelay == nil {
+		d := Duration(DefaultShutdownDelay)
+		c.ShutdownDelay = &d
 	}
 	c.fillBundleDefaults()
 	c.fillNotifyDefaults()
@@ -91,6 +101,7 @@ func (c *Config) Validate() []string {
 		p.add("tokens.default_ttl", "%s is longer than max_ttl %s", time.Duration(c.Tokens.DefaultTTL), time.Duration(c.Tokens.MaxTTL))
 	}
 	p = append(p, c.Limits.problems()...)
+	p = append(p, c.shutdownProblems()...)
 	p = append(p, c.logProblems()...)
 	if v := c.BundleVerification; v != nil && v.PublicKeyFile == "" {
 		p.add("bundle_verification.public_key_file", "is required")
@@ -121,6 +132,18 @@ func (l Limits) problems() problemList {
 	}
 	if l.ClockSkew < 0 || l.ClockSkew > Duration(5*time.Minute) {
 		p.add("limits.clock_skew", "must be between 0 and 5m")
+	}
+	return p
+}
+
+// shutdownProblems checks shutdown_delay and shutdown_grace.
+func (c *Config) shutdownProblems() problemList {
+	var p problemList
+	if d := c.ShutdownDelay; d != nil && (*d < 0 || *d > Duration(time.Minute)) {
+		p.add("shutdown_delay", "must be between 0s and 1m")
+	}
+	if c.ShutdownGrace <= 0 || c.ShutdownGrace > Duration(10*time.Minute) {
+		p.add("shutdown_grace", "must be positive and at most 10m")
 	}
 	return p
 }
