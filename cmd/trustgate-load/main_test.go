@@ -10,7 +10,7 @@ import (
 )
 
 func TestBadOptionsAreRefusedBeforeAnyRequest(t *testing.T) {
-	good := options{target: "http://127.0.0.1:8080", tokenURL: "http://127.0.0.1:8090/token", duration: time.Second}
+	good := options{target: "http://127.0.0.1:8080", tokenURL: "http://127.0.0.1:8090/token", duration: time.Second, rounds: 1}
 	tests := []struct {
 		name   string
 		change func(*options)
