@@ -116,6 +116,7 @@ fuzz:
 	$(GO) test ./server -run='^$$' -fuzz='^FuzzDecodeExchangeRequest$$' -fuzztime=$(FUZZTIME)
 	$(GO) test ./server -run='^$$' -fuzz='^FuzzClientIP$$' -fuzztime=$(FUZZTIME)
 	$(GO) test ./engine/policy -run='^$$' -fuzz='^FuzzBundleData$$' -fuzztime=$(FUZZTIME)
+	$(GO) test ./engine/policy -run='^$$' -fuzz='^FuzzDecodeRawEntry$$' -fuzztime=$(FUZZTIME)
 
 ## bench: Go benchmarks of each stage and a whole exchange.
 bench: packages
