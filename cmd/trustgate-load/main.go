@@ -44,6 +44,7 @@ type options struct {
 	bundle      string
 	profile     string
 	reloads     int
+	keep        bool
 	identities  int
 	tokens      int
 	named       bool
@@ -65,6 +66,7 @@ func main() {
 	flag.StringVar(&o.bundle, "bundle", "", "with -serve: serve this bundle directory (make run's bundles/example) instead of a generated one; its dev issuer and server URLs are rewritten to the load's")
 	flag.StringVar(&o.profile, "profile", "", "with -serve: a directory where the -serve build (not the baseline) writes its CPU, mutex and block profiles (serve --cpuprofile …)")
 	flag.IntVar(&o.reloads, "reload", 0, "with -serve and a generated bundle: after the runs, replace data.json this many times and time each until /v1/policy shows the new revision")
+	flag.BoolVar(&o.keep, "keep", false, "with -serve: keep each server's directory (its log, decision log and config) after the runs")
 	flag.IntVar(&o.identities, "identities", 10, "with -serve: identities in the generated bundle, one per GitLab project")
 	flag.IntVar(&o.tokens, "tokens", 1000, "with -serve: distinct ID tokens cycled, spread over the projects")
 	flag.BoolVar(&o.named, "named", false, "with -serve: name the identity in each exchange")
@@ -113,7 +115,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	for _, t := range targets {
 		if t.st != nil {
 			// A failed run keeps the server's log and decision log, which say why.
-			defer func() { t.st.stop(failed > 0, out) }()
+			defer func() { t.st.stop(o.keep || failed > 0, out) }()
 		}
 	}
 	if err != nil {
@@ -189,19 +191,23 @@ func (t target) label(targets int) string {
 }
 
 // measure runs the load at concurrency c between two scrapes of the
-// server's CPU time.
+// server's CPU time and of its stage and pause histograms.
 func measure(ctx context.Context, o options, client *http.Client, t target, c int) (result, error) {
-	const cpu, rss = "process_cpu_seconds_total", "process_resident_memory_bytes"
-	before, err := scrape(ctx, client, t.base, cpu)
+	const rss = "process_resident_memory_bytes"
+	before, err := scrape(ctx, client, t.base, tailMetrics...)
 	if err != nil {
 		return result{}, err
 	}
 	r := drive(ctx, client, t.base+"/oauth2/token", t.bodies, t.want, c, o.duration, o.maxRequests)
-	after, err := scrape(ctx, client, t.base, cpu, rss)
+	after, err := scrape(ctx, client, t.base, append(tailMetrics, rss)...)
 	if err != nil {
 		return result{}, err
 	}
-	r.cpuSeconds, r.rssBytes = after[cpu]-before[cpu], after[rss]
+	r.server = make(map[string]float64, len(tailMetrics))
+	for _, m := range tailMetrics {
+		r.server[m] = after[m] - before[m]
+	}
+	r.cpuSeconds, r.rssBytes = r.server[cpuMetric], after[rss]
 	return r, nil
 }
 
