@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,7 +88,17 @@ const (
 // of make run rewritten to issuer and server: the example bundle as make
 // run serves it, on the load's ports.
 func copyBundle(src, dst, issuer, server string) error {
-	entries, err := os.ReadDir(src)
+	from, err := os.OpenRoot(src)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = from.Close() }() // read only
+	to, err := os.OpenRoot(dst)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = to.Close() }() // each write's error is checked
+	entries, err := fs.ReadDir(from.FS(), ".")
 	if err != nil {
 		return err
 	}
@@ -96,11 +107,11 @@ func copyBundle(src, dst, issuer, server string) error {
 		if !e.Type().IsRegular() || strings.HasSuffix(e.Name(), "_test.rego") {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		b, err := from.ReadFile(e.Name())
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(dst, e.Name()), []byte(r.Replace(string(b))), 0o600); err != nil {
+		if err := to.WriteFile(e.Name(), []byte(r.Replace(string(b))), 0o600); err != nil {
 			return err
 		}
 	}

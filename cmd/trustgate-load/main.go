@@ -124,7 +124,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	for range o.rounds {
 		for _, c := range o.concurrency {
 			for _, t := range targets {
-				n, err := runOnce(ctx, o, client, t, c, out)
+				n, err := runOnce(ctx, o, client, t, c, len(targets), out)
 				if err != nil {
 					return err
 				}
@@ -155,7 +155,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 
 // runOnce drives t at concurrency c and reports it; it returns how many
 // requests failed.
-func runOnce(ctx context.Context, o options, client *http.Client, t target, c int, out io.Writer) (int64, error) {
+func runOnce(ctx context.Context, o options, client *http.Client, t target, c, targets int, out io.Writer) (int64, error) {
 	r, err := measure(ctx, o, client, t, c)
 	if err != nil {
 		return 0, err
@@ -166,7 +166,7 @@ func runOnce(ctx context.Context, o options, client *http.Client, t target, c in
 			return 0, err
 		}
 	}
-	fmt.Fprint(out, t.label(2))
+	fmt.Fprint(out, t.label(targets))
 	report(out, r, floor)
 	return r.failed, nil
 }

@@ -63,3 +63,18 @@ func TestTheGeneratedBundleLoadsWithOneIdentityPerProject(t *testing.T) {
 		t.Fatalf("the bundle has no provider %s", loadProvider)
 	}
 }
+
+func TestTheExampleBundleIsServedOnTheLoadsURLs(t *testing.T) {
+	dir := t.TempDir()
+	if err := copyBundle("../../bundles/example", dir, "http://127.0.0.1:1", "http://127.0.0.1:2"); err != nil {
+		t.Fatal(err)
+	}
+	opts := policy.Options{ServerIssuer: "http://127.0.0.1:2", AllowInsecureIssuers: true}
+	p, err := policy.Load(context.Background(), []string{dir}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dev, ok := p.ProviderByName("dev"); !ok || dev.Issuer != "http://127.0.0.1:1" {
+		t.Fatalf("the dev provider is %+v, want the load's issuer", dev)
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 )
@@ -27,7 +28,7 @@ func (p *profiles) start() error {
 	if p.cpu == "" {
 		return nil
 	}
-	f, err := os.Create(p.cpu)
+	f, err := os.Create(filepath.Clean(p.cpu))
 	if err != nil {
 		return err
 	}
@@ -54,7 +55,7 @@ func (p *profiles) stop() error {
 }
 
 func writeProfile(name, path string) error {
-	f, err := os.Create(path)
+	f, err := os.Create(filepath.Clean(path))
 	if err != nil {
 		return err
 	}
