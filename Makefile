@@ -116,6 +116,7 @@ fuzz:
 	$(GO) test ./server -run='^$$' -fuzz='^FuzzDecodeExchangeRequest$$' -fuzztime=$(FUZZTIME)
 	$(GO) test ./server -run='^$$' -fuzz='^FuzzClientIP$$' -fuzztime=$(FUZZTIME)
 	$(GO) test ./engine/policy -run='^$$' -fuzz='^FuzzBundleData$$' -fuzztime=$(FUZZTIME)
+	$(GO) test ./engine/policy -run='^$$' -fuzz='^FuzzDecodeRawEntry$$' -fuzztime=$(FUZZTIME)
 
 ## bench: Go benchmarks of each stage and a whole exchange.
 bench: packages
@@ -126,7 +127,9 @@ bench: packages
 ## drive POST /oauth2/token at concurrency 1, 16 and 64 (LOADTIME each,
 ## default 10s). Each run prints exchanges/s, p50/p99, the server's CPU ms
 ## per exchange (its process_cpu_seconds_total) and x-floor, that cost over
-## the crypto floor measured in the same run. Run it on a quiet machine.
+## the crypto floor measured in the same run. Run it on a quiet machine, or
+## compare builds side by side: LOADFLAGS='-baseline OTHER-BINARY -rounds 2'
+## (docs/operations.md, Sizing).
 LOADTIME ?= 10s
 LOADFLAGS ?=
 load: build

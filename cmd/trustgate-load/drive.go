@@ -22,9 +22,29 @@ type result struct {
 	elapsed     time.Duration
 	latencies   []time.Duration // of the answers that had the wanted status
 	failed      int64
-	failures    map[string]int64 // failed requests by what went wrong
-	cpuSeconds  float64          // the server's process_cpu_seconds_total, after - before
-	rssBytes    float64          // the server's process_resident_memory_bytes after
+	failures    map[string]int64   // failed requests by what went wrong
+	cpuSeconds  float64            // the server's process_cpu_seconds_total, after - before
+	rssBytes    float64            // the server's process_resident_memory_bytes after
+	server      map[string]float64 // tailMetrics, after - before
+}
+
+// cpuMetric is the server's CPU time.
+const cpuMetric = "process_cpu_seconds_total"
+
+// tailMetrics are what the server says of where an exchange's time went:
+// its CPU, the time in each stage (verify, the queue for an evaluation
+// slot, evaluate, sign), the queue waits longer than 10 ms and its
+// garbage collector's stop-the-world pauses.
+var tailMetrics = []string{
+	cpuMetric,
+	`trustgate_exchange_stage_seconds_sum{stage="verify"}`,
+	`trustgate_exchange_stage_seconds_sum{stage="queue"}`,
+	`trustgate_exchange_stage_seconds_sum{stage="evaluate"}`,
+	`trustgate_exchange_stage_seconds_sum{stage="sign"}`,
+	`trustgate_exchange_stage_seconds_count{stage="queue"}`,
+	`trustgate_exchange_stage_seconds_bucket{stage="queue",le="0.01"}`,
+	"go_gc_duration_seconds_sum",
+	"go_gc_duration_seconds_count",
 }
 
 // drive posts bodies (cycled) to endpoint at concurrency c for d or until
@@ -158,7 +178,24 @@ func report(out io.Writer, r result, floorMS float64) {
 		fmt.Fprintf(out, " crypto_floor_ms=%.3f x-floor=%.2f", floorMS, cpuMS/floorMS)
 	}
 	fmt.Fprintf(out, " server_rss_mb=%.0f\n", r.rssBytes/(1<<20))
+	reportStages(out, r.server)
 	for _, what := range slices.Sorted(maps.Keys(r.failures)) {
 		fmt.Fprintf(out, "  failed: %d x %s\n", r.failures[what], what)
 	}
+}
+
+// reportStages prints the server's mean time per exchange in each stage,
+// the share of queue waits over 10 ms and its GC pauses during the run.
+func reportStages(out io.Writer, m map[string]float64) {
+	n := m[`trustgate_exchange_stage_seconds_count{stage="queue"}`]
+	if n == 0 {
+		return
+	}
+	fmt.Fprint(out, "  server_ms/exchange:")
+	for _, s := range []string{"verify", "queue", "evaluate", "sign"} {
+		fmt.Fprintf(out, " %s=%.3f", s, m[`trustgate_exchange_stage_seconds_sum{stage="`+s+`"}`]*1000/n)
+	}
+	slow := n - m[`trustgate_exchange_stage_seconds_bucket{stage="queue",le="0.01"}`]
+	pauses := m["go_gc_duration_seconds_count"]
+	fmt.Fprintf(out, " queue_over_10ms=%.2f%% gc_pauses=%.0f gc_pause_total_ms=%.1f\n", slow*100/n, pauses, m["go_gc_duration_seconds_sum"]*1000)
 }

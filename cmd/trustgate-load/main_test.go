@@ -10,7 +10,7 @@ import (
 )
 
 func TestBadOptionsAreRefusedBeforeAnyRequest(t *testing.T) {
-	good := options{target: "http://127.0.0.1:8080", tokenURL: "http://127.0.0.1:8090/token", duration: time.Second}
+	good := options{target: "http://127.0.0.1:8080", tokenURL: "http://127.0.0.1:8090/token", duration: time.Second, rounds: 1}
 	tests := []struct {
 		name   string
 		change func(*options)
@@ -61,5 +61,20 @@ func TestTheGeneratedBundleLoadsWithOneIdentityPerProject(t *testing.T) {
 	}
 	if _, ok := p.ProviderByName(loadProvider); !ok {
 		t.Fatalf("the bundle has no provider %s", loadProvider)
+	}
+}
+
+func TestTheExampleBundleIsServedOnTheLoadsURLs(t *testing.T) {
+	dir := t.TempDir()
+	if err := copyBundle("../../bundles/example", dir, "http://127.0.0.1:1", "http://127.0.0.1:2"); err != nil {
+		t.Fatal(err)
+	}
+	opts := policy.Options{ServerIssuer: "http://127.0.0.1:2", AllowInsecureIssuers: true}
+	p, err := policy.Load(context.Background(), []string{dir}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dev, ok := p.ProviderByName("dev"); !ok || dev.Issuer != "http://127.0.0.1:1" {
+		t.Fatalf("the dev provider is %+v, want the load's issuer", dev)
 	}
 }

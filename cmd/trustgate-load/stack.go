@@ -69,7 +69,12 @@ func (s *stack) start(ctx context.Context, o options) error {
 	if err := os.Mkdir(bundle, 0o700); err != nil {
 		return err
 	}
-	if err := writeBundle(bundle, issuerURL, s.url, o.identities); err != nil {
+	if o.bundle != "" {
+		err = copyBundle(o.bundle, bundle, issuerURL, s.url)
+	} else {
+		err = writeBundle(bundle, issuerURL, s.url, o.identities)
+	}
+	if err != nil {
 		return err
 	}
 	cfg := filepath.Join(s.dir, "trustgate.yaml")
@@ -85,7 +90,17 @@ func (s *stack) start(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	s.cmd = exec.Command(bin, "serve", "--config", cfg)
+	args := []string{"serve", "--config", cfg}
+	if o.profile != "" {
+		dir, err := filepath.Abs(o.profile)
+		if err != nil {
+			return err
+		}
+		for _, p := range []string{"cpu", "mutex", "block"} {
+			args = append(args, "--"+p+"profile", filepath.Join(dir, p+".pprof"))
+		}
+	}
+	s.cmd = exec.Command(bin, args...)
 	s.cmd.Dir = s.dir // anything the server writes next to it stays in the directory
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	if err := s.cmd.Start(); err != nil {

@@ -33,14 +33,14 @@ func newLogs(cfg config.Log, stdout, stderr io.Writer) (*logs, error) {
 		enc = zapcore.NewJSONEncoder(encCfg)
 	}
 	app := zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(stderr)), level))
-	decisions := zapcore.NewCore(decisionEncoder(), zapcore.Lock(zapcore.AddSync(stdout)), zapcore.InfoLevel)
+	decisions := zapcore.NewCore(decisionEncoder(), newGroupWriter(zapcore.AddSync(stdout)), zapcore.InfoLevel)
 	l := &logs{app: app, decisions: zap.New(decisions)}
 	if cfg.DecisionLog != "" && cfg.DecisionLog != "stdout" {
 		sink, closeSink, err := zap.Open(cfg.DecisionLog)
 		if err != nil {
 			return nil, fmt.Errorf("log.decision_log: %w", err)
 		}
-		l.decisions = zap.New(zapcore.NewCore(decisionEncoder(), sink, zapcore.InfoLevel))
+		l.decisions = zap.New(zapcore.NewCore(decisionEncoder(), newGroupWriter(sink), zapcore.InfoLevel))
 		l.closers = append(l.closers, func() error { closeSink(); return nil })
 	}
 	return l, nil

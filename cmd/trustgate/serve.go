@@ -31,6 +31,10 @@ func runServe(ctx context.Context, args []string, io stdio) int {
 	level := fs.String("log-level", "", "override log.level")
 	decisions := fs.String("decision-log", "", "override log.decision_log: stdout or a file path")
 	stateURL := fs.String("state", "", "override state.url: sqlite:PATH, postgres://… or memory:")
+	var prof profiles
+	fs.StringVar(&prof.cpu, "cpuprofile", "", "write a Go CPU profile of the whole serve to this file")
+	fs.StringVar(&prof.mutex, "mutexprofile", "", "write a Go mutex contention profile to this file when serve stops")
+	fs.StringVar(&prof.block, "blockprofile", "", "write a Go blocking profile to this file when serve stops")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -58,6 +62,14 @@ func runServe(ctx context.Context, args []string, io stdio) int {
 		return fail(io, "serve", err)
 	}
 	defer logs.sync()
+	if err := prof.start(); err != nil {
+		return fail(io, "serve", err)
+	}
+	defer func() {
+		if err := prof.stop(); err != nil {
+			logs.app.Warn("writing the profiles", zap.Error(err))
+		}
+	}()
 	if err := serve(ctx, cfg, *path == "", logs, newGCTuner(io.env, logs.app)); err != nil {
 		logs.app.Error("trustgate stopped", zap.Error(err))
 		return exitFail

@@ -66,7 +66,8 @@ type validator struct {
 	// riskLevels are the approvals each risk level needs (the bundle's, or
 	// the library's), read before the identities that depend on them.
 	riskLevels map[string]int
-	buf        []byte // entryJSON's
+	buf        []byte         // entryJSON's
+	decoded    map[string]any // entryValue's decoded strings
 }
 
 func (v *validator) add(file, key, format string, args ...any) {
@@ -198,7 +199,10 @@ func (v *validator) validateIdentities(names []string, identities, providers map
 
 // entryValue is the value of identity name's entry, x: a rawEntry decoded.
 func (v *validator) entryValue(name string, x any) (any, bool) {
-	value, err := entryValue(x)
+	if v.decoded == nil {
+		v.decoded = make(map[string]any)
+	}
+	value, err := internedEntryValue(x, v.decoded)
 	if err != nil {
 		key := "trustgate.identities." + name
 		v.add(v.m.owner(key), key, "cannot parse: %v", err)

@@ -153,13 +153,14 @@ func fromTokens(dec *json.Decoder, tok json.Token) (any, error) {
 // entryValue is an identity's value: a rawEntry decoded, anything else as
 // it is.
 func entryValue(x any) (any, error) {
+	return internedEntryValue(x, nil)
+}
+
+// internedEntryValue is entryValue with decodeRawEntry's strs.
+func internedEntryValue(x any, strs map[string]any) (any, error) {
 	raw, ok := x.(rawEntry)
 	if !ok {
 		return x, nil
 	}
-	var v any
-	if err := util.UnmarshalJSON(raw, &v); err != nil {
-		return nil, err
-	}
-	return v, nil
+	return decodeRawEntry(raw, strs)
 }

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -46,8 +47,12 @@ type keySet struct {
 	v       *Verifier
 	outage  *outage.Log // of the issuer's key endpoints
 
+	provider atomic.Pointer[string] // name for the Observer, the latest seen
+	// fresh is keys and fetchedAt as one value, so that the common case,
+	// keys younger than MaxKeyAge, is read without taking mu.
+	fresh atomic.Pointer[fetchedKeys]
+
 	mu        sync.Mutex
-	provider  string // name for the Observer, the latest seen
 	keys      []jose.JSONWebKey
 	fetchedAt time.Time     // of keys
 	attempted time.Time     // of the latest fetch, successful or not
@@ -55,10 +60,26 @@ type keySet struct {
 	lastErr   error
 }
 
+// fetchedKeys are the keys of one successful fetch and when it ended.
+type fetchedKeys struct {
+	keys []jose.JSONWebKey
+	at   time.Time
+}
+
+// setProvider records name, writing only when it changed: every exchange
+// calls it.
 func (ks *keySet) setProvider(name string) {
-	ks.mu.Lock()
-	ks.provider = name
-	ks.mu.Unlock()
+	if p := ks.provider.Load(); p == nil || *p != name {
+		ks.provider.Store(&name)
+	}
+}
+
+// providerName is the latest provider name set.
+func (ks *keySet) providerName() string {
+	if p := ks.provider.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // get returns the keys to verify with. It fetches them when there are none
@@ -67,12 +88,16 @@ func (ks *keySet) setProvider(name string) {
 // sharing a running fetch, and giving up when ctx ends. Keys that cannot be
 // had give ErrKeysUnavailable.
 func (ks *keySet) get(ctx context.Context, refresh bool) ([]jose.JSONWebKey, error) {
+	if f := ks.fresh.Load(); f != nil && !refresh && ks.v.cfg.Now().Sub(f.at) < ks.v.cfg.MaxKeyAge {
+		return f.keys, nil // what the locked path below returns for keys this young
+	}
 	for {
 		ks.mu.Lock()
 		now := ks.v.cfg.Now()
 		age := now.Sub(ks.fetchedAt)
 		if ks.keys != nil && age >= staleLimit*ks.v.cfg.MaxKeyAge {
 			ks.keys = nil // too old to trust, whatever happens to refetches
+			ks.fresh.Store(nil)
 		}
 		if ks.keys != nil && age < ks.v.cfg.MaxKeyAge && !refresh {
 			keys := ks.keys
@@ -117,11 +142,12 @@ func (ks *keySet) fetch(ctx context.Context, done chan struct{}) {
 	ks.mu.Lock()
 	if err == nil {
 		ks.keys, ks.fetchedAt, ks.lastErr = keys, ks.v.cfg.Now(), nil
+		ks.fresh.Store(&fetchedKeys{keys: ks.keys, at: ks.fetchedAt})
 	} else {
 		ks.lastErr = err
 		outcome = FetchFailure
 	}
-	provider := ks.provider
+	provider := ks.providerName()
 	ks.inflight = nil
 	ks.mu.Unlock()
 	// The outcome is told before the waiters wake, so whoever sees the

@@ -91,8 +91,9 @@ type Verifier struct {
 	cfg          Config
 	fetchTimeout time.Duration
 
-	mu      sync.Mutex
-	keySets map[keySetID]*keySet
+	// keySets holds a *keySet per keySetID: read by every exchange,
+	// written once per issuer, so read without a lock.
+	keySets sync.Map
 }
 
 // New fills cfg's defaults and returns a Verifier.
@@ -111,7 +112,7 @@ func New(cfg Config) *Verifier {
 		cfg.Logger = zap.NewNop()
 	}
 	timeout := positiveOr(cfg.Client.Timeout, DefaultHTTPTimeout)
-	return &Verifier{cfg: cfg, fetchTimeout: timeout, keySets: map[keySetID]*keySet{}}
+	return &Verifier{cfg: cfg, fetchTimeout: timeout}
 }
 
 // positiveOr is v, or def when v is zero or negative: a Config field left
@@ -241,18 +242,16 @@ type keySetID struct{ issuer, jwksURL string }
 // keySet returns the long-lived key cache of p's issuer and JWKS URL.
 func (v *Verifier) keySet(p *Provider) *keySet {
 	id := keySetID{p.Issuer, p.JWKSURL}
-	v.mu.Lock()
-	ks, ok := v.keySets[id]
+	found, ok := v.keySets.Load(id)
 	if !ok {
 		fields := []zap.Field{zap.String("issuer", p.Issuer)}
 		if p.JWKSURL != "" {
 			fields = append(fields, zap.String("jwks_url", p.JWKSURL))
 		}
-		ks = &keySet{issuer: p.Issuer, jwksURL: p.JWKSURL, v: v,
-			outage: outage.New(outage.Config{Logger: v.cfg.Logger, Dependency: "issuer keys", Fields: fields, Now: v.cfg.Now})}
-		v.keySets[id] = ks
+		found, _ = v.keySets.LoadOrStore(id, &keySet{issuer: p.Issuer, jwksURL: p.JWKSURL, v: v,
+			outage: outage.New(outage.Config{Logger: v.cfg.Logger, Dependency: "issuer keys", Fields: fields, Now: v.cfg.Now})})
 	}
-	v.mu.Unlock()
+	ks := found.(*keySet)
 	ks.setProvider(p.Name)
 	return ks
 }
