@@ -59,6 +59,8 @@ type Config struct {
 	// DecisionSink also receives every decision, in OPA's decision-log
 	// format (for example a decisionlog.HTTPSink). Record must not block.
 	DecisionSink DecisionSink
+	// DecisionMask removes fields from every record's input (nil: none).
+	DecisionMask *decisionlog.Mask
 	// MaxConcurrentEvaluations bounds policy evaluations running at once
 	// (default 2 x GOMAXPROCS); QueueTimeout is how long an exchange waits
 	// for one before it fails with ErrOverloaded (zero: DefaultQueueTimeout).

@@ -93,7 +93,8 @@ func (e *Engine) decide(ctx context.Context, v *verify.Verified, req Request, po
 		return policy.Decision{}, time.Time{}, err
 	}
 	start := e.now()
-	d, err := e.evaluate(ctx, v, req, pol, grants)
+	rec.eval = &Evaluation{Provider: v.Provider, Claims: v.Claims, Payload: v.Payload, Request: req, Now: start.Truncate(time.Second), Grants: grants}
+	d, err := e.evaluate(ctx, pol, rec.eval)
 	e.metrics.stage(stageEvaluate, e.now().Sub(start))
 	if err != nil {
 		rec.failed(err)
@@ -111,11 +112,11 @@ func (e *Engine) decide(ctx context.Context, v *verify.Verified, req Request, po
 	return d, notAfter, nil
 }
 
-// evaluate evaluates pol for v and req in the slot the caller acquired,
-// giving the slot back however evaluation ends (a panic included).
-func (e *Engine) evaluate(ctx context.Context, v *verify.Verified, req Request, pol *policy.Policy, grants []access.Grant) (policy.Decision, error) {
+// evaluate evaluates pol for ev in the slot the caller acquired, giving the
+// slot back however evaluation ends (a panic included).
+func (e *Engine) evaluate(ctx context.Context, pol *policy.Policy, ev *Evaluation) (policy.Decision, error) {
 	defer e.slots.release()
-	return pol.Evaluate(ctx, WithGrants(Input(pol, v.Provider, v.Claims, req, e.now()), grants))
+	return Evaluate(ctx, pol, ev)
 }
 
 func classifyVerify(err error, rec *record) error {

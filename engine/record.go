@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -33,6 +34,9 @@ type record struct {
 	srcJTI     string
 	revisions  []policy.Revision
 	decision   *policy.Decision
+	eval       *Evaluation // what the policy was asked; nil before evaluation
+	input      []byte      // eval as JSON, masked: encoded once per record
+	erased     []string    // the mask's rules that removed a field of input
 	reasons    []string
 	errReasons bool // the error's text holds reasons already (failed, an access denial)
 	result     string
@@ -129,12 +133,28 @@ func (r *record) finish(now time.Time, tok *Token, err error) {
 }
 
 func (e *Engine) writeRecord(r *record) {
+	r.encodeInput(e.cfg.DecisionMask, e.log)
 	if ce := e.decLog.Check(zapcore.InfoLevel, "decision"); ce != nil {
 		ce.Write(zap.Inline(r))
 	}
 	if e.cfg.DecisionSink != nil {
 		e.cfg.DecisionSink.Record(r.event())
 	}
+}
+
+// encodeInput encodes the evaluation's input once, masked, for every place
+// the record goes. A mask that fails withholds the whole input (named
+// "/input" in erased): it is never written unmasked.
+func (r *record) encodeInput(mask *decisionlog.Mask, log *zap.Logger) {
+	if r.eval == nil {
+		return
+	}
+	in, erased, err := mask.Apply(r.eval.AppendJSON(make([]byte, 0, 1024)))
+	if err != nil {
+		log.Error("decision record: masking the input failed; input withheld", zap.String("decision_id", r.id), zap.Error(err))
+		in, erased = nil, []string{"/input"}
+	}
+	r.input, r.erased = in, erased
 }
 
 // MarshalLogObject writes the record's fields straight into the decision
@@ -165,9 +185,47 @@ func (r *record) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 			enc.AddArray("roles", stringArray(d.Roles)),
 			enc.AddArray("scopes", stringArray(d.Scopes)),
 			enc.AddArray("audiences", stringArray(d.Audiences)),
+			enc.AddObject("decision", decisionObject{d}),
 		)
 	}
+	return errors.Join(err, addInput(enc, r.input, r.erased))
+}
+
+// addInput writes a record's input, as encoded, and the mask rules that
+// erased part of it.
+func addInput(enc zapcore.ObjectEncoder, input []byte, erased []string) error {
+	var err error
+	if input != nil {
+		err = enc.AddReflected("input", json.RawMessage(input))
+	}
+	if erased != nil {
+		err = errors.Join(err, enc.AddArray("erased", stringArray(erased)))
+	}
 	return err
+}
+
+// decisionObject logs a policy decision as data.trustgate.decision gave
+// it, which `trustgate replay` compares with, without reflection.
+type decisionObject struct{ d *policy.Decision }
+
+func (o decisionObject) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	d := o.d
+	enc.AddBool("allow", d.Allow)
+	enc.AddString("identity", d.Identity)
+	enc.AddString("subject", d.Subject)
+	enc.AddInt64("ttl_seconds", d.TTLSeconds)
+	if d.Grant != "" {
+		enc.AddString("grant", d.Grant)
+	}
+	if d.Error != "" {
+		enc.AddString("error", d.Error)
+	}
+	return errors.Join(
+		enc.AddArray("roles", stringArray(d.Roles)),
+		enc.AddArray("scopes", stringArray(d.Scopes)),
+		enc.AddArray("audiences", stringArray(d.Audiences)),
+		enc.AddArray("reasons", stringArray(d.Reasons)),
+	)
 }
 
 // timestamp is t as decision records write it: RFC 3339 in UTC with
@@ -209,12 +267,19 @@ func (r *record) event() decisionlog.Event {
 		DecisionID: r.id,
 		Path:       "trustgate/decision",
 		Timestamp:  r.start.UTC(),
-		Input: map[string]any{
+		Metrics:    map[string]int64{"timer_exchange_ns": r.latency.Nanoseconds()},
+		Erased:     r.erased,
+	}
+	if r.input != nil {
+		ev.Input = json.RawMessage(r.input)
+	} else {
+		// Not evaluated (an invalid token, a refusal before the policy):
+		// who asked and what, the token as its SHA-256 only.
+		ev.Input = map[string]any{
 			"provider": r.provider,
 			"source":   map[string]string{"iss": r.srcIss, "sub": r.srcSub, "jti": r.srcJTI, "token_sha256": r.tokenHash},
 			"request":  map[string]any{"identity": r.requested, "scopes": r.reqScopes, "audiences": r.reqAud, "client_ip": r.clientIP},
-		},
-		Metrics: map[string]int64{"timer_exchange_ns": r.latency.Nanoseconds()},
+		}
 	}
 	result := map[string]any{"result": r.result, "reasons": r.reasons}
 	if d := r.decision; d != nil {

@@ -191,6 +191,10 @@ type engineParts struct {
 // newEngine builds the exchange engine of cfg over p.
 func newEngine(cfg config.Config, p engineParts, logs *logs) (*engine.Engine, error) {
 	log := logs.app
+	mask, err := decisionlog.ParseMask(cfg.Log.DecisionMask)
+	if err != nil {
+		return nil, fmt.Errorf("log.decision_mask: %w", err)
+	}
 	return engine.New(engine.Config{
 		Issuer:     cfg.Issuer,
 		DefaultTTL: time.Duration(cfg.Tokens.DefaultTTL),
@@ -210,6 +214,7 @@ func newEngine(cfg config.Config, p engineParts, logs *logs) (*engine.Engine, er
 		Logger:       log.Named("engine"),
 		DecisionLog:  logs.decisions,
 		DecisionSink: p.sink,
+		DecisionMask: mask,
 		Metrics:      p.metrics,
 
 		MaxConcurrentEvaluations: cfg.Limits.MaxConcurrentEvaluations,

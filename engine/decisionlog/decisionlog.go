@@ -30,6 +30,9 @@ type Event struct {
 	Bundles    map[string]BundleInfo `json:"bundles,omitempty"`
 	Timestamp  time.Time             `json:"timestamp"`
 	Metrics    map[string]int64      `json:"metrics,omitempty"`
+	// Erased names the mask rules (JSON pointers) that removed a field of
+	// Input, as OPA's decision logs do.
+	Erased []string `json:"erased,omitempty"`
 }
 
 // BundleInfo names the revision of one bundle that made a decision.

@@ -105,6 +105,9 @@ type Log struct {
 	// DecisionLogURL, when set, also receives every decision in OPA's
 	// decision-log format, batched; a slow sink drops events, never slows exchanges.
 	DecisionLogURL string `json:"decision_log_url"`
+	// DecisionMask are JSON pointers (/input/token/user_email) of fields
+	// removed from every record's input; the record names them in "erased".
+	DecisionMask []string `json:"decision_mask"`
 }
 
 // Duration is a time.Duration written as a Go duration string ("15m").

@@ -161,3 +161,13 @@ func TestLoadReadsTheFileAndReportsItsProblems(t *testing.T) {
 		t.Fatalf("Load(missing) error %v, want one that is fs.ErrNotExist", err)
 	}
 }
+
+func TestADecisionMaskRuleOutsideTheInputIsRefusedByKey(t *testing.T) {
+	_, err := Parse([]byte("issuer: https://sts.example.com\nbundles: [.]\nlog: {decision_mask: [/input/token/user_email, /result/allow]}\n"))
+	if err == nil || !strings.Contains(err.Error(), "log.decision_mask") || !strings.Contains(err.Error(), "/result/allow") {
+		t.Fatalf("error %v, want one naming log.decision_mask and the rule", err)
+	}
+	if _, err := Parse([]byte("issuer: https://sts.example.com\nbundles: [.]\nlog: {decision_mask: [/input/token/user_email]}\n")); err != nil {
+		t.Fatalf("a pointer into the input is refused: %v", err)
+	}
+}

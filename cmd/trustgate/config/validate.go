@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/trustgate/trustgate/engine"
+	"github.com/trustgate/trustgate/engine/decisionlog"
 	"github.com/trustgate/trustgate/engine/mint"
 	"github.com/trustgate/trustgate/engine/policy"
 	"github.com/trustgate/trustgate/engine/verify"
@@ -165,6 +166,9 @@ func (c *Config) logProblems() problemList {
 		if err := checkURL(c.Log.DecisionLogURL, c.AllowInsecureIssuers); err != nil {
 			p.add("log.decision_log_url", "%v", err)
 		}
+	}
+	if _, err := decisionlog.ParseMask(c.Log.DecisionMask); err != nil {
+		p.add("log.decision_mask", "%v", err)
 	}
 	return p
 }
