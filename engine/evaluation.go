@@ -130,25 +130,12 @@ func appendStrings(b []byte, ss []string) []byte {
 	return append(b, ']')
 }
 
-// appendString appends s as a JSON string. Invalid UTF-8 is left to
-// encoding/json, which replaces it as every other JSON writer here does.
+// appendString appends s as a JSON string. Invalid UTF-8 (a request
+// field) is left to encoding/json, which replaces it.
 func appendString(b []byte, s string) []byte {
 	if !utf8.ValidString(s) {
 		out, _ := json.Marshal(s)
 		return append(b, out...)
 	}
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			b = append(b, c)
-		}
-	}
-	return append(b, '"')
+	return policy.AppendJSONString(b, s)
 }

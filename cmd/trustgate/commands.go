@@ -51,6 +51,7 @@ func commands() map[string]command {
 		"test":       {"run Rego tests with the server's capabilities", runTest},
 		"check":      {"validate bundles before they ship", runCheck},
 		"diff":       {"what a policy change opens and closes, without traffic (exit 1: new access)", runDiff},
+		"replay":     {"re-evaluate recorded decisions under a candidate bundle: what it would newly allow or deny", runReplay},
 		"dev-issuer": {"run a local OIDC issuer that mints GitLab- or GitHub-shaped tokens", runDevIssuer},
 		"keys":       {"manage signing keys: keys generate", runKeys},
 		"version":    {"print the version of trustgate and OPA", runVersion},

@@ -20,7 +20,7 @@ func appendJSON(b []byte, x any) ([]byte, error) {
 				b = append(b, ',')
 			}
 			first = false
-			b = append(appendJSONString(b, k), ':')
+			b = append(AppendJSONString(b, k), ':')
 			var err error
 			if b, err = appendJSON(b, v); err != nil {
 				return nil, err
@@ -40,7 +40,7 @@ func appendJSON(b []byte, x any) ([]byte, error) {
 		}
 		return append(b, ']'), nil
 	case string:
-		return appendJSONString(b, x), nil
+		return AppendJSONString(b, x), nil
 	case json.Number:
 		return append(b, x...), nil
 	case bool:
@@ -54,9 +54,10 @@ func appendJSON(b []byte, x any) ([]byte, error) {
 	return nil, fmt.Errorf("%T is not a value of bundle data", x)
 }
 
-// appendJSONString appends s as a JSON string. Decoded data is valid
-// UTF-8, so only quotes, backslashes and control characters are escaped.
-func appendJSONString(b []byte, s string) []byte {
+// AppendJSONString appends s, which must be valid UTF-8 (decoded data
+// is), as a JSON string: only quotes, backslashes and control characters
+// are escaped. Decision records use it too.
+func AppendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
 	for i := range len(s) {

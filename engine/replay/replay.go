@@ -1,0 +1,180 @@
+package replay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/trustgate/trustgate/engine"
+	"github.com/trustgate/trustgate/engine/policy"
+)
+
+// Change is what happened to one decision under head.
+type Change string
+
+// Changes, as reports name them.
+const (
+	Unchanged     Change = "unchanged"
+	NewlyAllowed  Change = "newly allowed"
+	NewlyDenied   Change = "newly denied"
+	ChangedGrant  Change = "changed grant"
+	EvaluationErr Change = "error"
+)
+
+// Replayer compares head with base over recorded decisions.
+type Replayer struct {
+	// Head is the candidate policy. Required.
+	Head *policy.Policy
+	// Base is the policy to compare with; nil: the recorded decisions.
+	Base *policy.Policy
+}
+
+// outcome is one policy's answer to one input.
+type outcome struct {
+	d   *policy.Decision // nil: the evaluation failed
+	err error
+}
+
+func (o outcome) allowed() bool { return o.d != nil && o.d.Allow }
+
+// Run replays every record of src and returns the report. It stops at the
+// first record src cannot read (ErrFormat and the like) and when ctx ends.
+func (r *Replayer) Run(ctx context.Context, src Source) (*Report, error) {
+	rep := newReport()
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		rec, ok, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			return rep, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			rep.Skipped++
+			continue
+		}
+		rep.add(rec, r.compare(ctx, rec))
+	}
+}
+
+// comparison is one record's base and head outcomes and what changed.
+type comparison struct {
+	base, head outcome
+	change     Change
+	fields     []string // of a changed grant: identity, roles, scopes, audiences, ttl
+	widens     bool     // head grants something base did not
+}
+
+func (r *Replayer) compare(ctx context.Context, rec Record) comparison {
+	c := comparison{head: evaluate(ctx, r.Head, rec.Eval)}
+	if r.Base != nil {
+		c.base = evaluate(ctx, r.Base, rec.Eval)
+	} else {
+		c.base = outcome{d: rec.Decision, err: recordedError(rec)}
+	}
+	switch {
+	case c.head.err != nil && c.base.err == nil:
+		c.change = EvaluationErr
+	case !c.base.allowed() && c.head.allowed():
+		c.change, c.widens = NewlyAllowed, true
+	case c.base.allowed() && !c.head.allowed():
+		c.change = NewlyDenied
+	case c.base.allowed():
+		c.fields, c.widens = grantChanges(*c.base.d, *c.head.d)
+		c.change = Unchanged
+		if len(c.fields) > 0 {
+			c.change = ChangedGrant
+		}
+	default:
+		c.change = Unchanged
+	}
+	return c
+}
+
+func recordedError(rec Record) error {
+	if rec.Decision == nil {
+		return errors.New("the recorded evaluation failed")
+	}
+	return nil
+}
+
+// evaluate asks pol about ev as an exchange would: the token goes to the
+// provider pol routes its issuer to (none: refused before the policy),
+// and the input is built and evaluated by engine.Evaluate.
+func evaluate(ctx context.Context, pol *policy.Policy, ev *engine.Evaluation) outcome {
+	p, ok := pol.ProviderByIssuer(ev.Provider.Issuer)
+	if !ok {
+		return outcome{d: &policy.Decision{Reasons: []string{fmt.Sprintf("no provider trusts issuer %s", ev.Provider.Issuer)}}}
+	}
+	routed := *ev
+	routed.Provider = p
+	d, err := engine.Evaluate(ctx, pol, &routed)
+	if err != nil {
+		return outcome{err: err}
+	}
+	return outcome{d: &d}
+}
+
+// grantChanges names what differs between two allows, and whether head
+// grants more: another identity, a role, scope or audience base did not
+// grant, or a longer ttl.
+func grantChanges(base, head policy.Decision) (fields []string, widens bool) {
+	if base.Identity != head.Identity {
+		fields, widens = append(fields, "identity"), true
+	}
+	for _, f := range []struct {
+		name       string
+		base, head []string
+	}{{"roles", base.Roles, head.Roles}, {"scopes", base.Scopes, head.Scopes}, {"audiences", base.Audiences, head.Audiences}} {
+		if !sameSet(f.base, f.head) {
+			fields = append(fields, f.name)
+			widens = widens || !subset(f.head, f.base)
+		}
+	}
+	if base.TTLSeconds != head.TTLSeconds {
+		fields = append(fields, "ttl")
+		widens = widens || head.TTLSeconds > base.TTLSeconds
+	}
+	return fields, widens
+}
+
+func subset(xs, of []string) bool {
+	for _, x := range xs {
+		if !slices.Contains(of, x) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameSet(a, b []string) bool { return subset(a, b) && subset(b, a) }
+
+// describe is a changed grant in words: "scopes [read] → [read write]".
+func describe(base, head *policy.Decision, fields []string) string {
+	parts := make([]string, 0, len(fields))
+	for _, f := range fields {
+		var before, after string
+		switch f {
+		case "identity":
+			before, after = base.Identity, head.Identity
+		case "roles":
+			before, after = list(base.Roles), list(head.Roles)
+		case "scopes":
+			before, after = list(base.Scopes), list(head.Scopes)
+		case "audiences":
+			before, after = list(base.Audiences), list(head.Audiences)
+		case "ttl":
+			before, after = fmt.Sprintf("%ds", base.TTLSeconds), fmt.Sprintf("%ds", head.TTLSeconds)
+		}
+		parts = append(parts, f+" "+before+" → "+after)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func list(ss []string) string { return "[" + strings.Join(ss, " ") + "]" }
