@@ -66,6 +66,11 @@ type Config struct {
 	// for one before it fails with ErrOverloaded (zero: DefaultQueueTimeout).
 	MaxConcurrentEvaluations int
 	QueueTimeout             time.Duration
+	// ShadowSampleRate is the share of exchanges also evaluated against the
+	// shadow policy (SetShadowPolicy), 0 < rate <= 1 (zero: 1); ShadowQueue
+	// is how many wait at most (zero: DefaultShadowQueue).
+	ShadowSampleRate float64
+	ShadowQueue      int
 	// Metrics records counters and latencies. Nil: not recorded.
 	Metrics *Metrics
 	// Now is the clock. Nil: time.Now.
@@ -115,6 +120,7 @@ type Engine struct {
 	access   *access.Service
 	slots    *slots
 	metrics  *Metrics
+	shadow   *shadow
 	statusMu sync.Mutex
 	status   reloadStatus
 }
@@ -140,6 +146,7 @@ func New(cfg Config) (*Engine, error) {
 		access:  cfg.Access,
 		slots:   newSlots(cfg.MaxConcurrentEvaluations, cfg.QueueTimeout),
 		metrics: cfg.Metrics,
+		shadow:  newShadow(cfg.ShadowSampleRate, cfg.ShadowQueue, cfg.Metrics),
 	}
 	e.keys.Store(cfg.Keys)
 	return e, nil
@@ -170,6 +177,15 @@ func fillDefaults(cfg *Config) error {
 	}
 	if cfg.QueueTimeout == 0 {
 		cfg.QueueTimeout = DefaultQueueTimeout
+	}
+	if cfg.ShadowSampleRate == 0 {
+		cfg.ShadowSampleRate = 1
+	}
+	if cfg.ShadowQueue == 0 {
+		cfg.ShadowQueue = DefaultShadowQueue
+	}
+	if cfg.ShadowSampleRate < 0 || cfg.ShadowSampleRate > 1 || cfg.ShadowQueue < 0 {
+		errs = append(errs, errors.New("engine: ShadowSampleRate must be in (0, 1] and ShadowQueue not negative"))
 	}
 	if cfg.MaxConcurrentEvaluations < 0 || cfg.QueueTimeout < 0 {
 		errs = append(errs, errors.New("engine: MaxConcurrentEvaluations and QueueTimeout must not be negative"))
@@ -238,6 +254,9 @@ type PolicyStatus struct {
 	Revisions   []policy.Revision
 	LastError   string
 	LastErrorAt time.Time
+	// Shadow describes the shadow policy; nil when none was ever set or
+	// refused.
+	Shadow *PolicyStatus
 }
 
 // PolicyStatus returns the current PolicyStatus.
@@ -248,7 +267,21 @@ func (e *Engine) PolicyStatus() PolicyStatus {
 	if p := e.policy.Load(); p != nil {
 		st.Loaded, st.LoadedAt, st.Revisions = true, p.LoadedAt(), p.Revisions()
 	}
+	st.Shadow = e.shadowStatus()
 	return st
+}
+
+func (e *Engine) shadowStatus() *PolicyStatus {
+	e.shadow.mu.Lock()
+	st := PolicyStatus{LastError: e.shadow.status.lastError, LastErrorAt: e.shadow.status.lastErrorAt}
+	e.shadow.mu.Unlock()
+	if p := e.shadow.policy.Load(); p != nil {
+		st.Loaded, st.LoadedAt, st.Revisions = true, p.LoadedAt(), p.Revisions()
+	}
+	if !st.Loaded && st.LastError == "" {
+		return nil
+	}
+	return &st
 }
 
 func (e *Engine) activePolicy() (*policy.Policy, error) {

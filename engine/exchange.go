@@ -26,6 +26,8 @@ func (e *Engine) Exchange(ctx context.Context, req Request) (*Token, error) {
 	// 7. One decision-log record, whatever the outcome; never the token.
 	e.writeRecord(rec)
 	e.metrics.exchanged(rec)
+	e.shadow.offer(rec) // off the request path: never waits
+
 	if err != nil {
 		return nil, rec.refusal(err)
 	}

@@ -24,14 +24,16 @@ var stageNames = [numStages]string{"verify", "queue", "evaluate", "sign"}
 // Metrics are the engine's Prometheus metrics. Its KeysFetched method makes
 // it the verify.Observer of JWKS fetches.
 type Metrics struct {
-	exchanges *prometheus.CounterVec
-	stages    *prometheus.HistogramVec
-	observers [numStages]prometheus.Observer // stages' children, resolved once
-	reloads   *prometheus.CounterVec
-	revision  *prometheus.GaugeVec
-	jwks      *prometheus.CounterVec
-	fetches   *prometheus.CounterVec // remote bundle fetches
-	fetchedAt *prometheus.GaugeVec   // last good answer of a bundle server
+	exchanges   *prometheus.CounterVec
+	stages      *prometheus.HistogramVec
+	observers   [numStages]prometheus.Observer // stages' children, resolved once
+	reloads     *prometheus.CounterVec
+	revision    *prometheus.GaugeVec
+	shadow      *prometheus.CounterVec // shadow decisions by outcome
+	shadowDrops prometheus.Counter
+	jwks        *prometheus.CounterVec
+	fetches     *prometheus.CounterVec // remote bundle fetches
+	fetchedAt   *prometheus.GaugeVec   // last good answer of a bundle server
 }
 
 // NewMetrics creates the engine's metrics and registers them with reg; a nil
@@ -49,12 +51,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"stage"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "trustgate_policy_reloads_total",
-			Help: "Policy loads by outcome (success, failure).",
+			Help: "Policy loads by outcome (success, failure; shadow_success, shadow_failure: the shadow bundles').",
 		}, []string{"outcome"}),
 		revision: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "trustgate_policy_revision_info",
-			Help: "1 for each bundle revision of the active policy.",
-		}, []string{"bundle", "revision"}),
+			Help: "1 for each bundle revision of the active policy (policy=\"live\") and of the shadow policy (policy=\"shadow\").",
+		}, []string{"bundle", "revision", "policy"}),
+		shadow: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trustgate_shadow_decisions_total",
+			Help: "Exchanges also evaluated against the shadow policy, by outcome (same, newly_allowed, newly_denied, changed, error).",
+		}, []string{"outcome"}),
+		shadowDrops: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "trustgate_shadow_dropped_total",
+			Help: "Exchanges not evaluated against the shadow policy because its queue was full.",
+		}),
 		jwks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "trustgate_jwks_fetches_total",
 			Help: "JWKS and discovery fetches by provider and outcome.",
@@ -72,7 +82,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.observers[i] = m.stages.WithLabelValues(name)
 	}
 	if reg != nil {
-		reg.MustRegister(m.exchanges, m.stages, m.reloads, m.revision, m.jwks, m.fetches, m.fetchedAt)
+		reg.MustRegister(m.exchanges, m.stages, m.reloads, m.revision, m.shadow, m.shadowDrops, m.jwks, m.fetches, m.fetchedAt)
 	}
 	return m
 }
@@ -87,10 +97,28 @@ func (m *Metrics) stage(s stage, d time.Duration) {
 
 func (m *Metrics) policyLoaded(p *policy.Policy) {
 	m.reloads.WithLabelValues("success").Inc()
-	m.revision.Reset()
+	m.revisions(p, "live")
+}
+
+// revisions makes p's bundle revisions the ones of role (live, shadow).
+func (m *Metrics) revisions(p *policy.Policy, role string) {
+	m.revision.DeletePartialMatch(prometheus.Labels{"policy": role})
 	for _, r := range p.Revisions() {
-		m.revision.WithLabelValues(r.Path, r.Revision).Set(1)
+		m.revision.WithLabelValues(r.Path, r.Revision, role).Set(1)
 	}
+}
+
+func (m *Metrics) shadowLoaded(p *policy.Policy) {
+	m.reloads.WithLabelValues("shadow_success").Inc()
+	m.revisions(p, "shadow")
+}
+
+func (m *Metrics) shadowFailed() {
+	m.reloads.WithLabelValues("shadow_failure").Inc()
+}
+
+func (m *Metrics) shadowDecided(outcome string) {
+	m.shadow.WithLabelValues(outcome).Inc()
 }
 
 func (m *Metrics) policyFailed() {

@@ -43,6 +43,9 @@ type record struct {
 	retryAfter time.Duration
 }
 
+// decisionPath names trustgate's decisions in OPA-format events.
+const decisionPath = "trustgate/decision"
+
 // Results of an exchange, as the decision log and metrics name them.
 const (
 	resultIssued       = "issued"
@@ -265,7 +268,7 @@ func (r *record) event() decisionlog.Event {
 	ev := decisionlog.Event{
 		Labels:     map[string]string{"app": "trustgate"},
 		DecisionID: r.id,
-		Path:       "trustgate/decision",
+		Path:       decisionPath,
 		Timestamp:  r.start.UTC(),
 		Metrics:    map[string]int64{"timer_exchange_ns": r.latency.Nanoseconds()},
 		Erased:     r.erased,

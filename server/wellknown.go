@@ -183,6 +183,8 @@ type policyStatus struct {
 	Bundles     []bundleRevision `json:"bundles"`
 	LastError   string           `json:"last_error,omitempty"`
 	LastErrorAt *time.Time       `json:"last_error_at,omitempty"`
+	// Shadow is the shadow policy (shadow_bundles), when configured.
+	Shadow *policyStatus `json:"shadow,omitempty"`
 }
 
 type bundleRevision struct {
@@ -194,6 +196,15 @@ type bundleRevision struct {
 // loaded, and the last refused reload (the last good policy keeps serving).
 func (s *Server) policy(w http.ResponseWriter, _ *http.Request) error {
 	st := s.status.PolicyStatus()
+	out := newPolicyStatus(st)
+	if st.Shadow != nil {
+		sh := newPolicyStatus(*st.Shadow)
+		out.Shadow = &sh
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func newPolicyStatus(st engine.PolicyStatus) policyStatus {
 	out := policyStatus{Loaded: st.Loaded, Bundles: []bundleRevision{}, LastError: st.LastError}
 	if st.Loaded {
 		out.LoadedAt = utc(st.LoadedAt)
@@ -204,7 +215,7 @@ func (s *Server) policy(w http.ResponseWriter, _ *http.Request) error {
 	if !st.LastErrorAt.IsZero() {
 		out.LastErrorAt = utc(st.LastErrorAt)
 	}
-	return writeJSON(w, http.StatusOK, out)
+	return out
 }
 
 func utc(t time.Time) *time.Time {

@@ -94,7 +94,7 @@ func TestServeFollowsARemoteBundleAndReportsItsRevision(t *testing.T) {
 		t.Fatalf("/v1/policy shows %v, want %s at r1", revs, bundleURL)
 	}
 	for _, want := range []string{
-		fmt.Sprintf(`trustgate_policy_revision_info{bundle=%q,revision="r1"} 1`, bundleURL),
+		fmt.Sprintf(`trustgate_policy_revision_info{bundle=%q,policy="live",revision="r1"} 1`, bundleURL),
 		fmt.Sprintf(`trustgate_bundle_fetches_total{bundle=%q,outcome="updated"} 1`, bundleURL),
 		fmt.Sprintf(`trustgate_bundle_last_fetch_success_timestamp_seconds{bundle=%q}`, bundleURL),
 	} {

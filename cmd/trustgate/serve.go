@@ -217,6 +217,7 @@ func newEngine(cfg config.Config, p engineParts, logs *logs) (*engine.Engine, er
 		DecisionMask: mask,
 		Metrics:      p.metrics,
 
+		ShadowSampleRate:         cfg.ShadowSampleRate,
 		MaxConcurrentEvaluations: cfg.Limits.MaxConcurrentEvaluations,
 		QueueTimeout:             time.Duration(cfg.Limits.QueueTimeout),
 	})
@@ -236,7 +237,40 @@ func startPolicy(ctx context.Context, cfg config.Config, metrics *engine.Metrics
 		return err
 	}
 	go func() { errc <- w.Run(ctx) }()
+	if len(cfg.ShadowBundles) > 0 {
+		startShadow(ctx, cfg.ShadowBundles, popts, eng, log.Named("shadow"))
+	}
 	return nil
+}
+
+// startShadow follows the shadow bundles as the live ones are followed and
+// evaluates exchanges against them until ctx ends. Nothing here can stop
+// the service or change an answer: a shadow policy that does not load is
+// logged and shown by /v1/policy and the metrics, and retried on the next
+// change.
+func startShadow(ctx context.Context, paths []string, opts policy.Options, eng *engine.Engine, log *zap.Logger) {
+	opts.Logger = log
+	w, err := policy.NewWatcher(paths, opts,
+		func(p *policy.Policy) {
+			eng.SetShadowPolicy(p)
+			log.Info("shadow policy loaded", zap.Any("revisions", p.Revisions()))
+		},
+		func(err error) {
+			eng.ShadowFailed(err)
+			log.Error("shadow policy refused; exchanges are unaffected", zap.Error(err))
+		})
+	if err != nil {
+		eng.ShadowFailed(err)
+		log.Error("shadow bundles cannot be watched; exchanges are unaffected", zap.Error(err))
+		return
+	}
+	go eng.RunShadow(ctx)
+	go func() {
+		if err := w.Run(ctx); err != nil {
+			eng.ShadowFailed(err)
+			log.Error("shadow bundles are no longer watched", zap.Error(err))
+		}
+	}()
 }
 
 // newServer builds the HTTP server of cfg, warning while introspection is

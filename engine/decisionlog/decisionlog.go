@@ -33,6 +33,9 @@ type Event struct {
 	// Erased names the mask rules (JSON pointers) that removed a field of
 	// Input, as OPA's decision logs do.
 	Erased []string `json:"erased,omitempty"`
+	// Shadow marks a shadow policy's evaluation of a decision (DESIGN §14):
+	// its result holds both decisions; it granted nothing.
+	Shadow bool `json:"shadow,omitempty"`
 }
 
 // BundleInfo names the revision of one bundle that made a decision.

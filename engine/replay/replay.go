@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
-	"strings"
 
 	"github.com/trustgate/trustgate/engine"
 	"github.com/trustgate/trustgate/engine/policy"
@@ -86,7 +84,7 @@ func (r *Replayer) compare(ctx context.Context, rec Record) comparison {
 	case c.base.allowed() && !c.head.allowed():
 		c.change = NewlyDenied
 	case c.base.allowed():
-		c.fields, c.widens = grantChanges(*c.base.d, *c.head.d)
+		c.fields, c.widens = policy.GrantChanges(*c.base.d, *c.head.d)
 		c.change = Unchanged
 		if len(c.fields) > 0 {
 			c.change = ChangedGrant
@@ -120,61 +118,3 @@ func evaluate(ctx context.Context, pol *policy.Policy, ev *engine.Evaluation) ou
 	}
 	return outcome{d: &d}
 }
-
-// grantChanges names what differs between two allows, and whether head
-// grants more: another identity, a role, scope or audience base did not
-// grant, or a longer ttl.
-func grantChanges(base, head policy.Decision) (fields []string, widens bool) {
-	if base.Identity != head.Identity {
-		fields, widens = append(fields, "identity"), true
-	}
-	for _, f := range []struct {
-		name       string
-		base, head []string
-	}{{"roles", base.Roles, head.Roles}, {"scopes", base.Scopes, head.Scopes}, {"audiences", base.Audiences, head.Audiences}} {
-		if !sameSet(f.base, f.head) {
-			fields = append(fields, f.name)
-			widens = widens || !subset(f.head, f.base)
-		}
-	}
-	if base.TTLSeconds != head.TTLSeconds {
-		fields = append(fields, "ttl")
-		widens = widens || head.TTLSeconds > base.TTLSeconds
-	}
-	return fields, widens
-}
-
-func subset(xs, of []string) bool {
-	for _, x := range xs {
-		if !slices.Contains(of, x) {
-			return false
-		}
-	}
-	return true
-}
-
-func sameSet(a, b []string) bool { return subset(a, b) && subset(b, a) }
-
-// describe is a changed grant in words: "scopes [read] → [read write]".
-func describe(base, head *policy.Decision, fields []string) string {
-	parts := make([]string, 0, len(fields))
-	for _, f := range fields {
-		var before, after string
-		switch f {
-		case "identity":
-			before, after = base.Identity, head.Identity
-		case "roles":
-			before, after = list(base.Roles), list(head.Roles)
-		case "scopes":
-			before, after = list(base.Scopes), list(head.Scopes)
-		case "audiences":
-			before, after = list(base.Audiences), list(head.Audiences)
-		case "ttl":
-			before, after = fmt.Sprintf("%ds", base.TTLSeconds), fmt.Sprintf("%ds", head.TTLSeconds)
-		}
-		parts = append(parts, f+" "+before+" → "+after)
-	}
-	return strings.Join(parts, "; ")
-}
-
-func list(ss []string) string { return "[" + strings.Join(ss, " ") + "]" }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"slices"
 	"time"
+
+	"github.com/trustgate/trustgate/engine/policy"
 )
 
 // Report is what a replay found: the counts, then the changed decisions
@@ -108,7 +110,7 @@ func (r *Report) seen(at time.Time) {
 func (r *Report) group(rec Record, c comparison) {
 	k := groupKey{identity: identityOf(rec, c), change: c.change}
 	if c.change == ChangedGrant {
-		k.detail = describe(c.base.d, c.head.d, c.fields)
+		k.detail = policy.DescribeChanges(*c.base.d, *c.head.d, c.fields)
 	}
 	g, ok := r.index[k]
 	if !ok {

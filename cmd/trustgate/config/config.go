@@ -15,6 +15,13 @@ type Config struct {
 	// Bundles are directories or .tar.gz files, watched and hot-reloaded,
 	// or https URLs of a bundle server, polled (bundles.go).
 	Bundles []string `json:"bundles"`
+	// ShadowBundles are a candidate policy (paths or URLs, loaded, polled
+	// and verified as Bundles) evaluated beside the live one, off the
+	// request path; it never changes an answer (shadow.go).
+	ShadowBundles []string `json:"shadow_bundles"`
+	// ShadowSampleRate is the share of exchanges the shadow policy
+	// evaluates (default 1).
+	ShadowSampleRate float64 `json:"shadow_sample_rate"`
 	// BundlePolling, BundleCredentials and BundleCacheDir configure the
 	// bundles that are URLs.
 	BundlePolling     BundlePolling      `json:"bundle_polling"`

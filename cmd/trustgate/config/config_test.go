@@ -171,3 +171,22 @@ func TestADecisionMaskRuleOutsideTheInputIsRefusedByKey(t *testing.T) {
 		t.Fatalf("a pointer into the input is refused: %v", err)
 	}
 }
+
+func TestShadowKeysAreCheckedByName(t *testing.T) {
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"a sample rate above one", "shadow_bundles: [./candidate]\nshadow_sample_rate: 1.5\n", "shadow_sample_rate: must be in (0, 1]"},
+		{"a sample rate without shadow bundles", "shadow_sample_rate: 0.5\n", "shadow_sample_rate: no shadow_bundles"},
+		{"a plain-http shadow bundle URL", "shadow_bundles: [\"http://bundles.example.com/b.tar.gz\"]\n", "shadow_bundles[0]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte("issuer: https://sts.example.com\nbundles: [.]\n" + tc.yaml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+	c, err := Parse([]byte("issuer: https://sts.example.com\nbundles: [.]\nshadow_bundles: [./not-there-yet]\n"))
+	if err != nil || c.ShadowSampleRate != 1 {
+		t.Fatalf("a shadow bundle not there yet: %v, rate %v; want accepted (it never stops the service) with rate 1", err, c.ShadowSampleRate)
+	}
+}

@@ -62,6 +62,9 @@ func (c *Config) FillDefaults() {
 		c.ShutdownDelay = &d
 	}
 	c.fillBundleDefaults()
+	if len(c.ShadowBundles) > 0 && c.ShadowSampleRate == 0 {
+		c.ShadowSampleRate = 1
+	}
 	c.fillNotifyDefaults()
 	if v := c.BundleVerification; v != nil {
 		if v.KeyID == "" {
@@ -91,6 +94,7 @@ func (c *Config) Validate() []string {
 		p.add("listen", "want host:port: %v", err)
 	}
 	p = append(p, c.bundleProblems()...)
+	p = append(p, c.shadowProblems()...)
 	switch c.Signing.Algorithm {
 	case mint.ES256, mint.EdDSA, mint.RS256:
 	default:
