@@ -59,6 +59,9 @@ type Config struct {
 	// DecisionSink also receives every decision, in OPA's decision-log
 	// format (for example a decisionlog.HTTPSink). Record must not block.
 	DecisionSink DecisionSink
+	// History keeps evaluated decisions for replay (nil: none); its Keep
+	// must not block.
+	History DecisionHistory
 	// DecisionMask removes fields from every record's input (nil: none).
 	DecisionMask *decisionlog.Mask
 	// MaxConcurrentEvaluations bounds policy evaluations running at once

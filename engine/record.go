@@ -143,6 +143,7 @@ func (e *Engine) writeRecord(r *record) {
 	if e.cfg.DecisionSink != nil {
 		e.cfg.DecisionSink.Record(r.event())
 	}
+	e.keepHistory(r)
 }
 
 // encodeInput encodes the evaluation's input once, masked, for every place

@@ -33,7 +33,7 @@ func TestServeDeliversTheConfiguredNotifications(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	store, err := openState(ctx, config.State{URL: "memory:"}, zap.NewNop(), prometheus.NewRegistry())
+	store, err := openState(ctx, config.State{URL: "memory:"}, config.DecisionHistory{}, zap.NewNop(), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}

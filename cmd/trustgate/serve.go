@@ -92,7 +92,7 @@ func serve(ctx context.Context, cfg config.Config, dev bool, logs *logs, gc gcTu
 	if err != nil {
 		return err
 	}
-	store, err := openState(ctx, cfg.State, log, reg)
+	store, err := openState(ctx, cfg.State, cfg.DecisionHistory, log, reg)
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,9 @@ func serve(ctx context.Context, cfg config.Config, dev bool, logs *logs, gc gcTu
 		return err
 	}
 	defer func() { cancel(); <-expired }() // before the store closes
-	eng, err := newEngine(cfg, engineParts{keys: keys, store: store, access: jit, sink: sink, metrics: metrics}, logs)
+	history, stopHistory := startHistory(ctx, store, cfg.DecisionHistory, log, reg)
+	defer stopHistory() // after the last request, before the store closes
+	eng, err := newEngine(cfg, engineParts{keys: keys, store: store, access: jit, sink: sink, history: history, metrics: metrics}, logs)
 	if err != nil {
 		return err
 	}
@@ -167,6 +169,20 @@ func startDecisionSink(ctx context.Context, url string, log *zap.Logger, reg pro
 	return s, func() { stop(); <-done }, nil
 }
 
+// startHistory runs the decision history's writer when the history is on;
+// nil and a no-op stop otherwise. stop ends it once the last request has
+// queued its decision and waits for it to write what is queued.
+func startHistory(ctx context.Context, store *state.Store, cfg config.DecisionHistory, log *zap.Logger, reg prometheus.Registerer) (engine.DecisionHistory, func()) {
+	if !cfg.On() {
+		return nil, func() {}
+	}
+	w := state.NewHistoryWriter(store, state.HistoryWriterOptions{Logger: log.Named("history"), Registerer: reg})
+	hctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { w.Run(hctx); close(done) }()
+	return w, func() { stop(); <-done }
+}
+
 // startAccess builds just-in-time access on store and runs its expiry
 // until ctx ends; expired is closed once the expiry has stopped.
 func startAccess(ctx context.Context, store *state.Store, cfg config.Config, logs *logs) (*access.Service, <-chan struct{}, error) {
@@ -185,6 +201,7 @@ type engineParts struct {
 	store   *state.Store
 	access  *access.Service
 	sink    engine.DecisionSink
+	history engine.DecisionHistory
 	metrics *engine.Metrics
 }
 
@@ -215,6 +232,7 @@ func newEngine(cfg config.Config, p engineParts, logs *logs) (*engine.Engine, er
 		DecisionLog:  logs.decisions,
 		DecisionSink: p.sink,
 		DecisionMask: mask,
+		History:      p.history,
 		Metrics:      p.metrics,
 
 		ShadowSampleRate:         cfg.ShadowSampleRate,

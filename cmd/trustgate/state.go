@@ -12,7 +12,7 @@ import (
 
 // openState opens the state store the config names, registering its
 // metrics with reg. Failing to open it stops serve with one line.
-func openState(ctx context.Context, cfg config.State, log *zap.Logger, reg prometheus.Registerer) (*state.Store, error) {
+func openState(ctx context.Context, cfg config.State, history config.DecisionHistory, log *zap.Logger, reg prometheus.Registerer) (*state.Store, error) {
 	url := cfg.URL
 	switch url {
 	case "":
@@ -23,8 +23,10 @@ func openState(ctx context.Context, cfg config.State, log *zap.Logger, reg prome
 		log.Warn("state is in memory: revocations and used one-time tokens are lost at exit and not shared with other replicas; for tests only")
 	}
 	return state.Open(ctx, url, state.Options{
-		PasswordFile: cfg.PasswordFile,
-		Logger:       log.Named("state"),
-		Registerer:   reg,
+		PasswordFile:   cfg.PasswordFile,
+		Logger:         log.Named("state"),
+		Registerer:     reg,
+		HistoryKeep:    history.KeepFor(),
+		HistoryMaxRows: history.MaxRows,
 	})
 }

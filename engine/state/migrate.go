@@ -121,3 +121,24 @@ func latest(p *goose.Provider) int64 {
 	}
 	return v
 }
+
+// checkSchema refuses a database whose schema is not this binary's,
+// changing nothing: a newer one with a *SchemaTooNewError.
+func checkSchema(ctx context.Context, c *conn) error {
+	p, err := newProvider(c)
+	if err != nil {
+		return err
+	}
+	db, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("read the schema version: %w", err)
+	}
+	switch binary := latest(p); {
+	case db > binary:
+		return &SchemaTooNewError{Database: db, Binary: binary}
+	case db < binary:
+		return fmt.Errorf("state database schema version %d is older than this binary's %d: "+
+			"start this trustgate's serve on it once to migrate it", db, binary)
+	}
+	return nil
+}

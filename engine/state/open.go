@@ -95,6 +95,11 @@ func connect(ctx context.Context, rawURL string, opts Options) (*conn, error) {
 	}
 	switch tg.scheme {
 	case backendSQLite:
+		if opts.ReadOnly {
+			if _, err := os.Stat(tg.rest); err != nil {
+				return nil, fmt.Errorf("state: sqlite:%s: %w", tg.rest, err)
+			}
+		}
 		return openSQLite(ctx, tg.rest)
 	case backendMemory:
 		return openMemory(ctx)

@@ -75,6 +75,16 @@ type Options struct {
 	// how long a delivered notification is (default 7 days).
 	RequestRetention      time.Duration
 	NotificationRetention time.Duration
+	// HistoryKeep is how long a decision stays in the decision history
+	// after it was last seen; zero or less: no history, and the sweep
+	// empties it. HistoryMaxRows bounds its rows; the least recently seen
+	// go first (default DefaultHistoryMaxRows).
+	HistoryKeep    time.Duration
+	HistoryMaxRows int64
+	// ReadOnly opens a database without migrating or sweeping it (replay
+	// reading a server's history): a schema older or newer than this
+	// binary's is refused, and a SQLite file must exist.
+	ReadOnly bool
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -118,9 +128,14 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		outage: outage.New(outage.Config{Logger: opts.Logger, Dependency: "state store",
 			Fields: []zap.Field{zap.String("backend", c.backend), zap.String("url", c.redacted)}}),
 		metrics:   newMetrics(opts.Registerer),
-		retention: retention{requests: opts.RequestRetention, notifications: opts.NotificationRetention},
+		retention: retention{requests: opts.RequestRetention, notifications: opts.NotificationRetention,
+			history: opts.HistoryKeep, historyRows: opts.HistoryMaxRows},
 	}
-	err = migrate(ctx, c, s.log)
+	if opts.ReadOnly {
+		err = checkSchema(ctx, c)
+	} else {
+		err = migrate(ctx, c, s.log)
+	}
 	if c.unlock != nil {
 		c.unlock()
 	}
@@ -128,7 +143,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		_ = s.closeDB()
 		return nil, fmt.Errorf("state: %s: %w", c.redacted, err)
 	}
-	s.sweep = startSweeper(s, opts.SweepInterval, opts.SweepBatch)
+	if !opts.ReadOnly {
+		s.sweep = startSweeper(s, opts.SweepInterval, opts.SweepBatch)
+	}
 	return s, nil
 }
 
@@ -153,6 +170,9 @@ func fillDefaults(o *Options) {
 	}
 	if o.NotificationRetention <= 0 {
 		o.NotificationRetention = DefaultNotificationRetention
+	}
+	if o.HistoryMaxRows <= 0 {
+		o.HistoryMaxRows = DefaultHistoryMaxRows
 	}
 	if o.Now == nil {
 		o.Now = time.Now

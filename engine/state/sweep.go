@@ -8,9 +8,12 @@ import (
 	"go.uber.org/zap"
 )
 
-// retention is how long finished requests and delivered notifications
-// are kept.
-type retention struct{ requests, notifications time.Duration }
+// retention is how long finished requests, delivered notifications and
+// decisions are kept, and how many decisions at most.
+type retention struct {
+	requests, notifications, history time.Duration
+	historyRows                      int64
+}
 
 // sweeps are the statements that delete at most $2 rows that expired by
 // the cutoff $1, one per table, in order: a request's reviews and history
@@ -27,6 +30,8 @@ var sweeps = [...]struct {
 	{"notification_outbox", sweepNotifications, func(now time.Time, keep retention) int64 {
 		return nanos(now.Add(-keep.notifications))
 	}},
+	{"decision_history", sweepHistory, historyCutoff},
+	{"decision_history", trimHistory, func(_ time.Time, keep retention) int64 { return keep.historyRows }},
 }
 
 func unixNow(now time.Time, _ retention) int64 { return now.Unix() }

@@ -3,6 +3,8 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -35,6 +37,9 @@ type Config struct {
 	Limits             Limits              `json:"limits"`
 	Log                Log                 `json:"log"`
 	State              State               `json:"state"`
+	// DecisionHistory is the state store's history of decisions, for
+	// `trustgate replay --state` (history.go).
+	DecisionHistory DecisionHistory `json:"decision_history"`
 	// AllowInsecureIssuers allows http issuers on loopback (development, tests).
 	AllowInsecureIssuers bool `json:"allow_insecure_issuers"`
 	// RevealReasons puts deny reasons in error_description.
@@ -121,9 +126,19 @@ type Log struct {
 type Duration time.Duration
 
 func (d *Duration) UnmarshalJSON(b []byte) error {
+	if string(b) == "0" { // keep: 0
+		*d = 0
+		return nil
+	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("want a Duration string such as \"15m\"")
+		return fmt.Errorf("want a Duration string such as \"15m\" or \"14d\"")
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+			*d = Duration(time.Duration(n) * 24 * time.Hour)
+			return nil
+		}
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {

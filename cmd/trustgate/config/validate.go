@@ -62,6 +62,7 @@ func (c *Config) FillDefaults() {
 		c.ShutdownDelay = &d
 	}
 	c.fillBundleDefaults()
+	c.DecisionHistory.fillDefaults()
 	if len(c.ShadowBundles) > 0 && c.ShadowSampleRate == 0 {
 		c.ShadowSampleRate = 1
 	}
@@ -95,6 +96,7 @@ func (c *Config) Validate() []string {
 	}
 	p = append(p, c.bundleProblems()...)
 	p = append(p, c.shadowProblems()...)
+	p = append(p, c.DecisionHistory.problems()...)
 	switch c.Signing.Algorithm {
 	case mint.ES256, mint.EdDSA, mint.RS256:
 	default:
