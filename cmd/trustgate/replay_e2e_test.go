@@ -52,7 +52,8 @@ func writeBundle(t *testing.T, iss, data string, extra map[string]string) string
 
 // servedDecisions serves the replay bundle with its decision log in a
 // file, makes one allowed and three denied exchanges over HTTP, and
-// returns the issuer URL, the bundle and the decision log.
+// returns the issuer URL, the bundle and the decision log; its state
+// (with the decision history) is sqlite:<decision log's dir>/state.db.
 func servedDecisions(t *testing.T) (string, string, string) {
 	t.Helper()
 	iss := enginetest.NewIssuer(t)
@@ -60,7 +61,8 @@ func servedDecisions(t *testing.T) (string, string, string) {
 	addr := freeAddr(t)
 	decisions := filepath.Join(t.TempDir(), "decisions.jsonl")
 	base, _ := startServeConfig(t, fmt.Sprintf("issuer: http://%s\nlisten: %s\nbundles: [%s]\n"+
-		"allow_insecure_issuers: true\nshutdown_grace: 5s\nlog: {level: error, decision_log: %s}\n", addr, addr, bundle, decisions))
+		"allow_insecure_issuers: true\nshutdown_grace: 5s\nlog: {level: error, decision_log: %s}\nstate: {url: \"sqlite:%s\"}\n",
+		addr, addr, bundle, decisions, filepath.Join(filepath.Dir(decisions), "state.db")))
 	for _, tc := range []struct {
 		project, ref string
 		want         int
@@ -159,6 +161,27 @@ func TestReplayOfServedDecisionsReportsExactlyWhatEachChangeOpensOrCloses(t *tes
 	})
 }
 
+func TestReplayOfTheServersDecisionHistoryFindsWhatTheDecisionLogFinds(t *testing.T) {
+	issuer, _, decisions := servedDecisions(t)
+	stateURL := "sqlite:" + filepath.Join(filepath.Dir(decisions), "state.db")
+	head := writeBundle(t, issuer, strings.Replace(replayBundleData, `"my-group/*"`, `"my-group/**"`, 1), nil)
+	var out replayOutput
+	eventually(t, func() string { // the history is written off the request path, within a second
+		code, stdout, stderr := runCLI(t, nil, "replay", "--head", head, "--state", stateURL, "--since", "1d", "--format", "json")
+		if code != 1 {
+			return fmt.Sprintf("exit %d, want 1: %s%s", code, stdout, stderr)
+		}
+		out = replayOutput{}
+		if err := json.Unmarshal([]byte(stdout), &out); err != nil || out.Read != 4 {
+			return fmt.Sprintf("read %d (%v), want the 4 decisions: %s", out.Read, err, stdout)
+		}
+		return ""
+	})
+	if out.NewlyAllowed != 1 || out.Unchanged != 3 || len(out.Groups) != 1 || out.Groups[0].Example.Input.Token["project_path"] != "my-group/sub/app" {
+		t.Fatalf("history replay %+v: want the subgroup's project newly allowed, the rest unchanged", out)
+	}
+}
+
 func TestReplayRefusesBadInputInOneLineAndWritesNothing(t *testing.T) {
 	issuer, bundle, decisions := servedDecisions(t)
 	dir := t.TempDir()
@@ -185,6 +208,7 @@ func TestReplayRefusesBadInputInOneLineAndWritesNothing(t *testing.T) {
 		{name: "A base that does not load is refused.", args: []string{"--head", bundle, "--base", broken, "--decisions", decisions}, want: "--base: "},
 		{name: "A missing decision file is refused.", args: []string{"--head", bundle, "--decisions", filepath.Join(dir, "absent.jsonl")}, want: "--decisions: "},
 		{name: "Neither --decisions nor --state is refused.", args: []string{"--head", bundle}, want: "give exactly one of --decisions or --state"},
+		{name: "A state database that does not exist is refused.", args: []string{"--head", bundle, "--state", "sqlite:" + filepath.Join(dir, "absent.db")}, want: "--state: "},
 		{name: "An unknown format is refused.", args: []string{"--head", bundle, "--decisions", decisions, "--format", "html"}, want: "--format must be"},
 	}
 	for _, tt := range tests {
