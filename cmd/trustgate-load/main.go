@@ -49,6 +49,8 @@ type options struct {
 	tokens      int
 	named       bool
 	deny        bool
+	history     bool // the decision history (the server's default: on)
+	shadow      bool // a shadow bundle: the generated bundle again
 	concurrency []int
 	duration    time.Duration
 	maxRequests int64
@@ -71,6 +73,8 @@ func main() {
 	flag.IntVar(&o.tokens, "tokens", 1000, "with -serve: distinct ID tokens cycled, spread over the projects")
 	flag.BoolVar(&o.named, "named", false, "with -serve: name the identity in each exchange")
 	flag.BoolVar(&o.deny, "deny", false, "with -serve: tokens the policy refuses (an unprotected ref); a 400 is the expected answer")
+	flag.BoolVar(&o.history, "history", true, "with -serve: keep the decision history (false: decision_history: {keep: 0})")
+	flag.BoolVar(&o.shadow, "shadow", false, "with -serve: evaluate every exchange against a shadow bundle (a copy of the generated one) too")
 	flag.StringVar(&levels, "c", "8", "concurrent clients, or a comma-separated list of concurrencies run in turn")
 	flag.DurationVar(&o.duration, "d", 10*time.Second, "duration of each run (at most 5m)")
 	flag.Int64Var(&o.maxRequests, "n", 1_000_000, "stop each run after this many requests")
@@ -253,8 +257,8 @@ func startTarget(ctx context.Context, o options, name, bin string, out io.Writer
 	if t.bodies, err = st.bodies(o); err != nil {
 		return t, err
 	}
-	fmt.Fprintf(out, "build=%s binary=%s server=%s identities=%d bundle=%q tokens=%d named=%t deny=%t\n",
-		name, bin, st.url, o.identities, o.bundle, len(t.bodies), o.named, o.deny)
+	fmt.Fprintf(out, "build=%s binary=%s server=%s identities=%d bundle=%q tokens=%d named=%t deny=%t history=%t shadow=%t\n",
+		name, bin, st.url, o.identities, o.bundle, len(t.bodies), o.named, o.deny, o.history, o.shadow)
 	if o.deny {
 		t.want = http.StatusBadRequest
 	}

@@ -78,7 +78,7 @@ func (s *stack) start(ctx context.Context, o options) error {
 		return err
 	}
 	cfg := filepath.Join(s.dir, "trustgate.yaml")
-	if err := os.WriteFile(cfg, []byte(serverConfig(s.url, bundle, filepath.Join(s.dir, "decisions.log"))), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(serverConfig(s.url, bundle, filepath.Join(s.dir, "decisions.log"), o)), 0o600); err != nil {
 		return err
 	}
 	logf, err := os.Create(s.logPath)
@@ -110,9 +110,17 @@ func (s *stack) start(ctx context.Context, o options) error {
 }
 
 // serverConfig is trustgate.yaml for the load: loopback, the generated
-// bundle, decision records to a file, warnings and errors only.
-func serverConfig(url, bundle, decisions string) string {
-	return fmt.Sprintf(`issuer: %s
+// bundle, decision records to a file, warnings and errors only; the
+// decision history off with -history=false, a shadow bundle with -shadow.
+func serverConfig(url, bundle, decisions string, o options) string {
+	var extra string
+	if !o.history {
+		extra += "decision_history: {keep: 0}\n"
+	}
+	if o.shadow {
+		extra += "shadow_bundles: [" + bundle + "]\n"
+	}
+	return extra + fmt.Sprintf(`issuer: %s
 listen: %s
 bundles: [%s]
 allow_insecure_issuers: true
