@@ -25,6 +25,7 @@ type replayFlags struct {
 	format     string
 	failOn     string
 	issuer     string
+	insecure   bool
 }
 
 func runReplay(ctx context.Context, args []string, io stdio) int {
@@ -38,6 +39,7 @@ func runReplay(ctx context.Context, args []string, io stdio) int {
 	fs.StringVar(&f.format, "format", "text", "text, json or markdown")
 	fs.StringVar(&f.failOn, "fail-on", "new-access", "new-access: exit 1 when head grants what base did not; none: exit 0")
 	fs.StringVar(&f.issuer, "issuer", "https://sts.example.com", "the server's issuer URL (providers' default audience)")
+	fs.BoolVar(&f.insecure, "allow-insecure-issuers", false, "accept http issuers on loopback, as a development server does")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -92,7 +94,7 @@ func (f *replayFlags) run(ctx context.Context, io stdio) (*replay.Report, error)
 }
 
 func (f *replayFlags) load(ctx context.Context, flag string, paths []string) (*policy.Policy, error) {
-	pol, err := policy.Load(ctx, paths, policy.Options{ServerIssuer: f.issuer, AllowInsecureIssuers: true})
+	pol, err := policy.Load(ctx, paths, policy.Options{ServerIssuer: f.issuer, AllowInsecureIssuers: f.insecure})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", flag, err)
 	}

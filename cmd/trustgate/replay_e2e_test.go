@@ -105,30 +105,34 @@ func TestReplayOfServedDecisionsReportsExactlyWhatEachChangeOpensOrCloses(t *tes
 		data    string
 		extra   map[string]string
 		code    int
+		diff    int // diff's exit code
 		change  string
 		project string // of the one changed decision
 		ref     string
 	}{
 		{
 			name: "Widening a glob from * to ** newly allows the subgroup's project, and fails.",
-			data: strings.Replace(replayBundleData, `"my-group/*"`, `"my-group/**"`, 1), code: 1,
+			data: strings.Replace(replayBundleData, `"my-group/*"`, `"my-group/**"`, 1), code: 1, diff: 1,
 			change: "newly allowed", project: "my-group/sub/app", ref: "main",
 		},
 		{
 			name: "Dropping the ref restriction newly allows the feature branch, and fails.",
-			data: strings.Replace(replayBundleData, "          refs: [\"branch:main\"]\n", "", 1), code: 1,
+			data: strings.Replace(replayBundleData, "          refs: [\"branch:main\"]\n", "", 1), code: 1, diff: 1,
 			change: "newly allowed", project: "my-group/app", ref: "feature",
 		},
 		{
 			name: "A custom deny newly denies the allowed project, and passes.",
 			data: replayBundleData, extra: map[string]string{"freeze.rego": "package trustgate.custom\n\ndeny contains \"frozen\" if input.token.project_path == \"my-group/app\"\n"},
-			code: 0, change: "newly denied", project: "my-group/app", ref: "main",
+			code: 0, diff: 0, change: "newly denied", project: "my-group/app", ref: "main",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			head := writeBundle(t, issuer, tt.data, tt.extra)
-			code, stdout, stderr := runCLI(t, nil, "replay", "--head", head, "--decisions", decisions, "--format", "json")
+			if code, stdout, stderr := runCLI(t, nil, "diff", "--allow-insecure-issuers", "--base", bundle, "--head", head); code != tt.diff {
+				t.Fatalf("diff exit %d, want %d: %s%s", code, tt.diff, stdout, stderr)
+			}
+			code, stdout, stderr := runCLI(t, nil, "replay", "--allow-insecure-issuers", "--head", head, "--decisions", decisions, "--format", "json")
 			if code != tt.code {
 				t.Fatalf("exit %d, want %d: %s", code, tt.code, stderr)
 			}
@@ -147,14 +151,14 @@ func TestReplayOfServedDecisionsReportsExactlyWhatEachChangeOpensOrCloses(t *tes
 		})
 	}
 	t.Run("The same bundle as base and head changes nothing and passes.", func(t *testing.T) {
-		code, stdout, stderr := runCLI(t, nil, "replay", "--head", bundle, "--base", bundle, "--decisions", decisions)
+		code, stdout, stderr := runCLI(t, nil, "replay", "--allow-insecure-issuers", "--head", bundle, "--base", bundle, "--decisions", decisions)
 		if code != 0 || !strings.Contains(stdout, "no new access") || !strings.Contains(stdout, "unchanged      4") {
 			t.Fatalf("exit %d: %s%s", code, stdout, stderr)
 		}
 	})
 	t.Run("The markdown report says new access and --fail-on none passes.", func(t *testing.T) {
 		head := writeBundle(t, issuer, strings.Replace(replayBundleData, `"my-group/*"`, `"my-group/**"`, 1), nil)
-		code, stdout, stderr := runCLI(t, nil, "replay", "--head", head, "--decisions", decisions, "--format", "markdown", "--fail-on", "none")
+		code, stdout, stderr := runCLI(t, nil, "replay", "--allow-insecure-issuers", "--head", head, "--decisions", decisions, "--format", "markdown", "--fail-on", "none")
 		if code != 0 || !strings.HasPrefix(stdout, "**trustgate replay**: NEW ACCESS") || !strings.Contains(stdout, "| `deploy` | **newly allowed** | 1 |") {
 			t.Fatalf("exit %d: %s%s", code, stdout, stderr)
 		}
@@ -167,7 +171,7 @@ func TestReplayOfTheServersDecisionHistoryFindsWhatTheDecisionLogFinds(t *testin
 	head := writeBundle(t, issuer, strings.Replace(replayBundleData, `"my-group/*"`, `"my-group/**"`, 1), nil)
 	var out replayOutput
 	eventually(t, func() string { // the history is written off the request path, within a second
-		code, stdout, stderr := runCLI(t, nil, "replay", "--head", head, "--state", stateURL, "--since", "1d", "--format", "json")
+		code, stdout, stderr := runCLI(t, nil, "replay", "--allow-insecure-issuers", "--head", head, "--state", stateURL, "--since", "1d", "--format", "json")
 		if code != 1 {
 			return fmt.Sprintf("exit %d, want 1: %s%s", code, stdout, stderr)
 		}
@@ -213,7 +217,7 @@ func TestReplayRefusesBadInputInOneLineAndWritesNothing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, stdout, stderr := runCLI(t, nil, append([]string{"replay"}, tt.args...)...)
+			code, stdout, stderr := runCLI(t, nil, append([]string{"replay", "--allow-insecure-issuers"}, tt.args...)...)
 			if code != 2 || stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, tt.want) {
 				t.Fatalf("exit %d, stdout %q, stderr %q: want exit 2, nothing written and one line containing %q", code, stdout, stderr, tt.want)
 			}
