@@ -15,8 +15,10 @@ REGO_DIRS   := policies bundles/example
 
 # STATE is where `make run` and `demo` keep the server's state.
 STATE       := sqlite:.trustgate/state.db
-# DEMO_LOG is where `make demo` sends the server's logs and decision log.
+# DEMO_LOG is where `make demo` sends the server's logs; DEMO_DECISIONS its
+# decision log, which the demo's last step replays.
 DEMO_LOG    := .trustgate/demo-server.log
+DEMO_DECISIONS := .trustgate/demo-decisions.jsonl
 
 build:
 	$(GO) build -o $(TRUSTGATE) ./cmd/trustgate
@@ -32,12 +34,18 @@ run: build
 ## demo: start the server (with its dev issuer), mint a GitLab-shaped token,
 ## exchange it, and show what the issued token says; then just-in-time
 ## access: a job requests prod-db-breakglass, an approver approves, the job
-## exchanges. The server's logs and decision log go to $(DEMO_LOG), not
-## between the steps.
+## exchanges; then a policy change that widens access, as `trustgate diff`
+## and `trustgate replay` over the demo's own decisions show it. The
+## server's logs go to $(DEMO_LOG), its decisions to $(DEMO_DECISIONS), not
+## between the steps. Ports 8080 and 8090 must be free.
 demo: build
 	@set -e; mkdir -p .trustgate; \
-	echo "the server's logs and decision log: $(DEMO_LOG)"; \
-	$(TRUSTGATE) serve --state $(STATE) >$(DEMO_LOG) 2>&1 & pid=$$!; \
+	for port in 8080 8090; do \
+	  rc=0; curl -s -o /dev/null --max-time 2 http://127.0.0.1:$$port/ || rc=$$?; \
+	  if [ $$rc -ne 7 ]; then echo "make demo: port $$port on 127.0.0.1 is taken; stop what listens there (make run?) and try again"; exit 1; fi; \
+	done; \
+	echo "the server's logs: $(DEMO_LOG); its decision log: $(DEMO_DECISIONS)"; rm -f $(DEMO_DECISIONS); \
+	$(TRUSTGATE) serve --state $(STATE) --decision-log $(DEMO_DECISIONS) >$(DEMO_LOG) 2>&1 & pid=$$!; \
 	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null' EXIT; \
 	for i in $$(seq 50); do curl -sf http://127.0.0.1:8080/readyz >/dev/null 2>&1 && \
 	  curl -sf http://127.0.0.1:8090/.well-known/openid-configuration >/dev/null 2>&1 && break; sleep 0.2; done; \
@@ -69,7 +77,15 @@ demo: build
 	fi; \
 	wait $$job; . ./.demo-jit.env; rm -f .demo-jit.env .demo-jit.log .demo-jit.out; \
 	echo "7. the job got a token for prod-db-breakglass, until the grant ends:"; \
-	curl -sf -H "Authorization: Bearer $$TG" http://127.0.0.1:8080/v1/whoami; echo
+	curl -sf -H "Authorization: Bearer $$TG" http://127.0.0.1:8080/v1/whoami; echo; \
+	echo "8. a change that drops the demo identity's ref restrictions: trustgate diff says it widens (exit 1)"; \
+	rm -rf .trustgate/demo-head; cp -r bundles/example .trustgate/demo-head; rm -f .trustgate/demo-head/*_test.rego; \
+	awk '/^    demo:/{d=1} d&&/^$$/{d=0} !(d && /ref_protected|refs:/)' bundles/example/data.yaml >.trustgate/demo-head/data.yaml; \
+	rc=0; $(TRUSTGATE) diff --allow-insecure-issuers --base bundles/example --head .trustgate/demo-head || rc=$$?; \
+	echo "   diff exit code: $$rc"; \
+	echo "9. and trustgate replay over the decisions this demo just made: the feature branch of step 4 is newly allowed (exit 1)"; \
+	rc=0; $(TRUSTGATE) replay --allow-insecure-issuers --head .trustgate/demo-head --decisions $(DEMO_DECISIONS) || rc=$$?; \
+	echo "   replay exit code: $$rc"
 
 $(OPA):
 	GOBIN=$(BIN) $(GO) install github.com/open-policy-agent/opa@$(OPA_VERSION)
@@ -145,4 +161,4 @@ load-100k: build
 	$(GO) run ./cmd/trustgate-load -serve $(TRUSTGATE) -identities 100000 -deny -c 16 -d $(LOADTIME) $(LOADFLAGS)
 
 clean:
-	rm -rf $(BIN) $(DEMO_LOG) .demo-jit.env .demo-jit.log .demo-jit.out
+	rm -rf $(BIN) $(DEMO_LOG) $(DEMO_DECISIONS) .trustgate/demo-head .demo-jit.env .demo-jit.log .demo-jit.out
