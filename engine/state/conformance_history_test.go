@@ -129,7 +129,7 @@ func testHistorySweep(t *testing.T, b backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer off.Close()
+	defer func() { _ = off.Close() }()
 	if err := off.KeepDecisions(ctx, []HistoryEntry{entry("x", now, 1)}); err != nil {
 		t.Fatal(err)
 	}

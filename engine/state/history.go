@@ -52,7 +52,7 @@ func (s *Store) KeepDecisions(ctx context.Context, entries []HistoryEntry) error
 		if err != nil {
 			return err
 		}
-		defer stmt.Close()
+		defer func() { _ = stmt.Close() }()
 		for _, e := range entries {
 			if _, err := stmt.ExecContext(ctx, e.Key[:], string(e.Record), max(e.Count, 1), nanos(e.At)); err != nil {
 				return err
@@ -85,7 +85,7 @@ func (s *Store) DecisionHistory(ctx context.Context, since time.Time, f func(His
 			if err != nil {
 				return err
 			}
-			defer rs.Close()
+			defer func() { _ = rs.Close() }()
 			for rs.Next() {
 				var r HistoryRow
 				var record string
