@@ -41,6 +41,28 @@ func shadowServe(t *testing.T, rego string, broken bool) (base, token, decisions
 	return base, iss.Mint(t, claims), decisions
 }
 
+// shadowLoaded waits until /v1/policy says the shadow policy is loaded:
+// it loads beside the service, after the service is ready.
+func shadowLoaded(t *testing.T, base string) {
+	t.Helper()
+	eventually(t, func() string {
+		resp, err := enginetest.Get(t, nil, base+"/v1/policy")
+		if err != nil {
+			return err.Error()
+		}
+		defer resp.Body.Close()
+		var st struct {
+			Shadow *struct {
+				Loaded bool `json:"loaded"`
+			} `json:"shadow"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || st.Shadow == nil || !st.Shadow.Loaded {
+			return fmt.Sprintf("the shadow policy is not loaded (%v)", err)
+		}
+		return ""
+	})
+}
+
 // shadowRecords reads the decision log's shadow records.
 func shadowRecords(t *testing.T, path string) []map[string]any {
 	t.Helper()
@@ -65,6 +87,7 @@ func shadowRecords(t *testing.T, path string) []map[string]any {
 
 func TestAShadowBundleThatDeniesWhatLiveAllowsIsCountedAndChangesNothingForCallers(t *testing.T) {
 	base, token, decisions := shadowServe(t, "package trustgate.custom\n\ndeny contains \"shadow says no\" if true\n", false)
+	shadowLoaded(t, base)
 	if code, _ := exchangeStatus(t, base, token); code != http.StatusOK {
 		t.Fatalf("exchange status %d under a denying shadow bundle, want 200", code)
 	}
@@ -123,6 +146,9 @@ func TestAShadowBundleThatFailsNeverChangesWhatCallersGet(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			base, token, _ := shadowServe(t, tt.rego, tt.broken)
+			if tt.outcome != "" {
+				shadowLoaded(t, base)
+			}
 			if code, _ := exchangeStatus(t, base, token); code != http.StatusOK {
 				t.Fatalf("exchange status %d, want 200", code)
 			}
