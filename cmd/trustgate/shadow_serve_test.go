@@ -41,22 +41,33 @@ func shadowServe(t *testing.T, rego string, broken bool) (base, token, decisions
 	return base, iss.Mint(t, claims), decisions
 }
 
+// policyStatus is GET /v1/policy's live and shadow state.
+type policyStatus struct {
+	Loaded bool `json:"loaded"`
+	Shadow *struct {
+		Loaded    bool              `json:"loaded"`
+		Bundles   []json.RawMessage `json:"bundles"`
+		LastError string            `json:"last_error"`
+	} `json:"shadow"`
+}
+
+func getPolicyStatus(t *testing.T, base string) (policyStatus, error) {
+	var st policyStatus
+	resp, err := enginetest.Get(t, nil, base+"/v1/policy")
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	return st, err
+}
+
 // shadowLoaded waits until /v1/policy says the shadow policy is loaded:
 // it loads beside the service, after the service is ready.
 func shadowLoaded(t *testing.T, base string) {
 	t.Helper()
 	eventually(t, func() string {
-		resp, err := enginetest.Get(t, nil, base+"/v1/policy")
-		if err != nil {
-			return err.Error()
-		}
-		defer resp.Body.Close()
-		var st struct {
-			Shadow *struct {
-				Loaded bool `json:"loaded"`
-			} `json:"shadow"`
-		}
-		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || st.Shadow == nil || !st.Shadow.Loaded {
+		if st, err := getPolicyStatus(t, base); err != nil || st.Shadow == nil || !st.Shadow.Loaded {
 			return fmt.Sprintf("the shadow policy is not loaded (%v)", err)
 		}
 		return ""
@@ -112,19 +123,8 @@ func TestAShadowBundleThatDeniesWhatLiveAllowsIsCountedAndChangesNothingForCalle
 	if rec["outcome"] != "newly_denied" || live["allow"] != true || sh["allow"] != false || rec["input"] == nil {
 		t.Fatalf("shadow record %v: want both decisions, the input and outcome newly_denied", rec)
 	}
-	resp, err := enginetest.Get(t, nil, base+"/v1/policy")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var st struct {
-		Shadow *struct {
-			Loaded  bool              `json:"loaded"`
-			Bundles []json.RawMessage `json:"bundles"`
-		} `json:"shadow"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || st.Shadow == nil || !st.Shadow.Loaded || len(st.Shadow.Bundles) != 1 {
-		t.Fatalf("/v1/policy shadow %+v (%v): want the loaded shadow bundle", st.Shadow, err)
+	if st, err := getPolicyStatus(t, base); err != nil || st.Shadow == nil || !st.Shadow.Loaded || len(st.Shadow.Bundles) != 1 {
+		t.Fatalf("/v1/policy %+v (%v): want the loaded shadow bundle", st, err)
 	}
 }
 
@@ -162,19 +162,8 @@ func TestAShadowBundleThatFailsNeverChangesWhatCallersGet(t *testing.T) {
 				return
 			}
 			eventually(t, func() string {
-				resp, err := enginetest.Get(t, nil, base+"/v1/policy")
-				if err != nil {
-					return err.Error()
-				}
-				defer resp.Body.Close()
-				var st struct {
-					Loaded bool `json:"loaded"`
-					Shadow *struct {
-						Loaded    bool   `json:"loaded"`
-						LastError string `json:"last_error"`
-					} `json:"shadow"`
-				}
-				if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || !st.Loaded || st.Shadow == nil || st.Shadow.Loaded || st.Shadow.LastError == "" {
+				st, err := getPolicyStatus(t, base)
+				if err != nil || !st.Loaded || st.Shadow == nil || st.Shadow.Loaded || st.Shadow.LastError == "" {
 					return fmt.Sprintf("/v1/policy %+v shadow %+v (%v): want the live policy loaded and the shadow's error", st, st.Shadow, err)
 				}
 				return ""
