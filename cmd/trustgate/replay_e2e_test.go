@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/trustgate/trustgate/engine/enginetest"
+	"github.com/trustgate/trustgate/engine/state"
 )
 
 // replayBundleData is the bundle the replay test serves and changes:
@@ -201,6 +204,7 @@ func TestReplayRefusesBadInputInOneLineAndWritesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	broken := writeBundle(t, issuer, "trustgate: {identities: [\n", nil)
+	newer := newerStateDB(t)
 	tests := []struct {
 		name string
 		args []string
@@ -213,6 +217,7 @@ func TestReplayRefusesBadInputInOneLineAndWritesNothing(t *testing.T) {
 		{name: "A missing decision file is refused.", args: []string{"--head", bundle, "--decisions", filepath.Join(dir, "absent.jsonl")}, want: "--decisions: "},
 		{name: "Neither --decisions nor --state is refused.", args: []string{"--head", bundle}, want: "give exactly one of --decisions or --state"},
 		{name: "A state database that does not exist is refused.", args: []string{"--head", bundle, "--state", "sqlite:" + filepath.Join(dir, "absent.db")}, want: "--state: "},
+		{name: "A decision history from a newer schema is refused.", args: []string{"--head", bundle, "--state", newer}, want: "is newer than this binary's"},
 		{name: "An unknown format is refused.", args: []string{"--head", bundle, "--decisions", decisions, "--format", "html"}, want: "--format must be"},
 	}
 	for _, tt := range tests {
@@ -223,4 +228,26 @@ func TestReplayRefusesBadInputInOneLineAndWritesNothing(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newerStateDB is a SQLite state database a newer trustgate migrated.
+func newerStateDB(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "state.db")
+	st, err := state.Open(context.Background(), "sqlite:"+path, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	if _, err := db.ExecContext(context.Background(), "INSERT INTO trustgate_schema_version (version_id, is_applied) VALUES (999, true)"); err != nil {
+		t.Fatal(err)
+	}
+	return "sqlite:" + path
 }
