@@ -127,7 +127,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		log:       opts.Logger,
 		outage: outage.New(outage.Config{Logger: opts.Logger, Dependency: "state store",
 			Fields: []zap.Field{zap.String("backend", c.backend), zap.String("url", c.redacted)}}),
-		metrics:   newMetrics(opts.Registerer),
+		metrics: newMetrics(opts.Registerer),
 		retention: retention{requests: opts.RequestRetention, notifications: opts.NotificationRetention,
 			history: opts.HistoryKeep, historyRows: opts.HistoryMaxRows},
 	}
