@@ -31,9 +31,9 @@ func (e *Engine) RequestAccess(ctx context.Context, c AccessCall, in access.NewR
 	})
 }
 
-// AccessRequests lists the requests the caller may see.
-func (e *Engine) AccessRequests(ctx context.Context, c AccessCall, f access.Filter) ([]access.Request, error) {
-	return accessCall(e, ctx, c, "list", func(pol *policy.Policy, who access.Party) ([]access.Request, error) {
+// AccessRequests lists a page of the requests the caller may see.
+func (e *Engine) AccessRequests(ctx context.Context, c AccessCall, f access.Filter) (access.Page, error) {
+	return accessCall(e, ctx, c, "list", func(pol *policy.Policy, who access.Party) (access.Page, error) {
 		return e.access.List(ctx, pol, who, f)
 	})
 }

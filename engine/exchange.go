@@ -106,7 +106,7 @@ func (e *Engine) decide(ctx context.Context, v *verify.Verified, req Request, po
 	if err := denial(d); err != nil {
 		return policy.Decision{}, time.Time{}, err
 	}
-	notAfter, err := grantEnd(d, grants)
+	notAfter, err := holdToGrant(pol, d, e.audiences(d), grants, e.now())
 	if err != nil {
 		rec.failed(err)
 		return policy.Decision{}, time.Time{}, err
@@ -207,10 +207,7 @@ func (e *Engine) mint(v *verify.Verified, d policy.Decision, notAfter time.Time)
 			return nil, fmt.Errorf("%w: grant %s has ended", ErrDenied, d.Grant)
 		}
 	}
-	aud := d.Audiences
-	if len(aud) == 0 {
-		aud = []string{e.cfg.Issuer}
-	}
+	aud := e.audiences(d)
 	c := mint.Claims{
 		Issuer:    e.cfg.Issuer,
 		Subject:   d.Subject,
@@ -238,6 +235,14 @@ func (e *Engine) mint(v *verify.Verified, d policy.Decision, notAfter time.Time)
 		Identity:    d.Identity,
 		Subject:     d.Subject,
 	}, nil
+}
+
+// audiences are the token's: the decision's, or the server's issuer.
+func (e *Engine) audiences(d policy.Decision) []string {
+	if len(d.Audiences) == 0 {
+		return []string{e.cfg.Issuer}
+	}
+	return d.Audiences
 }
 
 // ttl is the identity's ttl, or the default, never more than MaxTTL.

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -48,7 +49,10 @@ func WithGrants(input ast.Value, grants []access.Grant) ast.Value {
 		terms[i] = ast.ObjectTerm(
 			ast.Item(ast.StringTerm("id"), ast.StringTerm(g.ID)),
 			ast.Item(ast.StringTerm("identity"), ast.StringTerm(g.Identity)),
+			ast.Item(ast.StringTerm("starts_at"), ast.StringTerm(g.StartsAt.UTC().Format(time.RFC3339))),
 			ast.Item(ast.StringTerm("ends_at"), ast.StringTerm(g.EndsAt.UTC().Format(time.RFC3339))),
+			ast.Item(ast.StringTerm("scopes"), stringsTerm(g.Scopes)),
+			ast.Item(ast.StringTerm("audiences"), stringsTerm(g.Audiences)),
 			ast.Item(ast.StringTerm("binds"), ast.BooleanTerm(g.Binds)),
 			ast.Item(ast.StringTerm("binding"), ast.ObjectTerm(
 				ast.Item(ast.StringTerm("kind"), ast.StringTerm(g.Binding.Kind)),
@@ -66,17 +70,50 @@ func WithGrants(input ast.Value, grants []access.Grant) ast.Value {
 	return out
 }
 
-// grantEnd is when the grant a decision names ends: the issued token must
-// not outlive it. A decision naming a grant the engine did not hand the
-// policy, or one that does not bind the token, is an internal error.
-func grantEnd(d policy.Decision, grants []access.Grant) (time.Time, error) {
-	if d.Grant == "" {
+// holdToGrant is the engine's own check of an allow against the grants it
+// handed the policy, whatever a (possibly custom, possibly buggy) policy
+// returned (DESIGN §13): a just-in-time identity is granted only through
+// an active grant of that identity that binds the token, with no scope and
+// no audience (aud being what the token will carry) beyond what the grant
+// carries. It returns when the grant ends, which the token must not
+// outlive. Anything else is ErrInternal, never a token.
+func holdToGrant(pol *policy.Policy, d policy.Decision, aud []string, grants []access.Grant, now time.Time) (time.Time, error) {
+	_, jit := pol.JustInTime(d.Identity)
+	if !jit && d.Grant == "" {
 		return time.Time{}, nil
 	}
-	for _, g := range grants {
-		if g.ID == d.Grant && g.Binds {
-			return g.EndsAt, nil
+	if !jit {
+		return time.Time{}, fmt.Errorf("%w: the policy granted standing identity %s through grant %q", ErrInternal, d.Identity, d.Grant)
+	}
+	i := slices.IndexFunc(grants, func(g access.Grant) bool { return d.Grant != "" && g.ID == d.Grant })
+	if i < 0 {
+		return time.Time{}, fmt.Errorf("%w: the policy granted just-in-time identity %s without an active grant (%q)", ErrInternal, d.Identity, d.Grant)
+	}
+	g := grants[i]
+	var problem string
+	switch {
+	case !g.Binds:
+		problem = "which does not cover this token"
+	case g.Identity != d.Identity:
+		problem = "which is for identity " + g.Identity
+	case now.Before(g.StartsAt) || !now.Before(g.EndsAt):
+		// The store hands over active grants only: this one ended since.
+		return time.Time{}, fmt.Errorf("%w: grant %s is not active now", ErrDenied, g.ID)
+	case !subset(d.Scopes, g.Scopes):
+		problem = fmt.Sprintf("with scopes %q beyond its %q", d.Scopes, g.Scopes)
+	case len(g.Audiences) > 0 && !subset(aud, g.Audiences):
+		problem = fmt.Sprintf("with audiences %q beyond its %q", aud, g.Audiences)
+	default:
+		return g.EndsAt, nil
+	}
+	return time.Time{}, fmt.Errorf("%w: the policy granted %s through grant %s, %s", ErrInternal, d.Identity, g.ID, problem)
+}
+
+func subset(xs, of []string) bool {
+	for _, x := range xs {
+		if !slices.Contains(of, x) {
+			return false
 		}
 	}
-	return time.Time{}, fmt.Errorf("%w: the policy granted through grant %q, which does not cover this token", ErrInternal, d.Grant)
+	return true
 }

@@ -16,7 +16,7 @@ import (
 // policy decides what the caller may see and do (DESIGN §13).
 type Access interface {
 	RequestAccess(ctx context.Context, c engine.AccessCall, in access.NewRequest) (access.Request, error)
-	AccessRequests(ctx context.Context, c engine.AccessCall, f access.Filter) ([]access.Request, error)
+	AccessRequests(ctx context.Context, c engine.AccessCall, f access.Filter) (access.Page, error)
 	AccessRequest(ctx context.Context, c engine.AccessCall, id string) (access.Request, error)
 	ReviewAccess(ctx context.Context, c engine.AccessCall, id, verdict, reason string) (access.Request, error)
 	CancelAccess(ctx context.Context, c engine.AccessCall, id, reason string) (access.Request, error)
@@ -51,9 +51,11 @@ func (s *Server) accessRoutes() []route {
 	}
 }
 
-// accessList is the answer of GET /v1/access/requests.
+// accessList is the answer of GET /v1/access/requests: a page, newest
+// first, and the cursor of the next page when there is one.
 type accessList struct {
-	Requests []access.Request `json:"requests"`
+	Requests   []access.Request `json:"requests"`
+	NextCursor string           `json:"next_cursor,omitempty"`
 }
 
 // accessRequests is GET (list) and POST (file a request) on
@@ -70,14 +72,14 @@ func (s *Server) accessRequests(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	list, err := s.access.AccessRequests(r.Context(), call, f)
+	page, err := s.access.AccessRequests(r.Context(), call, f)
 	if err != nil {
 		return &accessError{err: err}
 	}
-	if list == nil {
-		list = []access.Request{}
+	if page.Requests == nil {
+		page.Requests = []access.Request{}
 	}
-	return writeJSON(w, http.StatusOK, accessList{Requests: list})
+	return writeJSON(w, http.StatusOK, accessList{Requests: page.Requests, NextCursor: page.Next})
 }
 
 // fileAccessRequest is POST /v1/access/requests: parse → RequestAccess →

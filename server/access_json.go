@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -15,23 +17,30 @@ import (
 
 // Fields of the just-in-time API's bodies.
 const (
-	fieldDuration = "duration"
-	fieldReason   = "reason"
-	fieldTicket   = "ticket"
-	paramState    = "state"
+	fieldDuration  = "duration"
+	fieldReason    = "reason"
+	fieldTicket    = "ticket"
+	fieldAudiences = "audiences"
+	fieldStartsAt  = "starts_at"
+	paramState     = "state"
+	paramCursor    = "cursor"
+	paramLimit     = "limit"
 )
 
 // Descriptions of refused just-in-time calls (constants, never input).
 const (
 	descNoIDToken       = "an ID token is required in the Authorization header (Bearer scheme)"
 	descBadIDToken      = "the ID token is not valid"
-	descAccessString    = "identity, duration, reason and ticket must be strings"
+	descAccessString    = "identity, duration, reason, ticket and starts_at must be strings"
+	descAccessStartsAt  = "starts_at must be an RFC 3339 time, such as 2026-12-01T18:00:00Z"
+	descAccessAudience  = "each audience must be a non-empty string"
+	descAccessLimit     = "parameter limit must be a whole number from 1 to 200"
 	descAccessIdentity  = "field identity is required"
 	descAccessReason    = "field reason is required"
 	descAccessDuration  = "duration must be a positive duration in whole seconds, such as 1h or 90m"
 	descAccessTooLong   = "reason or ticket is too long"
 	descAccessState     = "parameter state must be one of pending, approved, denied, cancelled, expired, revoked"
-	descAccessListQuery = "the only query parameter is state, given once"
+	descAccessListQuery = "the query parameters are state, identity, cursor and limit, each given once"
 	descQueryNone       = "this endpoint takes no query parameters"
 	descAccessDenied    = "refused by policy"
 	descAccessNotFound  = "no such access request"
@@ -46,8 +55,9 @@ var states = map[string]access.State{
 	"cancelled": access.StateCancelled, "expired": access.StateExpired, "revoked": access.StateRevoked,
 }
 
-// readAccessFilter reads GET /v1/access/requests's query: state, at most
-// once, and nothing else.
+// readAccessFilter reads GET /v1/access/requests's query: state,
+// identity, cursor and limit, each at most once, and nothing else. The
+// cursor is the next_cursor of an earlier page, checked by the engine.
 func readAccessFilter(rawQuery string) (access.Filter, error) {
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
@@ -55,16 +65,39 @@ func readAccessFilter(rawQuery string) (access.Filter, error) {
 	}
 	var f access.Filter
 	for name, vs := range q {
-		if name != paramState || len(vs) != 1 {
+		if len(vs) != 1 {
 			return access.Filter{}, invalidRequest(descAccessListQuery)
 		}
-		st, ok := states[vs[0]]
-		if !ok {
-			return access.Filter{}, invalidRequest(descAccessState)
+		if err := setFilter(&f, name, vs[0]); err != nil {
+			return access.Filter{}, err
 		}
-		f.State = st
 	}
 	return f, nil
+}
+
+// setFilter sets one list parameter.
+func setFilter(f *access.Filter, name, v string) error {
+	switch name {
+	case paramState:
+		st, ok := states[v]
+		if !ok {
+			return invalidRequest(descAccessState)
+		}
+		f.State = st
+	case paramIdentity:
+		f.Identity = v
+	case paramCursor:
+		f.Cursor = v
+	case paramLimit:
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > access.MaxList {
+			return invalidRequest(descAccessLimit)
+		}
+		f.Limit = n
+	default:
+		return invalidRequest(descAccessListQuery)
+	}
+	return nil
 }
 
 // readNewAccessRequest reads POST /v1/access/requests's body strictly:
@@ -78,24 +111,29 @@ func readNewAccessRequest(r *http.Request) (access.NewRequest, error) {
 	if err != nil {
 		return in, err
 	}
-	var duration string
+	var duration, starts string
 	err = decodeObject(body, map[string]func(*json.Decoder) error{
 		fieldIdentity: stringField(&in.Identity, descAccessString),
 		fieldDuration: stringField(&duration, descAccessString),
 		fieldReason:   stringField(&in.Reason, descAccessString),
 		fieldTicket:   stringField(&in.Ticket, descAccessString),
+		fieldStartsAt: stringField(&starts, descAccessString),
 		fieldScopes: func(dec *json.Decoder) (err error) {
 			in.Scopes, err = jsonStrings(dec)
+			return err
+		},
+		fieldAudiences: func(dec *json.Decoder) (err error) {
+			in.Audiences, err = jsonStrings(dec)
 			return err
 		},
 	})
 	if err != nil {
 		return in, err
 	}
-	return in, checkNewAccessRequest(&in, duration)
+	return in, checkNewAccessRequest(&in, duration, starts)
 }
 
-func checkNewAccessRequest(in *access.NewRequest, duration string) error {
+func checkNewAccessRequest(in *access.NewRequest, duration, starts string) error {
 	if in.Identity == "" {
 		return invalidRequest(descAccessIdentity)
 	}
@@ -111,6 +149,16 @@ func checkNewAccessRequest(in *access.NewRequest, duration string) error {
 			return invalidRequest(descAccessDuration)
 		}
 		in.Duration = d
+	}
+	if starts != "" {
+		t, err := time.Parse(time.RFC3339, starts)
+		if err != nil {
+			return invalidRequest(descAccessStartsAt)
+		}
+		in.StartsAt = t
+	}
+	if slices.Contains(in.Audiences, "") {
+		return invalidRequest(descAccessAudience)
 	}
 	scopes, err := checkScopes(in.Scopes)
 	in.Scopes = scopes

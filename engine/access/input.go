@@ -3,84 +3,44 @@ package access
 import (
 	"time"
 
-	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/trustgate/trustgate/engine/policy"
 )
 
-// requestInput is the input of data.trustgate.access.request: the
+// requestInput is what data.trustgate.access.request is asked: the
 // requester's verified token and provider, the request, now.
-func requestInput(who Party, in NewRequest, now time.Time) ast.Value {
-	scopes := make([]any, len(in.Scopes))
-	for i, sc := range in.Scopes {
-		scopes[i] = sc
+func requestInput(who Party, in NewRequest, now time.Time) policy.AccessRequestInput {
+	return policy.AccessRequestInput{
+		Who: who.policy(), Identity: in.Identity, DurationSeconds: int64(in.Duration / time.Second),
+		Reason: in.Reason, Ticket: in.Ticket, Scopes: in.Scopes, Audiences: in.Audiences,
+		StartsAt: in.StartsAt, Now: now,
 	}
-	return value(map[string]any{
-		"token":    who.Claims,
-		"provider": providerInput(who),
-		"request": map[string]any{
-			"identity":         in.Identity,
-			"duration_seconds": int64(in.Duration / time.Second),
-			"reason":           in.Reason,
-			"ticket":           in.Ticket,
-			"scopes":           scopes,
-		},
-		"now": now.UTC().Format(time.RFC3339),
-	})
 }
 
-// reviewInput is the input of data.trustgate.access.review: the stored
-// request with its requester's facts, the reviewer's token and provider,
-// the verdict, now.
-func reviewInput(r Request, who Party, verdict string, now time.Time) ast.Value {
-	reviews := make([]any, len(r.Reviews))
+// reviewInput is what data.trustgate.access.review is asked: the stored
+// request with its requester's facts and persons, the reviewer's token
+// and provider, the verdict, now.
+func reviewInput(r Request, who Party, verdict string, now time.Time) policy.AccessReviewInput {
+	reviews := make([]policy.PastReview, len(r.Reviews))
 	for i, rv := range r.Reviews {
-		reviews[i] = map[string]any{
-			"reviewer": map[string]any{"issuer": rv.Reviewer.Issuer, "sub": rv.Reviewer.Subject},
-			"verdict":  rv.Verdict,
-		}
+		reviews[i] = policy.PastReview{Issuer: rv.Reviewer.Issuer, Subject: rv.Reviewer.Subject, Person: rv.Reviewer.Key, Verdict: rv.Verdict}
 	}
-	facts := make(map[string]any, len(r.Requester.Facts))
-	for k, v := range r.Requester.Facts {
-		facts[k] = v
-	}
-	return value(map[string]any{
-		"request": map[string]any{
-			"id":       r.ID,
-			"identity": r.Identity,
-			"state":    string(r.State),
-			"requester": map[string]any{
-				"provider": r.Requester.Provider,
-				"issuer":   r.Requester.Issuer,
-				"sub":      r.Requester.Subject,
-				"claims":   facts,
-			},
-			"reviews": reviews,
+	return policy.AccessReviewInput{
+		Request: policy.ReviewedRequest{
+			ID: r.ID, Identity: r.Identity, State: string(r.State),
+			RequesterProvider: r.Requester.Provider, RequesterIssuer: r.Requester.Issuer, RequesterSubject: r.Requester.Subject,
+			RequesterPersons: r.Requester.Persons, RequesterFacts: r.Requester.Facts, Reviews: reviews,
 		},
-		"token":    who.Claims,
-		"provider": providerInput(who),
-		"verdict":  verdict,
-		"now":      now.UTC().Format(time.RFC3339),
-	})
+		Who: who.policy(), Verdict: verdict, Now: now,
+	}
 }
 
-// reviewerInput is the input of data.trustgate.access.reviewer: the
+// reviewerInput is what data.trustgate.access.reviewer is asked: the
 // person's verified token and provider, the just-in-time identities.
-func reviewerInput(who Party, identities []string) ast.Value {
-	names := make([]any, len(identities))
-	for i, n := range identities {
-		names[i] = n
-	}
-	return value(map[string]any{"token": who.Claims, "provider": providerInput(who), "identities": names})
+func reviewerInput(who Party, identities []string) policy.ReviewerInput {
+	return policy.ReviewerInput{Who: who.policy(), Identities: identities}
 }
 
-func providerInput(who Party) map[string]any {
-	return map[string]any{"name": who.Provider, "issuer": who.Issuer, "platform": who.Platform}
-}
-
-// value converts an input built of JSON types; they always convert.
-func value(x map[string]any) ast.Value {
-	v, err := ast.InterfaceToValue(x)
-	if err != nil {
-		return ast.NewObject()
-	}
-	return v
+// policy is the party as the policy's queries see it.
+func (p Party) policy() policy.Party {
+	return policy.Party{Provider: p.Provider, Issuer: p.Issuer, Platform: p.Platform, Claims: p.Claims}
 }

@@ -55,11 +55,19 @@ type Request struct {
 	Binding           Binding   `json:"binding"`
 	Reason            string    `json:"reason"`
 	Ticket            string    `json:"ticket,omitempty"`
-	Scopes            []string  `json:"scopes,omitempty"`
-	DurationSeconds   int64     `json:"duration_seconds"`
-	CreatedAt         time.Time `json:"created_at"`
+	// Scopes are what a grant of the request carries: the scopes named,
+	// or all of the identity's when none were (IdentityScopes: shown so to
+	// approvers). Audiences, when named, bound the grant's audiences too.
+	Scopes          []string `json:"scopes"`
+	IdentityScopes  bool     `json:"identity_scopes,omitempty"`
+	Audiences       []string `json:"audiences,omitempty"`
+	DurationSeconds int64    `json:"duration_seconds"`
+	// StartsAt, when set, is the earliest the grant starts: approved
+	// before it, the grant is active only from then.
+	StartsAt  *time.Time `json:"starts_at,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
 	// ExpiresAt is when a pending request lapses or, once approved, when
-	// its grant ends (approval time + duration).
+	// its grant ends (GrantEnds).
 	ExpiresAt time.Time `json:"expires_at"`
 	// History is every transition, oldest first.
 	History []Event `json:"history"`
@@ -74,6 +82,21 @@ func (r *Request) Approvals() int {
 		}
 	}
 	return n
+}
+
+// GrantStarts is when the grant of r, approved at, starts: then, or
+// StartsAt when that is later.
+func (r *Request) GrantStarts(at time.Time) time.Time {
+	if r.StartsAt != nil && r.StartsAt.After(at) {
+		return r.StartsAt.UTC()
+	}
+	return at.UTC()
+}
+
+// GrantEnds is when the grant of r, approved at, ends: its start plus
+// the duration approved.
+func (r *Request) GrantEnds(at time.Time) time.Time {
+	return r.GrantStarts(at).Add(time.Duration(r.DurationSeconds) * time.Second)
 }
 
 // Review is one person's verdict on a request.
@@ -91,6 +114,9 @@ type Person struct {
 	Issuer   string `json:"issuer"`
 	Subject  string `json:"sub"`
 	Name     string `json:"name,omitempty"`
+	// Key is who the person is as the policy tells people apart
+	// (person.rego): set on reviews, which count once per person.
+	Key string `json:"-"`
 }
 
 // Event is one transition of a request.
@@ -107,6 +133,9 @@ type Requester struct {
 	Person
 	// Facts are allowlisted claims (factNames), as strings.
 	Facts map[string]string
+	// Persons are the persons behind the request, as the request policy
+	// named them (person.rego): none of them may review it. Not shown.
+	Persons []string
 }
 
 // MarshalJSON writes the requester as DESIGN §13 shows it:
@@ -140,7 +169,12 @@ type Grant struct {
 	ID       string
 	Identity string
 	Binding  Binding
-	EndsAt   time.Time
+	// Scopes bound what an exchange under the grant gets; Audiences too,
+	// when the request named any.
+	Scopes    []string
+	Audiences []string
+	StartsAt  time.Time
+	EndsAt    time.Time
 	// Binds is whether the grant's binding is the exchanging token's
 	// (set by Service.Grants).
 	Binds bool

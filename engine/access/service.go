@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/open-policy-agent/opa/v1/ast"
 	"go.uber.org/zap"
 
 	"github.com/trustgate/trustgate/engine/policy"
@@ -20,17 +19,15 @@ import (
 const (
 	MaxReasonLen = 1000
 	MaxTicketLen = 200
-	// MaxList is the most requests one List returns.
-	MaxList = 200
 )
 
 // Policy is what the service asks of the active policy.
 type Policy interface {
 	JustInTime(identity string) (policy.JIT, bool)
-	AccessRequest(ctx context.Context, input ast.Value) (policy.AccessRequestDecision, error)
-	AccessReview(ctx context.Context, input ast.Value) (policy.AccessReviewDecision, error)
 	JustInTimeIdentities() []string
-	Reviewer(ctx context.Context, input ast.Value) (policy.ReviewerDecision, error)
+	AccessRequest(ctx context.Context, in policy.AccessRequestInput) (policy.AccessRequestDecision, error)
+	AccessReview(ctx context.Context, in policy.AccessReviewInput) (policy.AccessReviewDecision, error)
+	Reviewer(ctx context.Context, in policy.ReviewerInput) (policy.ReviewerDecision, error)
 }
 
 // Config is what New needs.
@@ -85,7 +82,13 @@ type NewRequest struct {
 	Duration time.Duration
 	Reason   string
 	Ticket   string
-	Scopes   []string
+	// Scopes and Audiences named bound the grant; no scopes: all of the
+	// identity's.
+	Scopes    []string
+	Audiences []string
+	// StartsAt, when set, is the earliest the grant may start (at most
+	// the identity's jit.max_lead_time ahead).
+	StartsAt time.Time
 }
 
 func (in NewRequest) check() error {
@@ -141,13 +144,18 @@ func (s *Service) Request(ctx context.Context, pol Policy, who Party, in NewRequ
 	r := Request{
 		ID: newID(), Identity: in.Identity, State: StatePending, Risk: d.Risk,
 		ApprovalsRequired: d.ApprovalsRequired, Reviews: []Review{},
-		Requester: Requester{Person: who.Person(), Facts: who.facts()}, Binding: b,
-		Reason: in.Reason, Ticket: in.Ticket, Scopes: in.Scopes, DurationSeconds: d.DurationSeconds,
+		Requester: Requester{Person: who.Person(), Facts: who.facts(), Persons: d.RequesterPersons}, Binding: b,
+		Reason: in.Reason, Ticket: in.Ticket, Scopes: nonNil(d.Scopes), IdentityScopes: len(in.Scopes) == 0,
+		Audiences: d.Audiences, DurationSeconds: d.DurationSeconds,
 		CreatedAt: now, ExpiresAt: now.Add(jit.PendingTTL),
 		History: []Event{{Type: EventRequested, Actor: who.Person(), Reason: in.Reason, At: now}},
 	}
+	if !in.StartsAt.IsZero() {
+		starts := in.StartsAt.UTC()
+		r.StartsAt = &starts
+	}
 	if d.ApprovalsRequired == 0 {
-		r.State, r.ExpiresAt = StateApproved, now.Add(time.Duration(d.DurationSeconds)*time.Second)
+		r.State, r.ExpiresAt = StateApproved, r.GrantEnds(now)
 		r.History = append(r.History, Event{Type: EventApproved, Actor: who.Person(), Reason: "risk " + d.Risk + " needs no approval", At: now})
 	}
 	if err := s.store.CreateAccessRequest(ctx, r, s.notify); err != nil {
@@ -176,28 +184,6 @@ func (s *Service) Get(ctx context.Context, pol Policy, who Party, id string) (Re
 	return r, nil
 }
 
-// List returns the requests who may see, newest first.
-func (s *Service) List(ctx context.Context, pol Policy, who Party, f Filter) ([]Request, error) {
-	if f.Limit <= 0 || f.Limit > MaxList {
-		f.Limit = MaxList
-	}
-	all, err := s.store.AccessRequests(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Request, 0, len(all))
-	for _, r := range all {
-		ok, err := s.visible(ctx, pol, who, r)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			out = append(out, r)
-		}
-	}
-	return out, nil
-}
-
 // visible: who asked for r, or the policy lets who read it.
 func (s *Service) visible(ctx context.Context, pol Policy, who Party, r Request) (bool, error) {
 	if who.Is(r.Requester.Person) {
@@ -223,11 +209,12 @@ func (s *Service) Review(ctx context.Context, pol Policy, who Party, id, verdict
 	if err := checkReason(reason); err != nil {
 		return Request{}, err
 	}
-	r, err := s.authorize(ctx, pol, who, id, verdict)
+	r, person, err := s.authorize(ctx, pol, who, id, verdict)
 	if err != nil {
 		return Request{}, err
 	}
 	rv := Review{Reviewer: who.Person(), Verdict: verdict, Reason: reason, At: s.now()}
+	rv.Reviewer.Key = person
 	r, ev, err := s.store.ReviewAccessRequest(ctx, r.ID, rv, s.notify)
 	if err != nil {
 		return Request{}, err
@@ -257,7 +244,7 @@ func (s *Service) Revoke(ctx context.Context, pol Policy, who Party, id, reason 
 		return Request{}, err
 	}
 	if !who.Is(r.Requester.Person) {
-		if err := s.permit(ctx, pol, who, r, VerdictRevoke); err != nil {
+		if _, err := s.permit(ctx, pol, who, r, VerdictRevoke); err != nil {
 			return Request{}, err
 		}
 	}
@@ -277,28 +264,31 @@ func (s *Service) end(ctx context.Context, r Request, from, to State, e Event) (
 }
 
 // authorize reads request id and asks the policy whether who may give
-// verdict on it. A request who may not even read is ErrNotFound.
-func (s *Service) authorize(ctx context.Context, pol Policy, who Party, id, verdict string) (Request, error) {
+// verdict on it; it returns the request and who the reviewer is as a
+// person. A request who may not even read is ErrNotFound.
+func (s *Service) authorize(ctx context.Context, pol Policy, who Party, id, verdict string) (Request, string, error) {
 	r, err := s.Get(ctx, pol, who, id)
 	if err != nil {
-		return Request{}, err
+		return Request{}, "", err
 	}
-	if err := s.permit(ctx, pol, who, r, verdict); err != nil {
-		return Request{}, err
+	person, err := s.permit(ctx, pol, who, r, verdict)
+	if err != nil {
+		return Request{}, "", err
 	}
-	return r, nil
+	return r, person, nil
 }
 
-// permit asks the policy whether who may give verdict on r, already read.
-func (s *Service) permit(ctx context.Context, pol Policy, who Party, r Request, verdict string) error {
+// permit asks the policy whether who may give verdict on r, already read,
+// and returns who the reviewer is as a person.
+func (s *Service) permit(ctx context.Context, pol Policy, who Party, r Request, verdict string) (string, error) {
 	d, err := pol.AccessReview(ctx, reviewInput(r, who, verdict, s.now()))
 	if err != nil {
-		return err
+		return "", err
 	}
 	if !d.Allow {
-		return &DeniedError{Reasons: d.Reasons}
+		return "", &DeniedError{Reasons: d.Reasons}
 	}
-	return nil
+	return d.Person, nil
 }
 
 // Grants are identity's active grants, each marked with whether it binds
@@ -358,6 +348,15 @@ func checkOptionalReason(reason string) error {
 		return fmt.Errorf("%w: reason is longer than %d bytes", ErrInvalid, MaxReasonLen)
 	}
 	return nil
+}
+
+// nonNil is ss, or an empty list for none: a grant's scopes are a list,
+// never absent.
+func nonNil(ss []string) []string {
+	if ss == nil {
+		return []string{}
+	}
+	return ss
 }
 
 // newID is a request id: 128 random bits, lower-case base32.

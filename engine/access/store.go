@@ -18,8 +18,9 @@ type Store interface {
 	// AccessRequest returns a request with its reviews and history;
 	// ErrNotFound when there is none.
 	AccessRequest(ctx context.Context, id string) (Request, error)
-	// AccessRequests lists requests, newest first, at most f.Limit.
-	AccessRequests(ctx context.Context, f Filter) ([]Request, error)
+	// AccessRequests lists the requests f selects, newest first (by
+	// created_at, then id), at most f.Limit, filtering in the query.
+	AccessRequests(ctx context.Context, q Query) ([]Request, error)
 	// ReviewAccessRequest records rv on a pending request that has not
 	// lapsed by rv.At and that rv's reviewer has not reviewed; a denial
 	// denies it, and the approval that reaches approvals_required approves
@@ -46,10 +47,42 @@ type Store interface {
 
 // Filter selects requests to list.
 type Filter struct {
-	// State, when set, keeps requests in that state only.
-	State State
-	// Limit bounds the list (the store may cap it further).
+	// State, when set, keeps requests in that state only; Identity, when
+	// set, requests for that identity only.
+	State    State
+	Identity string
+	// Cursor continues a list where an earlier page ended (Page.Next);
+	// "" starts from the newest. Opaque to callers.
+	Cursor string
+	// Limit bounds the page (at most MaxList).
 	Limit int
+}
+
+// Page is one page of a list, newest first; Next, when set, is the Cursor
+// of the page after it.
+type Page struct {
+	Requests []Request
+	Next     string
+}
+
+// Query is a Filter as the store runs it: who may see what, and where the
+// page starts.
+type Query struct {
+	State    State
+	Identity string
+	// After, when set, keeps requests older than it (newest first).
+	After *Position
+	Limit int
+	// The caller sees requests whose requester is RequesterIssuer and
+	// RequesterSubject, and requests for Readable identities.
+	RequesterIssuer, RequesterSubject string
+	Readable                          []string
+}
+
+// Position is a request's place in the list: its creation and its id.
+type Position struct {
+	CreatedAt time.Time
+	ID        string
 }
 
 // Subscribers names the notification targets of each event type; nil: none.

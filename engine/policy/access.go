@@ -19,13 +19,24 @@ type AccessRequestDecision struct {
 	ApprovalsRequired  int      `json:"approvals_required"`
 	DurationSeconds    int64    `json:"duration_seconds"`
 	MaxDurationSeconds int64    `json:"max_duration_seconds"`
-	Reasons            []string `json:"reasons"`
+	// Scopes are what a grant of the request carries: the scopes named,
+	// or all of the identity's when none are. Audiences are the audiences
+	// named (none: the identity's).
+	Scopes    []string `json:"scopes"`
+	Audiences []string `json:"audiences"`
+	// RequesterPersons are the persons behind the request (person.rego):
+	// none of them may review it.
+	RequesterPersons []string `json:"requester_persons"`
+	Reasons          []string `json:"reasons"`
 }
 
 // AccessReviewDecision is what data.trustgate.access.review evaluates to:
 // whether a person may give a verdict on a request.
 type AccessReviewDecision struct {
-	Allow   bool     `json:"allow"`
+	Allow bool `json:"allow"`
+	// Person is who the reviewer is (person.rego): one person reviews a
+	// request once, whatever provider their token comes through.
+	Person  string   `json:"person"`
 	Reasons []string `json:"reasons"`
 }
 
@@ -39,9 +50,9 @@ type ReviewerDecision struct {
 }
 
 // Reviewer evaluates data.trustgate.access.reviewer for input.
-func (p *Policy) Reviewer(ctx context.Context, input ast.Value) (ReviewerDecision, error) {
+func (p *Policy) Reviewer(ctx context.Context, in ReviewerInput) (ReviewerDecision, error) {
 	var d ReviewerDecision
-	if err := p.evalInto(ctx, p.reviewer, reviewerQuery, input, &d); err != nil {
+	if err := p.evalInto(ctx, p.reviewer, reviewerQuery, in.value(), &d); err != nil {
 		return ReviewerDecision{}, err
 	}
 	return d, nil
@@ -49,13 +60,13 @@ func (p *Policy) Reviewer(ctx context.Context, input ast.Value) (ReviewerDecisio
 
 // AccessRequest evaluates data.trustgate.access.request for input. An
 // allow without a risk, or a denial without reasons, is ErrEvaluation.
-func (p *Policy) AccessRequest(ctx context.Context, input ast.Value) (AccessRequestDecision, error) {
+func (p *Policy) AccessRequest(ctx context.Context, in AccessRequestInput) (AccessRequestDecision, error) {
 	var d AccessRequestDecision
-	err := p.evalInto(ctx, p.accessRequest, accessRequestQuery, input, &d)
+	err := p.evalInto(ctx, p.accessRequest, accessRequestQuery, in.value(), &d)
 	switch {
 	case err != nil:
-	case d.Allow && (d.Risk == "" || d.ApprovalsRequired < 0 || d.DurationSeconds <= 0):
-		err = fmt.Errorf("%w: %s: an allow without a risk, approvals or duration", ErrEvaluation, accessRequestQuery)
+	case d.Allow && (d.Risk == "" || d.ApprovalsRequired < 0 || d.DurationSeconds <= 0 || len(d.RequesterPersons) == 0):
+		err = fmt.Errorf("%w: %s: an allow without a risk, approvals, duration or requester", ErrEvaluation, accessRequestQuery)
 	case !d.Allow && len(d.Reasons) == 0:
 		err = fmt.Errorf("%w: %s: a denial without reasons", ErrEvaluation, accessRequestQuery)
 	}
@@ -66,10 +77,14 @@ func (p *Policy) AccessRequest(ctx context.Context, input ast.Value) (AccessRequ
 }
 
 // AccessReview evaluates data.trustgate.access.review for input.
-func (p *Policy) AccessReview(ctx context.Context, input ast.Value) (AccessReviewDecision, error) {
+func (p *Policy) AccessReview(ctx context.Context, in AccessReviewInput) (AccessReviewDecision, error) {
 	var d AccessReviewDecision
-	err := p.evalInto(ctx, p.accessReview, accessReviewQuery, input, &d)
-	if err == nil && !d.Allow && len(d.Reasons) == 0 {
+	err := p.evalInto(ctx, p.accessReview, accessReviewQuery, in.value(), &d)
+	switch {
+	case err != nil:
+	case d.Allow && d.Person == "":
+		err = fmt.Errorf("%w: %s: an allow that names no person", ErrEvaluation, accessReviewQuery)
+	case !d.Allow && len(d.Reasons) == 0:
 		err = fmt.Errorf("%w: %s: a denial without reasons", ErrEvaluation, accessReviewQuery)
 	}
 	if err != nil {

@@ -17,7 +17,7 @@ var (
 	platforms     = []string{verify.PlatformGitLab, verify.PlatformGitHub, verify.PlatformGeneric}
 	algorithms    = []string{"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA"}
 	rootKeys      = []string{"providers", "identities", "risk_levels"}
-	providerKeys  = []string{"issuer", "platform", "audiences", "jwks_url", "algorithms", "max_token_lifetime", "one_time_use"}
+	providerKeys  = []string{"issuer", "platform", "audiences", "jwks_url", "algorithms", "max_token_lifetime", "one_time_use", "emails_verified"}
 	identityKeys  = []string{"email", "description", "roles", "scopes", "audiences", "ttl", "expires_at", "federations", "access", "jit"}
 	federationKey = []string{"provider", "subject", "claims", "refs", "environments"}
 )
@@ -42,6 +42,7 @@ type index struct {
 	byIssuer   map[string]*verify.Provider
 	identities map[string]*identity // by name
 	byEmail    map[string]string    // email → identity name
+	jitNames   []string             // the just-in-time identities, sorted
 	candidates map[string]any       // data.trustgate.index (candidateIndex)
 	// pending brings candidates while candidateIndex runs (validate starts
 	// it; finish waits for it).
@@ -146,6 +147,9 @@ func (v *validator) indexIdentities(idx *index, identities map[string]any, names
 	}
 	for _, name := range names {
 		id := idx.identities[name]
+		if id != nil && id.jit != nil {
+			idx.jitNames = append(idx.jitNames, name)
+		}
 		if id == nil || id.email == "" {
 			continue
 		}

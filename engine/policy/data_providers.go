@@ -61,6 +61,11 @@ func (v *validator) provider(name string, raw any) *verify.Provider {
 		}
 		p.OneTimeUse = b
 	}
+	if raw, present := obj["emails_verified"]; present {
+		if _, ok := raw.(bool); !ok {
+			v.add(file, key+".emails_verified", "want true or false, not %s", describe(raw))
+		}
+	}
 	if len(v.problems) > before {
 		return nil
 	}

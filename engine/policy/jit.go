@@ -29,15 +29,19 @@ const riskDefault = "high"
 
 var (
 	bindings = []string{BindSubject, BindProject, BindRef, BindPipeline}
-	jitKeys  = []string{"max_duration", "default_duration", "bind", "pending_ttl", "approvers"}
+	jitKeys  = []string{"max_duration", "default_duration", "max_lead_time", "bind", "pending_ttl", "approvers"}
 	// libraryRiskLevels are access.rego's levels, used when the data has none.
 	libraryRiskLevels = map[string]int{"low": 0, "high": 1, "critical": 2}
 )
 
 // JIT is what the engine holds of a just-in-time identity's jit block.
+// DefaultDuration and MaxLeadTime are as written, 0 when left out: their
+// defaults (the lesser of 1h and max_duration; 7 days) are the policy's to
+// apply (access.rego), defined there once.
 type JIT struct {
 	MaxDuration     time.Duration
 	DefaultDuration time.Duration
+	MaxLeadTime     time.Duration
 	Bind            string
 	PendingTTL      time.Duration
 }
@@ -69,7 +73,8 @@ func (v *validator) jitBlock(file, key string, m map[string]any, providers map[s
 	v.unknownKeys(file, key, m, jitKeys)
 	j := &JIT{PendingTTL: DefaultPendingTTL}
 	j.MaxDuration = v.jitDuration(file, key, m, "max_duration", true)
-	j.DefaultDuration = v.jitDuration(file, key, m, "default_duration", true)
+	j.DefaultDuration = v.jitDuration(file, key, m, "default_duration", false)
+	j.MaxLeadTime = v.jitDuration(file, key, m, "max_lead_time", false)
 	if d := v.jitDuration(file, key, m, "pending_ttl", false); d > 0 {
 		j.PendingTTL = d
 	}

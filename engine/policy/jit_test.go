@@ -76,6 +76,20 @@ func TestAStandingIdentityIsNotJustInTime(t *testing.T) {
 	}
 }
 
+func TestDefaultDurationAndMaxLeadTimeMayBeLeftOut(t *testing.T) {
+	jit := strings.Replace(goodJIT, "        default_duration: 1h\n", "", 1)
+	if jit == goodJIT {
+		t.Fatal("goodJIT no longer has default_duration: 1h")
+	}
+	if _, err := policy.Load(context.Background(), []string{bundleDir(t, jitData(jit, ""))}, options()); err != nil {
+		t.Fatalf("a jit block without default_duration: %v", err)
+	}
+	lead := strings.Replace(goodJIT, "        bind: ref\n", "        bind: ref\n        max_lead_time: 72h\n", 1)
+	if _, err := policy.Load(context.Background(), []string{bundleDir(t, jitData(lead, ""))}, options()); err != nil {
+		t.Fatalf("a jit block with max_lead_time: %v", err)
+	}
+}
+
 func TestNoApproversAreAllowedWhenTheDefaultRiskApprovesByItself(t *testing.T) {
 	id := "      access: just-in-time\n      jit: {max_duration: 1h, default_duration: 30m, bind: pipeline}\n"
 	levels := "  risk_levels:\n    high: {approvals: 0}\n    critical: {approvals: 1}\n"
@@ -106,6 +120,8 @@ func TestJustInTimeDataIsChecked(t *testing.T) {
 			want: []string{key + ".jit.default_duration: 2h0m0s is longer than max_duration 1h0m0s"}},
 		{name: "A fraction of a second is refused.", identity: block("{max_duration: 1h, default_duration: 1500ms, bind: ref, " + approvers + "}"),
 			want: []string{key + ".jit.default_duration: want whole seconds, not 1.5s"}},
+		{name: "A bad max_lead_time is refused.", identity: block("{max_duration: 1h, max_lead_time: 7d, bind: ref, " + approvers + "}"),
+			want: []string{key + ".jit.max_lead_time: want a positive duration such as \"15m\" or \"2h\", not \"7d\""}},
 		{name: "A bad pending_ttl is refused.", identity: block("{max_duration: 1h, default_duration: 1h, pending_ttl: soon, bind: ref, " + approvers + "}"),
 			want: []string{key + ".jit.pending_ttl: want a positive duration"}},
 		{name: "An unknown binding is refused.", identity: block("{max_duration: 1h, default_duration: 1h, bind: branch, " + approvers + "}"),
@@ -113,7 +129,7 @@ func TestJustInTimeDataIsChecked(t *testing.T) {
 		{name: "A missing binding is refused.", identity: block("{max_duration: 1h, default_duration: 1h, " + approvers + "}"),
 			want: []string{key + ".jit.bind: is required"}},
 		{name: "An unknown key in the jit block is refused.", identity: block("{max_duration: 1h, default_duration: 1h, bind: ref, approver: [], " + approvers + "}"),
-			want: []string{key + ".jit.approver: unknown key (known: max_duration, default_duration, bind, pending_ttl, approvers)"}},
+			want: []string{key + ".jit.approver: unknown key (known: max_duration, default_duration, max_lead_time, bind, pending_ttl, approvers)"}},
 		{name: "An approver naming an unknown provider is refused.", identity: block("{max_duration: 1h, default_duration: 1h, bind: ref, approvers: [{provider: okta, claims: {groups: x}}]}"),
 			want: []string{key + ".jit.approvers[0].provider: unknown provider \"okta\" (known: corp, gitlab)"}},
 		{name: "An approver that matches everyone of a provider is refused.", identity: block("{max_duration: 1h, default_duration: 1h, bind: ref, approvers: [{provider: corp}]}"),

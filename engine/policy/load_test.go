@@ -145,12 +145,13 @@ func TestCheckReportsEveryDataProblemWithItsKey(t *testing.T) {
 	dir := "testdata/bundles/broken"
 	f := filepath.Join(dir, "data.yaml")
 	want := []string{
-		f + `: trustgate.providers.gitlab.audience: unknown key (known: issuer, platform, audiences, jwks_url, algorithms, max_token_lifetime, one_time_use)`,
+		f + `: trustgate.providers.gitlab.audience: unknown key (known: issuer, platform, audiences, jwks_url, algorithms, max_token_lifetime, one_time_use, emails_verified)`,
 		f + `: trustgate.providers.gitlab.issuer: http is allowed only on a loopback host`,
 		f + `: trustgate.providers.gitlab.jwks_url: must not carry a query`,
 		f + `: trustgate.providers.gitlab.algorithms[0]: want one of RS256, RS384, RS512, ES256, ES384, ES512, PS256, PS384, PS512, EdDSA, not "HS256"`,
 		f + `: trustgate.providers.gitlab.max_token_lifetime: want a duration such as "15m" or "2h", not a number`,
 		f + `: trustgate.providers.gitlab.one_time_use: want true or false, not a string`,
+		f + `: trustgate.providers.gitlab.emails_verified: want true or false, not a string`,
 		f + `: trustgate.providers.nameless.issuer: is required`,
 		f + `: trustgate.providers.nameless.platform: want one of gitlab, github, generic, not "bitbucket"`,
 		f + `: trustgate.providers.twin-again.issuer: issuer "https://gitlab.example.com" is also provider twin's (in ` + f + `): routing by issuer must be unambiguous`,
@@ -183,7 +184,7 @@ func TestCheckReportsEveryDataProblemWithItsKey(t *testing.T) {
 	if !errors.As(err, &pe) || len(pe.Problems) != len(got) {
 		t.Fatalf("Load refuses with %v, want the %d problems Check reports", err, len(got))
 	}
-	if !strings.HasPrefix(err.Error(), "21 problems:\n  ") {
+	if !strings.HasPrefix(err.Error(), "22 problems:\n  ") {
 		t.Errorf("error text begins %.40q", err.Error())
 	}
 }

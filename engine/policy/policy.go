@@ -181,12 +181,5 @@ func (p *Policy) JustInTime(name string) (JIT, bool) {
 // JustInTimeIdentities are the names of the just-in-time identities,
 // sorted.
 func (p *Policy) JustInTimeIdentities() []string {
-	var names []string
-	for name, id := range p.index.identities {
-		if id.jit != nil {
-			names = append(names, name)
-		}
-	}
-	slices.Sort(names)
-	return names
+	return slices.Clone(p.index.jitNames)
 }

@@ -180,6 +180,7 @@ func jitBlock(b, h policy.JIT) []Change {
 	}
 	longer("max_duration", b.MaxDuration, h.MaxDuration)
 	longer("default_duration", b.DefaultDuration, h.DefaultDuration)
+	longer("max_lead_time", b.MaxLeadTime, h.MaxLeadTime)
 	longer("pending_ttl", b.PendingTTL, h.PendingTTL)
 	if b.Bind != h.Bind {
 		c := Change{What: "jit.bind", Kind: Changed, Before: b.Bind, After: h.Bind}

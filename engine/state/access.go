@@ -18,20 +18,24 @@ import (
 // notifications in notification_outbox; times are Unix nanoseconds.
 
 // requestColumns are access_request's columns in scanRequest's order.
-const requestColumns = `id, identity, state, risk, approvals_required, requester, binding, reason, ticket, scopes, duration_seconds, created_at, expires_at`
+const requestColumns = `id, identity, state, risk, approvals_required, requester, requester_persons, binding, reason, ticket,
+scopes, identity_scopes, audiences, duration_seconds, starts_at, created_at, expires_at`
 
-const insertRequest = `INSERT INTO access_request (id, identity, state, risk, approvals_required, requester, binding, binding_key,
-reason, ticket, scopes, duration_seconds, created_at, expires_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`
+const insertRequest = `INSERT INTO access_request (id, identity, state, risk, approvals_required, requester, requester_persons,
+requester_issuer, requester_sub, binding, binding_key, reason, ticket, scopes, identity_scopes, audiences, duration_seconds,
+starts_at, created_at, expires_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`
 
-const insertReview = `INSERT INTO access_review (request_id, seq, reviewer_provider, reviewer_issuer, reviewer_sub, reviewer_name, verdict, reason, at)
-VALUES ($1, (SELECT count(*) + 1 FROM access_review WHERE request_id = $1), $2, $3, $4, $5, $6, $7, $8)`
+const insertReview = `INSERT INTO access_review (request_id, seq, reviewer_provider, reviewer_issuer, reviewer_sub, reviewer_name,
+reviewer_person, verdict, reason, at)
+VALUES ($1, (SELECT count(*) + 1 FROM access_review WHERE request_id = $1), $2, $3, $4, $5, $6, $7, $8, $9)`
 
 const insertEvent = `INSERT INTO access_event (request_id, seq, type, actor, reason, at)
 VALUES ($1, (SELECT count(*) + 1 FROM access_event WHERE request_id = $1), $2, $3, $4, $5)`
 
-// maxListed caps AccessRequests whatever the filter asks.
-const maxListed = access.MaxList
+// maxListed caps AccessRequests whatever the query asks (a page and the
+// one after it that says there is a next page).
+const maxListed = access.MaxList + 1
 
 // querier is a *sql.DB or a *sql.Tx.
 type querier interface {
@@ -46,12 +50,16 @@ func (s *Store) CreateAccessRequest(ctx context.Context, r access.Request, notif
 	if err != nil {
 		return fmt.Errorf("state: access request %s: %w", r.ID, err)
 	}
-	binding, _ := json.Marshal(r.Binding) // strings only: never fails
-	scopes, _ := json.Marshal(r.Scopes)
+	// Strings only: these never fail.
+	binding, _ := json.Marshal(r.Binding)
+	scopes, _ := json.Marshal(list(r.Scopes))
+	audiences, _ := json.Marshal(list(r.Audiences))
+	persons, _ := json.Marshal(list(r.Requester.Persons))
 	return s.tx(ctx, "access_create", func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, insertRequest, r.ID, r.Identity, string(r.State), r.Risk, r.ApprovalsRequired,
-			string(requester), string(binding), r.Binding.Key(), r.Reason, r.Ticket, string(scopes), r.DurationSeconds,
-			nanos(r.CreatedAt), nanos(r.ExpiresAt), nanos(r.CreatedAt))
+			string(requester), string(persons), r.Requester.Issuer, r.Requester.Subject, string(binding), r.Binding.Key(),
+			r.Reason, r.Ticket, string(scopes), flag(r.IdentityScopes), string(audiences), r.DurationSeconds,
+			optionalNanos(r.StartsAt), nanos(r.CreatedAt), nanos(r.ExpiresAt), nanos(r.CreatedAt))
 		if err != nil {
 			return err
 		}
@@ -86,25 +94,52 @@ func (s *Store) AccessRequest(ctx context.Context, id string) (access.Request, e
 	return out[0], nil
 }
 
-// AccessRequests lists requests newest first, in f.State when set, at most
-// f.Limit (and never more than access.MaxList).
-func (s *Store) AccessRequests(ctx context.Context, f access.Filter) ([]access.Request, error) {
-	limit := f.Limit
-	if limit <= 0 || limit > maxListed {
-		limit = maxListed
-	}
-	q := `SELECT ` + requestColumns + ` FROM access_request ORDER BY created_at DESC, id DESC LIMIT $1`
-	args := []any{limit}
-	if f.State != "" {
-		q = `SELECT ` + requestColumns + ` FROM access_request WHERE state = $2 ORDER BY created_at DESC, id DESC LIMIT $1`
-		args = append(args, string(f.State))
-	}
+// AccessRequests lists the requests q selects, newest first, filtering
+// in the query: the caller's own and those of the identities they may
+// read, in q.State and for q.Identity when set, after q.After, at most
+// q.Limit (never more than maxListed).
+func (s *Store) AccessRequests(ctx context.Context, q access.Query) ([]access.Request, error) {
+	query, args := listQuery(q)
 	var out []access.Request
 	err := s.read(ctx, "access_list", func(ctx context.Context, tx *sql.Tx) (err error) {
-		out, err = readRequests(ctx, tx, q, args...)
+		out, err = readRequests(ctx, tx, query, args...)
 		return err
 	})
 	return out, err
+}
+
+// listQuery is the SELECT of AccessRequests and its arguments.
+func listQuery(q access.Query) (string, []any) {
+	limit := q.Limit
+	if limit <= 0 || limit > maxListed {
+		limit = maxListed
+	}
+	args := []any{q.RequesterIssuer, q.RequesterSubject}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	visible := "(requester_issuer = $1 AND requester_sub = $2"
+	if len(q.Readable) > 0 {
+		in := make([]string, len(q.Readable))
+		for i, name := range q.Readable {
+			in[i] = arg(name)
+		}
+		visible += " OR identity IN (" + strings.Join(in, ", ") + ")"
+	}
+	where := []string{visible + ")"}
+	if q.State != "" {
+		where = append(where, "state = "+arg(string(q.State)))
+	}
+	if q.Identity != "" {
+		where = append(where, "identity = "+arg(q.Identity))
+	}
+	if q.After != nil {
+		t, id := arg(nanos(q.After.CreatedAt)), arg(q.After.ID)
+		where = append(where, "(created_at < "+t+" OR created_at = "+t+" AND id < "+id+")")
+	}
+	return `SELECT ` + requestColumns + ` FROM access_request WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY created_at DESC, id DESC LIMIT ` + arg(limit), args
 }
 
 // readRequests runs q, which selects requestColumns, and fills in each
@@ -130,17 +165,20 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanRequest(row scanner) (access.Request, error) {
 	var r access.Request
-	var st, requester, binding, scopes string
-	var created, expires int64
-	err := row.Scan(&r.ID, &r.Identity, &st, &r.Risk, &r.ApprovalsRequired, &requester, &binding,
-		&r.Reason, &r.Ticket, &scopes, &r.DurationSeconds, &created, &expires)
+	var st, requester, persons, binding, scopes, audiences string
+	var identityScopes int
+	var starts, created, expires int64
+	err := row.Scan(&r.ID, &r.Identity, &st, &r.Risk, &r.ApprovalsRequired, &requester, &persons, &binding,
+		&r.Reason, &r.Ticket, &scopes, &identityScopes, &audiences, &r.DurationSeconds, &starts, &created, &expires)
 	if err != nil {
 		return access.Request{}, err
 	}
 	r.State, r.CreatedAt, r.ExpiresAt = access.State(st), fromNanos(created), fromNanos(expires)
+	r.IdentityScopes, r.StartsAt = identityScopes != 0, fromOptionalNanos(starts)
 	r.Reviews, r.History = []access.Review{}, []access.Event{}
 	err = errors.Join(json.Unmarshal([]byte(requester), &r.Requester), json.Unmarshal([]byte(binding), &r.Binding),
-		json.Unmarshal([]byte(scopes), &r.Scopes))
+		json.Unmarshal([]byte(scopes), &r.Scopes), json.Unmarshal([]byte(audiences), &r.Audiences),
+		json.Unmarshal([]byte(persons), &r.Requester.Persons))
 	if err != nil {
 		return access.Request{}, fmt.Errorf("access request %s: stored JSON: %w", r.ID, err)
 	}
@@ -155,12 +193,13 @@ func loadChildren(ctx context.Context, q querier, rs []access.Request) error {
 		index[r.ID], ids[i] = i, r.ID
 	}
 	in := placeholders(len(ids))
-	err := eachRow(ctx, q, `SELECT request_id, reviewer_provider, reviewer_issuer, reviewer_sub, reviewer_name, verdict, reason, at
+	err := eachRow(ctx, q, `SELECT request_id, reviewer_provider, reviewer_issuer, reviewer_sub, reviewer_name, reviewer_person, verdict, reason, at
 FROM access_review WHERE request_id IN (`+in+`) ORDER BY request_id, seq`, ids, func(row scanner) error {
 		var id string
 		var rv access.Review
 		var at int64
-		if err := row.Scan(&id, &rv.Reviewer.Provider, &rv.Reviewer.Issuer, &rv.Reviewer.Subject, &rv.Reviewer.Name, &rv.Verdict, &rv.Reason, &at); err != nil {
+		p := &rv.Reviewer
+		if err := row.Scan(&id, &p.Provider, &p.Issuer, &p.Subject, &p.Name, &p.Key, &rv.Verdict, &rv.Reason, &at); err != nil {
 			return err
 		}
 		rv.At = fromNanos(at)
@@ -216,7 +255,7 @@ func placeholders(n int) string {
 
 func addReview(ctx context.Context, q querier, id string, rv access.Review) error {
 	p := rv.Reviewer
-	_, err := q.ExecContext(ctx, insertReview, id, p.Provider, p.Issuer, p.Subject, p.Name, rv.Verdict, rv.Reason, nanos(rv.At))
+	_, err := q.ExecContext(ctx, insertReview, id, p.Provider, p.Issuer, p.Subject, p.Name, p.Key, rv.Verdict, rv.Reason, nanos(rv.At))
 	return err
 }
 
@@ -234,3 +273,35 @@ func addEvent(ctx context.Context, q querier, r access.Request, e access.Event, 
 func nanos(t time.Time) int64 { return t.UnixNano() }
 
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+// optionalNanos is t in Unix nanoseconds, 0 for none.
+func optionalNanos(t *time.Time) int64 {
+	if t == nil {
+		return 0
+	}
+	return nanos(*t)
+}
+
+func fromOptionalNanos(n int64) *time.Time {
+	if n == 0 {
+		return nil
+	}
+	t := fromNanos(n)
+	return &t
+}
+
+// list is ss, or an empty list for none: stored lists are never null.
+func list(ss []string) []string {
+	if ss == nil {
+		return []string{}
+	}
+	return ss
+}
+
+// flag is b as the access tables keep booleans.
+func flag(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -18,7 +18,8 @@ import (
 
 // migrationFiles are the migrations of both dialects: one file per version,
 // with the column types the dialects spell differently left as template
-// fields ({{.Int64}}, {{.Bytes}}, {{.SerialKey}}) that columnTypes fills.
+// fields ({{.Int64}}, {{.Bytes}}, {{.SerialKey}}, {{.JSON}}) that
+// columnTypes fills.
 //
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
@@ -28,10 +29,11 @@ type columnTypes struct {
 	Int64     string // a 64-bit integer
 	Bytes     string // a byte string
 	SerialKey string // an integer primary key the database assigns, ascending
+	JSON      string // what makes a TEXT column JSON for ->> (PostgreSQL: a cast)
 }
 
 var (
-	postgresTypes = columnTypes{Int64: "BIGINT", Bytes: "BYTEA", SerialKey: "BIGSERIAL PRIMARY KEY"}
+	postgresTypes = columnTypes{Int64: "BIGINT", Bytes: "BYTEA", SerialKey: "BIGSERIAL PRIMARY KEY", JSON: "::json"}
 	sqliteTypes   = columnTypes{Int64: "INTEGER", Bytes: "BLOB", SerialKey: "INTEGER PRIMARY KEY AUTOINCREMENT"}
 )
 

@@ -71,7 +71,7 @@ func (s *Store) ReviewAccessRequest(ctx context.Context, id string, rv access.Re
 			r.State, ev = access.StateDenied, access.EventDenied
 		case r.Approvals() >= r.ApprovalsRequired:
 			r.State, ev = access.StateApproved, access.EventApproved
-			r.ExpiresAt = rv.At.Add(time.Duration(r.DurationSeconds) * time.Second).UTC()
+			r.ExpiresAt = r.GrantEnds(rv.At)
 		}
 		if err := addReview(ctx, tx, id, rv); err != nil {
 			return err
@@ -95,7 +95,8 @@ func reviewable(r access.Request, rv access.Review) error {
 		return fmt.Errorf("%w: request %s lapsed at %s", access.ErrConflict, r.ID, r.ExpiresAt.Format(time.RFC3339))
 	}
 	for _, old := range r.Reviews {
-		if old.Reviewer.Issuer == rv.Reviewer.Issuer && old.Reviewer.Subject == rv.Reviewer.Subject {
+		samePerson := rv.Reviewer.Key != "" && old.Reviewer.Key == rv.Reviewer.Key
+		if samePerson || old.Reviewer.Issuer == rv.Reviewer.Issuer && old.Reviewer.Subject == rv.Reviewer.Subject {
 			return fmt.Errorf("%w: request %s was already reviewed by this person", access.ErrConflict, r.ID)
 		}
 	}

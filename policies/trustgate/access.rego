@@ -64,7 +64,19 @@ duration_ns(d) := time.parse_duration_ns(d)
 
 max_duration_seconds := round(duration_ns(jit.max_duration) / 1000000000)
 
-default_duration_seconds := round(duration_ns(jit.default_duration) / 1000000000)
+# default_duration_seconds is jit.default_duration; absent, the lesser of
+# 1h and max_duration.
+default_duration_seconds := round(duration_ns(jit.default_duration) / 1000000000) if {
+	jit.default_duration
+} else := min({3600, max_duration_seconds})
+
+# max_lead_ns is how far ahead a request may start (jit.max_lead_time,
+# default 7 days).
+max_lead_ns := duration_ns(object.get(jit, "max_lead_time", "168h"))
+
+requested_start := object.get(input.request, "starts_at", "")
+
+start_ns := time.parse_rfc3339_ns(requested_start) if requested_start != ""
 
 # requested_seconds is the duration asked for; none (or 0) is the
 # identity's default_duration.
@@ -121,6 +133,30 @@ request_reasons contains sprintf("scope %s is not granted to identity %s", [s, n
 	not s in object.get(identity, "scopes", [])
 }
 
+request_reasons contains sprintf("audience %s is not allowed for identity %s", [a, named]) if {
+	some a in object.get(input.request, "audiences", [])
+	not a in object.get(identity, "audiences", [])
+}
+
+request_reasons contains sprintf("starts_at %s is not an RFC 3339 time", [requested_start]) if {
+	requested_start != ""
+	not start_ns
+}
+
+request_reasons contains sprintf("starts_at %s is in the past", [requested_start]) if {
+	start_ns < trustgate.now_ns
+}
+
+request_reasons contains sprintf("starts_at %s is further ahead than identity %s's max_lead_time %s", [requested_start, named, object.get(jit, "max_lead_time", "168h")]) if {
+	start_ns - trustgate.now_ns > max_lead_ns
+}
+
+# approved_scopes are what a grant of the request carries: the scopes
+# named, or none named, all of the identity's.
+approved_scopes := input.request.scopes if {
+	count(object.get(input.request, "scopes", [])) > 0
+} else := object.get(identity, "scopes", [])
+
 request_reasons contains sprintf("risk level %s is not one of data.trustgate.risk_levels (each needs a whole number of approvals)", [r]) if {
 	some r in risks
 	not level_approvals(r)
@@ -141,6 +177,9 @@ request := {
 	"approvals_required": approvals_required,
 	"duration_seconds": requested_seconds,
 	"max_duration_seconds": max_duration_seconds,
+	"scopes": approved_scopes,
+	"audiences": object.get(input.request, "audiences", []),
+	"requester_persons": sort(trustgate.persons_behind(input.provider, input.token)),
 	"reasons": [],
 } if {
 	count(request_reasons) == 0
@@ -150,11 +189,15 @@ request := {
 	"approvals_required": 0,
 	"duration_seconds": 0,
 	"max_duration_seconds": 0,
+	"scopes": [],
+	"audiences": [],
+	"requester_persons": [],
 	"reasons": sort(request_reasons),
 }
 
 # Reviews. input: {"request": the stored request (identity, requester
-# {provider, issuer, sub, claims}, reviews [{reviewer {issuer, sub}, verdict}]),
+# {provider, issuer, sub, persons, claims}, reviews [{reviewer {issuer, sub,
+# person}, verdict}]),
 # "provider" and "token": the reviewer's, "verdict": approve | deny | revoke |
 # read, "now"}. Whether the request's state allows the verdict is the
 # store's to say; the policy says whether this person may give it.
@@ -185,11 +228,22 @@ review_reasons contains "a requester may not review their own request" if {
 	same_person
 }
 
-review_reasons contains "this reviewer has already reviewed the request" if {
+review_reasons contains "this person has already reviewed the request" if {
 	input.verdict in decisive
 	some r in object.get(input.request, "reviews", [])
-	r.reviewer.issuer == input.provider.issuer
-	r.reviewer.sub == input.token.sub
+	same_reviewer(r.reviewer)
+}
+
+# reviewer_person is who the reviewer is (person.rego).
+reviewer_person := trustgate.person_key(input.provider.name, input.provider.issuer, input.token)
+
+# same_reviewer: an earlier review was this person's: the same person, or
+# the same issuer and sub (reviews stored before persons were).
+same_reviewer(r) if r.person == reviewer_person
+
+same_reviewer(r) if {
+	r.issuer == input.provider.issuer
+	r.sub == input.token.sub
 }
 
 # is_approver: some entry of the identity's jit.approvers matches the
@@ -197,37 +251,54 @@ review_reasons contains "this reviewer has already reviewed the request" if {
 is_approver if {
 	some ap in object.get(reviewed, ["jit", "approvers"], [])
 	trustgate.federation_matches(ap)
+	not unvouched_email_match(ap)
+}
+
+# unvouched_email_match: the approver matcher names the email, which the
+# reviewer's provider does not vouch for: an unverified email matches
+# nobody.
+unvouched_email_match(ap) if {
+	ap.claims.email
+	not trustgate.vouched_email(input.provider.name, input.token, "email")
 }
 
 approver_failures := ["the identity has no approvers"] if {
 	count(object.get(reviewed, ["jit", "approvers"], [])) == 0
-} else := sort([sprintf("approver %d: %s", [i, concat(", ", sort(trustgate.federation_failures(ap)))]) |
+} else := sort([sprintf("approver %d: %s", [i, concat(", ", sort(approver_failures_of(ap)))]) |
 	some i, ap in reviewed.jit.approvers
 ])
 
-# same_person: the reviewer is the requester: the same issuer and sub, or
-# the person behind a pipeline (GitLab user_login / user_email, GitHub
-# actor) under any of the names the reviewer's token gives. Names compare
-# case-insensitively; a false match only refuses a review.
+approver_failures_of(ap) := trustgate.federation_failures(ap) | {"the token's email is not verified" | unvouched_email_match(ap)}
+
+# same_person: the reviewer is the requester: one of the persons behind
+# the request (person.rego, kept with it), the same issuer and sub, or the
+# person behind a pipeline (GitLab user_login, GitHub actor) under a login
+# the reviewer's token gives. Logins compare case-insensitively; a false
+# match only refuses a review.
+same_person if {
+	some key in {reviewer_person, trustgate.account_key(input.provider.issuer, input.token)}
+	key in object.get(input.request.requester, "persons", [])
+}
+
 same_person if {
 	input.request.requester.issuer == input.provider.issuer
 	input.request.requester.sub == input.token.sub
 }
 
 same_person if {
-	some k in {"user_login", "user_email", "actor"}
+	some k in {"user_login", "actor"}
 	v := input.request.requester.claims[k]
-	some rk in {"sub", "email", "preferred_username", "user_login", "user_email", "actor"}
+	some rk in {"preferred_username", "user_login", "actor", "nickname"}
 	w := input.token[rk]
 	is_string(v)
 	is_string(w)
 	lower(v) == lower(w)
 }
 
-review := {"allow": true, "reasons": []} if {
+review := {"allow": true, "person": reviewer_person, "reasons": []} if {
 	count(review_reasons) == 0
 	count(trustgate.input_reasons) == 0
-} else := {"allow": false, "reasons": sort(review_reasons | trustgate.input_reasons)}
+} else := {"allow": false, "person": "", "reasons": sort(review_reasons | trustgate.input_reasons)}
 
 # The reviewer: whether a signed-in person approves any just-in-time
 # identity at all and, when not, the claims that the approvers of their
@@ -239,6 +310,7 @@ approver_of_any if {
 	some name in input.identities
 	some ap in object.get(identities, [name, "jit", "approvers"], [])
 	trustgate.federation_matches(ap)
+	not unvouched_email_match(ap)
 }
 
 missing_claims contains claim if {

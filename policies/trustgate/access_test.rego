@@ -63,6 +63,57 @@ test_a_pipeline_the_identity_federates_with_may_request_it_at_high_risk if {
 	r.reasons == []
 }
 
+test_a_request_without_scopes_is_for_all_of_the_identity_s_scopes if {
+	r := ask(main, gitlab, req("breakglass", 0))
+	r.scopes == ["read", "write"]
+	r.audiences == []
+	ask(main, gitlab, object.union(req("breakglass", 0), {"scopes": ["read"]})).scopes == ["read"]
+}
+
+test_a_request_may_name_audiences_of_the_identity_only if {
+	ask(main, gitlab, object.union(req("breakglass", 0), {"audiences": ["https://db.example.com"]})).audiences == ["https://db.example.com"]
+	r := ask(main, gitlab, object.union(req("breakglass", 0), {"audiences": ["https://other.example.com"]}))
+	r.allow == false
+	r.reasons == ["audience https://other.example.com is not allowed for identity breakglass"]
+}
+
+test_a_request_may_start_up_to_max_lead_time_ahead if {
+	ask(main, gitlab, object.union(req("breakglass", 0), {"starts_at": "2026-11-30T10:00:00Z"})).allow == true
+	late := ask(main, gitlab, object.union(req("breakglass", 0), {"starts_at": "2026-11-30T10:00:01Z"}))
+	late.reasons == ["starts_at 2026-11-30T10:00:01Z is further ahead than identity breakglass's max_lead_time 168h"]
+	past := ask(main, gitlab, object.union(req("breakglass", 0), {"starts_at": "2026-11-23T09:59:59Z"}))
+	past.reasons == ["starts_at 2026-11-23T09:59:59Z is in the past"]
+	bad := ask(main, gitlab, object.union(req("breakglass", 0), {"starts_at": "tomorrow"}))
+	bad.reasons == ["starts_at tomorrow is not an RFC 3339 time"]
+}
+
+test_max_lead_time_comes_from_the_identity if {
+	short := object.union(breakglass, {"jit": object.union(breakglass.jit, {"max_lead_time": "1h"})})
+	r := trustgate.access.request with input as {"token": main, "provider": gitlab, "request": object.union(req("breakglass", 0), {"starts_at": "2026-11-23T11:00:01Z"}), "now": now}
+		with data.trustgate.identities as {"breakglass": short}
+	r.reasons == ["starts_at 2026-11-23T11:00:01Z is further ahead than identity breakglass's max_lead_time 1h"]
+}
+
+test_without_default_duration_the_default_is_the_lesser_of_1h_and_max_duration if {
+	long := object.union(object.remove(breakglass, ["jit"]), {"jit": object.remove(breakglass.jit, ["default_duration"])})
+	short := object.union(long, {"jit": object.union(long.jit, {"max_duration": "30m"})})
+	a := trustgate.access.request with input as {"token": main, "provider": gitlab, "request": req("breakglass", 0), "now": now}
+		with data.trustgate.identities as {"breakglass": long}
+	a.duration_seconds == 3600
+	b := trustgate.access.request with input as {"token": main, "provider": gitlab, "request": req("breakglass", 0), "now": now}
+		with data.trustgate.identities as {"breakglass": short}
+	b.duration_seconds == 1800
+}
+
+test_a_request_names_the_persons_behind_it if {
+	r := ask(object.union(main, {"user_email": "Dev@Example.com", "user_id": "42"}), gitlab, req("breakglass", 0))
+	r.requester_persons == sort([
+		"email:dev@example.com",
+		concat("", ["sub:", json.marshal(["https://gitlab.com", main.sub])]),
+		concat("", ["sub:", json.marshal(["https://gitlab.com", "42"])]),
+	])
+}
+
 test_no_duration_is_the_default_duration if {
 	r := ask(main, gitlab, req("breakglass", 0))
 	r.allow == true
@@ -279,9 +330,53 @@ test_the_person_behind_a_gitlab_pipeline_may_not_approve_it_by_login if {
 	r.reasons == ["a requester may not review their own request"]
 }
 
-test_the_person_behind_a_gitlab_pipeline_may_not_approve_it_by_email if {
-	pipeline := object.union(stored, {"requester": {"provider": "gitlab", "issuer": "https://gitlab.com", "sub": main.sub, "claims": object.union(main, {"user_login": "x", "user_email": "ALICE@example.com"})}})
+# filed is stored as the request policy files it for a pipeline of claims:
+# with the persons behind it.
+filed(claims) := object.union(stored, {"requester": {
+	"provider": "gitlab", "issuer": "https://gitlab.com", "sub": claims.sub,
+	"persons": ask(claims, gitlab, req("breakglass", 0)).requester_persons, "claims": claims,
+}})
+
+test_the_person_behind_a_gitlab_pipeline_may_not_approve_it_by_verified_email if {
+	pipeline := filed(object.union(main, {"user_login": "x", "user_email": "ALICE@example.com"}))
+	r := review(pipeline, approver, corp, "approve")
+	r.allow == false
+	r.reasons == ["a requester may not review their own request"]
+}
+
+test_the_person_behind_a_gitlab_pipeline_may_not_approve_it_as_the_gitlab_user if {
+	pipeline := filed(object.union(main, {"user_login": "x", "user_email": "x@example.com", "user_id": "42"}))
+	gitlab_people := {"name": "gitlab-people", "issuer": "https://gitlab.com", "platform": "generic"}
+	r := trustgate.access.review with input as {"request": pipeline, "token": object.union(approver, {"sub": "42", "email": "other@example.com"}), "provider": gitlab_people, "verdict": "approve", "now": now}
+		with data.trustgate.identities as object.union(ids, {"breakglass": object.union(breakglass, {"jit": object.union(breakglass.jit, {"approvers": [{"provider": "gitlab-people"}]})})})
+	r.allow == false
+	r.reasons == ["a requester may not review their own request"]
+}
+
+test_an_unverified_email_does_not_make_a_reviewer_the_person_behind_a_pipeline if {
+	pipeline := filed(object.union(main, {"user_login": "x", "user_email": "alice@example.com"}))
+	review(pipeline, object.union(approver, {"email_verified": false}), corp, "approve").allow == true
+	review(pipeline, object.union(approver, {"email_verified": "false"}), corp, "approve").allow == true
 	review(pipeline, approver, corp, "approve").allow == false
+}
+
+test_a_provider_configured_not_to_vouch_for_emails_matches_nobody_by_email if {
+	pipeline := filed(object.union(main, {"user_login": "x", "user_email": "alice@example.com"}))
+	r := trustgate.access.review with input as {"request": pipeline, "token": approver, "provider": corp, "verdict": "approve", "now": now}
+		with data.trustgate.identities as ids
+		with data.trustgate.providers as {"corp": {"emails_verified": false}}
+	r.allow == true
+	r.person == concat("", ["sub:", json.marshal(["https://login.example.com", "u-alice"])])
+}
+
+test_a_gitlab_provider_configured_not_to_vouch_leaves_only_the_user_id if {
+	persons := trustgate.access.request.requester_persons with input as {"token": object.union(main, {"user_email": "a@example.com", "user_id": 7}), "provider": gitlab, "request": req("breakglass", 0), "now": now}
+		with data.trustgate.identities as ids
+		with data.trustgate.providers as {"gitlab": {"emails_verified": false}}
+	persons == sort([
+		concat("", ["sub:", json.marshal(["https://gitlab.com", main.sub])]),
+		concat("", ["sub:", json.marshal(["https://gitlab.com", "7"])]),
+	])
 }
 
 test_the_actor_of_a_github_workflow_may_not_approve_it if {
@@ -304,8 +399,38 @@ test_a_second_review_by_the_same_person_is_refused if {
 	again := object.union(stored, {"reviews": [{"reviewer": {"issuer": "https://login.example.com", "sub": "u-alice"}, "verdict": "approve"}]})
 	r := review(again, approver, corp, "approve")
 	r.allow == false
-	r.reasons == ["this reviewer has already reviewed the request"]
+	r.reasons == ["this person has already reviewed the request"]
 	review(again, approver, corp, "deny").allow == false
+}
+
+test_one_person_through_two_providers_reviews_once if {
+	again := object.union(stored, {"reviews": [{"reviewer": {"issuer": "https://login.other.com", "sub": "a-9", "person": "email:alice@example.com"}, "verdict": "approve"}]})
+	r := review(again, object.union(approver, {"email": "Alice@Example.com"}), corp, "approve")
+	r.allow == false
+	r.reasons == ["this person has already reviewed the request"]
+}
+
+test_an_unverified_email_does_not_make_two_accounts_one_person if {
+	again := object.union(stored, {"reviews": [{"reviewer": {"issuer": "https://login.other.com", "sub": "a-9", "person": "email:alice@example.com"}, "verdict": "approve"}]})
+	r := review(again, object.union(approver, {"email_verified": false}), corp, "approve")
+	r.allow == true
+	r.person == concat("", ["sub:", json.marshal(["https://login.example.com", "u-alice"])])
+}
+
+test_an_approval_names_the_reviewer_as_a_person if {
+	review(stored, approver, corp, "approve").person == "email:alice@example.com"
+	review(stored, object.union(approver, {"groups": []}), corp, "approve").person == ""
+}
+
+test_an_approver_matched_by_email_needs_a_verified_email if {
+	by_email := object.union(ids, {"breakglass": object.union(breakglass, {"jit": object.union(breakglass.jit, {"approvers": [{"provider": "corp", "claims": {"email": "alice@example.com"}}]})})})
+	ok := trustgate.access.review with input as {"request": stored, "token": approver, "provider": corp, "verdict": "approve", "now": now}
+		with data.trustgate.identities as by_email
+	ok.allow == true
+	r := trustgate.access.review with input as {"request": stored, "token": object.union(approver, {"email_verified": false}), "provider": corp, "verdict": "approve", "now": now}
+		with data.trustgate.identities as by_email
+	r.allow == false
+	r.reasons == ["reviewer is not an approver of identity breakglass: approver 0: the token's email is not verified"]
 }
 
 test_a_review_by_another_person_after_one_is_allowed if {

@@ -212,10 +212,14 @@ deny_reasons := ((identity_reasons | scope_reasons) | audience_reasons) | global
 
 granted_scopes := requested_scopes if {
 	count(requested_scopes) > 0
+} else := grant_scopes if {
+	the_grant
 } else := object.get(selected_identity, "scopes", [])
 
 granted_audiences := requested_audiences if {
 	count(requested_audiences) > 0
+} else := grant_audiences if {
+	count(the_grant.audiences) > 0
 } else := [selected_identity.audiences[0]] if {
 	count(object.get(selected_identity, "audiences", [])) > 0
 } else := []

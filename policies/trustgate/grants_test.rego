@@ -179,3 +179,64 @@ test_a_covered_identity_refused_for_its_scope_gives_only_the_scope_reason if {
 	d.allow == false
 	d.reasons == ["scope admin is not granted to identity jit"]
 }
+
+# Grants keep their promises: what a grant carries bounds the token.
+
+read_only := object.union(active, {"scopes": ["read"], "audiences": [], "starts_at": ""})
+
+decide_asking(grants, scopes, audiences) := d if {
+	d := trustgate.decision with input as {"token": main, "provider": gitlab, "request": request("jit", scopes, audiences), "grants": grants, "now": now}
+		with data.trustgate.identities as jit_ids
+}
+
+test_a_grant_gives_the_scopes_it_carries_when_none_are_asked_for if {
+	d := decide_asking([read_only], [], [])
+	d.allow == true
+	d.scopes == ["read"]
+}
+
+test_a_scope_the_grant_does_not_carry_is_refused_as_invalid_scope if {
+	d := decide_asking([read_only], ["read", "write"], [])
+	d.allow == false
+	d.error == "invalid_scope"
+	d.reasons == ["scope write was not approved in grant g1 (approved: read)"]
+}
+
+test_a_grant_with_no_scopes_gives_none if {
+	d := decide_asking([object.union(read_only, {"scopes": []})], [], [])
+	d.allow == true
+	d.scopes == []
+}
+
+test_a_grant_gives_no_scope_the_identity_lost_since if {
+	d := decide_asking([object.union(read_only, {"scopes": ["read", "admin"]})], [], [])
+	d.scopes == ["read"]
+}
+
+test_a_grant_that_names_audiences_bounds_them if {
+	narrow := object.union(read_only, {"audiences": ["https://other.example.com"]})
+	d := decide_asking([narrow], [], [])
+	d.allow == true
+	d.audiences == ["https://other.example.com"]
+	refused := decide_asking([narrow], [], ["https://api.example.com"])
+	refused.allow == false
+	refused.error == "invalid_target"
+	refused.reasons == ["audience https://api.example.com was not approved in grant g1 (approved: https://other.example.com)"]
+}
+
+test_a_grant_naming_only_audiences_the_identity_lost_gives_none if {
+	d := decide_asking([object.union(read_only, {"audiences": ["https://gone.example.com"]})], [], [])
+	d.audiences == []
+}
+
+test_a_grant_without_audiences_gives_the_identity_s_first if {
+	decide_asking([read_only], [], []).audiences == ["https://api.example.com"]
+}
+
+test_a_grant_that_has_not_started_grants_nothing if {
+	later := object.union(read_only, {"starts_at": "2026-11-23T10:00:01Z"})
+	d := decide_asking([later], [], [])
+	d.allow == false
+	d.reasons == ["grant g1 starts at 2026-11-23T10:00:01Z"]
+	decide_asking([object.union(read_only, {"starts_at": now})], [], []).allow == true
+}

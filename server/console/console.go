@@ -22,7 +22,7 @@ import (
 // Engine is what the console needs of *engine.Engine: the calls the JSON
 // API makes, with the session's ID token as the bearer token.
 type Engine interface {
-	AccessRequests(ctx context.Context, c engine.AccessCall, f access.Filter) ([]access.Request, error)
+	AccessRequests(ctx context.Context, c engine.AccessCall, f access.Filter) (access.Page, error)
 	AccessRequest(ctx context.Context, c engine.AccessCall, id string) (access.Request, error)
 	ReviewAccess(ctx context.Context, c engine.AccessCall, id, verdict, reason string) (access.Request, error)
 	RevokeAccess(ctx context.Context, c engine.AccessCall, id, reason string) (access.Request, error)

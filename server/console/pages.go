@@ -40,28 +40,32 @@ func call(r *http.Request, s session) engine.AccessCall {
 	return engine.AccessCall{Token: s.Token, ClientIP: clientIP(r)}
 }
 
-// dashboard lists what the person may see: pending requests, active
-// grants, then the rest. A person who approves nothing gets the no-access
-// page instead, with their own requests.
+// dashboard lists a page of what the person may see (?cursor= continues
+// after an earlier page): pending requests, active grants, then the rest,
+// with a link to the next page. A person who approves nothing gets the
+// no-access page instead, with their own requests.
 func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, s session) error {
-	all, err := c.eng.AccessRequests(r.Context(), call(r, s), access.Filter{Limit: access.MaxList})
+	page, err := c.eng.AccessRequests(r.Context(), call(r, s), access.Filter{Cursor: r.URL.Query().Get("cursor"), Limit: access.MaxList})
 	if err != nil {
 		return err
 	}
 	d := pageData{Title: "Access requests", Session: viewSession(s)}
+	if page.Next != "" {
+		d.Next = PathPrefix + "?" + url.Values{"cursor": {page.Next}}.Encode()
+	}
 	no, err := c.noAccess(r, s)
 	if err != nil {
 		return err
 	}
 	if no != nil {
-		for _, req := range all {
+		for _, req := range page.Requests {
 			d.History = append(d.History, c.view(req, s))
 		}
 		c.renderNoAccess(w, d, no)
 		return nil
 	}
 	now := c.now()
-	for _, req := range all {
+	for _, req := range page.Requests {
 		v := c.view(req, s)
 		switch {
 		case req.State == access.StatePending && now.Before(req.ExpiresAt):

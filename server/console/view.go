@@ -18,8 +18,9 @@ import (
 type pageData struct {
 	Title   string
 	Session *sessionView
-	// The dashboard's three lists.
+	// The dashboard's three lists, and the link to the page after them.
 	Pending, Active, History []requestView
+	Next                     string
 	// Request is the request page's request.
 	Request *requestView
 	// Error is the error page's.
@@ -51,6 +52,7 @@ type requestView struct {
 	PipelineURL  string
 	Created      when
 	Expires      when
+	Starts       *when // a request that starts later: when
 	Approvals    int
 	Ended        bool // pending past its lapse, or approved past its end
 	CanReview    bool // pending, not the viewer's own, not reviewed by them yet
@@ -95,6 +97,10 @@ func (c *Console) view(r access.Request, s session) requestView {
 		if val := r.Requester.Facts[f.key]; val != "" {
 			v.Facts = append(v.Facts, fact{Name: f.label, Value: val})
 		}
+	}
+	if r.StartsAt != nil {
+		starts := c.when(*r.StartsAt)
+		v.Starts = &starts
 	}
 	v.Ended = !now.Before(r.ExpiresAt)
 	own := r.Requester.Issuer == s.Issuer && r.Requester.Subject == s.Subject
