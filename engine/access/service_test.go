@@ -100,8 +100,8 @@ func TestRequestsThePolicyOrTheCallRefusesAreNotStored(t *testing.T) {
 				}
 			})
 		}
-		if rs, err := f.svc.List(context.Background(), pol, approver("bob"), access.Filter{}); len(rs) != 0 || err != nil {
-			t.Fatalf("refused requests were stored: %d, err %v", len(rs), err)
+		if page, err := f.svc.List(context.Background(), pol, approver("bob"), access.Filter{}); len(page.Requests) != 0 || err != nil {
+			t.Fatalf("refused requests were stored: %d, err %v", len(page.Requests), err)
 		}
 	})
 }
@@ -145,9 +145,9 @@ func TestTheRequesterAndApproversSeeARequestAndOthersDoNot(t *testing.T) {
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				rs, err := f.svc.List(ctx, pol, tc.who, access.Filter{})
+				page, err := f.svc.List(ctx, pol, tc.who, access.Filter{})
 				var ids []string
-				for _, r := range rs {
+				for _, r := range page.Requests {
 					ids = append(ids, r.ID)
 				}
 				if err != nil || !slices.Equal(ids, tc.want) {

@@ -14,11 +14,11 @@ import (
 // (DESIGN §13): whether a requester may ask for a just-in-time identity,
 // at what risk and with how many approvals.
 type AccessRequestDecision struct {
-	Allow              bool     `json:"allow"`
-	Risk               string   `json:"risk"`
-	ApprovalsRequired  int      `json:"approvals_required"`
-	DurationSeconds    int64    `json:"duration_seconds"`
-	MaxDurationSeconds int64    `json:"max_duration_seconds"`
+	Allow              bool   `json:"allow"`
+	Risk               string `json:"risk"`
+	ApprovalsRequired  int    `json:"approvals_required"`
+	DurationSeconds    int64  `json:"duration_seconds"`
+	MaxDurationSeconds int64  `json:"max_duration_seconds"`
 	// Scopes are what a grant of the request carries: the scopes named,
 	// or all of the identity's when none are. Audiences are the audiences
 	// named (none: the identity's).

@@ -16,9 +16,17 @@ const (
 	ciIssuer     = "https://gitlab.example.com"
 )
 
-// person is someone of the company IdP.
+// person is someone of the company IdP, told apart by their email.
 func person(sub string) access.Person {
-	return access.Person{Provider: "corp", Issuer: peopleIssuer, Subject: sub, Name: sub + "@example.com"}
+	return access.Person{Provider: "corp", Issuer: peopleIssuer, Subject: sub, Name: sub + "@example.com", Key: "email:" + sub + "@example.com"}
+}
+
+// actor is the person as an event names them: without the person key,
+// which is a review's.
+func actor(sub string) access.Person {
+	p := person(sub)
+	p.Key = ""
+	return p
 }
 
 // newRequest is a pending request for identity filed now by a pipeline of
@@ -31,11 +39,12 @@ func newRequest(id, identity, project string, approvals int, now time.Time) acce
 		Reviews: []access.Review{},
 		Requester: access.Requester{Person: who, Facts: map[string]string{
 			"project_path": project, "ref": "main", "ref_type": "branch", "user_login": "alice",
-		}},
+		}, Persons: []string{"email:alice@example.com", `sub:["` + ciIssuer + `","` + who.Subject + `"]`}},
 		Binding:         access.Binding{Kind: "ref", Provider: "gitlab", Issuer: ciIssuer, Project: project, Ref: "branch:main"},
 		Reason:          "incident 42",
 		Ticket:          "INC-42",
 		Scopes:          []string{"read"},
+		Audiences:       []string{},
 		DurationSeconds: 1800,
 		CreatedAt:       now,
 		ExpiresAt:       now.Add(time.Hour),

@@ -2,7 +2,9 @@ package state
 
 import (
 	"context"
+	"fmt"
 	"reflect"
+	"strings"
 	"slices"
 	"testing"
 	"time"
@@ -17,7 +19,12 @@ var accessTests = []struct {
 	run  func(t *testing.T, b backend)
 }{
 	{"A stored request reads back as it was, and an unknown id is not found", testAccessCreateGet},
-	{"Requests list newest first, by state, at most the limit", testAccessList},
+	{"Requests list newest first, by state, identity and who may see them, at most the limit", testAccessList},
+	{"Pages of a list lose and repeat no request while new ones arrive", testAccessListPages},
+	{"A grant that starts later is active only from its start, for its whole duration", testAccessStartsLater},
+	{"Scopes, audiences and the persons behind a request read back as stored", testAccessGrantBounds},
+	{"One person reviews once, whatever provider their review comes through", testAccessOnePersonOneReview},
+	{"Migration 00003 gives requests of before it no scopes and finds their requester", testAccessMigrate3},
 	{"The one approval a request needs approves it until approval time plus duration", testAccessApproveOne},
 	{"A request needing two approvals stays pending after one and refuses a second review by the same person", testAccessApproveTwo},
 	{"A denial denies a request and no review follows", testAccessDeny},
@@ -45,6 +52,26 @@ func testAccessCreateGet(t *testing.T, b backend) {
 	wantErr(t, "an unknown id", err, access.ErrNotFound)
 }
 
+// everyone sees the requests of every identity of the tests.
+func everyone(q access.Query) access.Query {
+	q.Readable = []string{"prod-db", "staging-db"}
+	return q
+}
+
+// listIDs lists q's ids.
+func listIDs(t *testing.T, s *Store, q access.Query) []string {
+	t.Helper()
+	rs, err := s.AccessRequests(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{}
+	for _, r := range rs {
+		ids = append(ids, r.ID)
+	}
+	return ids
+}
+
 func testAccessList(t *testing.T, b backend) {
 	ctx := context.Background()
 	clk := newClock()
@@ -53,38 +80,196 @@ func testAccessList(t *testing.T, b backend) {
 		create(t, s, newRequest(id, "prod-db", "g/p", 1, clk.Now()))
 		clk.Advance(time.Second)
 	}
+	create(t, s, newRequest("f", "staging-db", "g/other", 1, clk.Now()))
 	if _, _, err := review(s, "c", "bob", access.VerdictDeny); err != nil {
 		t.Fatal(err)
 	}
+	mine := newRequest("x", "", "g/p", 1, time.Time{}).Requester
 	tests := []struct {
-		name   string
-		filter access.Filter
-		want   []string
+		name  string
+		query access.Query
+		want  []string
 	}{
-		{"all requests come newest first", access.Filter{}, []string{"e", "d", "c", "b", "a"}},
-		{"a state keeps that state only", access.Filter{State: access.StatePending}, []string{"e", "d", "b", "a"}},
-		{"the denied one alone", access.Filter{State: access.StateDenied}, []string{"c"}},
-		{"a limit keeps the newest", access.Filter{Limit: 2}, []string{"e", "d"}},
-		{"a state nobody is in lists nothing", access.Filter{State: access.StateRevoked}, nil},
+		{"all requests come newest first", everyone(access.Query{}), []string{"f", "e", "d", "c", "b", "a"}},
+		{"a state keeps that state only", everyone(access.Query{State: access.StatePending}), []string{"f", "e", "d", "b", "a"}},
+		{"the denied one alone", everyone(access.Query{State: access.StateDenied}), []string{"c"}},
+		{"an identity keeps its requests only", everyone(access.Query{Identity: "staging-db"}), []string{"f"}},
+		{"a limit keeps the newest", everyone(access.Query{Limit: 2}), []string{"f", "e"}},
+		{"a state nobody is in lists nothing", everyone(access.Query{State: access.StateRevoked}), []string{}},
+		{"a reader of one identity sees its requests only", access.Query{Readable: []string{"staging-db"}}, []string{"f"}},
+		{"nobody sees nothing", access.Query{}, []string{}},
+		{"a requester sees their own requests", access.Query{RequesterIssuer: mine.Issuer, RequesterSubject: mine.Subject}, []string{"e", "d", "c", "b", "a"}},
+		{"the same sub of another issuer sees nothing", access.Query{RequesterIssuer: peopleIssuer, RequesterSubject: mine.Subject}, []string{}},
+		{"a requester's own and the readable ones, filtered by state", access.Query{RequesterIssuer: mine.Issuer, RequesterSubject: mine.Subject,
+			Readable: []string{"staging-db"}, State: access.StateDenied}, []string{"c"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			rs, err := s.AccessRequests(ctx, tc.filter)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var ids []string
-			for _, r := range rs {
-				ids = append(ids, r.ID)
-			}
-			if !slices.Equal(ids, tc.want) {
+			if ids := listIDs(t, s, tc.query); !slices.Equal(ids, tc.want) {
 				t.Fatalf("listed %v, want %v", ids, tc.want)
 			}
 		})
 	}
-	rs, _ := s.AccessRequests(ctx, access.Filter{State: access.StateDenied})
+	rs, _ := s.AccessRequests(ctx, everyone(access.Query{State: access.StateDenied}))
 	if len(rs) != 1 || len(rs[0].Reviews) != 1 || len(rs[0].History) != 2 {
 		t.Fatalf("a listed request lacks its reviews or history: %+v", rs)
+	}
+}
+
+// testAccessListPages pages through requests three at a time while others
+// arrive, some in the very nanosecond of the last one listed: every
+// request there was when paging began is listed exactly once, in order.
+func testAccessListPages(t *testing.T, b backend) {
+	clk := newClock()
+	s := open(t, b.fresh(t), clk)
+	var before []string
+	for i := range 10 {
+		id := fmt.Sprintf("r%02d", i)
+		create(t, s, newRequest(id, "prod-db", "g/p", 1, clk.Now()))
+		before = append([]string{id}, before...)
+		if i%3 != 0 { // several share a creation time: the id breaks the tie
+			clk.Advance(time.Second)
+		}
+	}
+	var seen []string
+	var after *access.Position
+	for page := 0; ; page++ {
+		rs, err := s.AccessRequests(context.Background(), everyone(access.Query{After: after, Limit: 3}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			seen = append(seen, r.ID)
+		}
+		if len(rs) < 3 {
+			break
+		}
+		last := rs[len(rs)-1]
+		after = &access.Position{CreatedAt: last.CreatedAt, ID: last.ID}
+		// Newcomers: one later, one in the same nanosecond as the last
+		// request listed but with a greater id.
+		clk.Advance(time.Second)
+		create(t, s, newRequest(fmt.Sprintf("new%d", page), "prod-db", "g/p", 1, clk.Now()))
+		create(t, s, newRequest(last.ID+"z", "prod-db", "g/p", 1, last.CreatedAt))
+	}
+	if !slices.Equal(seen, orderOf(t, s, before)) || len(seen) != 10 {
+		t.Fatalf("paged %v, want each of %v once, newest first", seen, orderOf(t, s, before))
+	}
+}
+
+// orderOf is ids in the list's order: newest first, then by id.
+func orderOf(t *testing.T, s *Store, ids []string) []string {
+	t.Helper()
+	rs := make([]access.Request, len(ids))
+	for i, id := range ids {
+		rs[i] = mustGet(t, s, id)
+	}
+	slices.SortFunc(rs, func(a, b access.Request) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.ID
+	}
+	return out
+}
+
+func testAccessStartsLater(t *testing.T, b backend) {
+	ctx := context.Background()
+	clk := newClock()
+	s := open(t, b.fresh(t), clk)
+	starts := clk.Now().UTC().Add(2 * time.Hour)
+	r := newRequest("later", "prod-db", "g/p", 1, clk.Now())
+	r.StartsAt = &starts
+	create(t, s, r)
+	if got := mustGet(t, s, "later"); got.StartsAt == nil || !got.StartsAt.Equal(starts) {
+		t.Fatalf("starts_at read back as %v, want %s", got.StartsAt, starts)
+	}
+	got, _, err := review(s, "later", "bob", access.VerdictApprove)
+	if err != nil || !got.ExpiresAt.Equal(starts.Add(30*time.Minute)) {
+		t.Fatalf("approved before its start: ends %s (err %v), want the start + 30m", got.ExpiresAt, err)
+	}
+	for _, tc := range []struct {
+		at     time.Time
+		active bool
+	}{
+		{clk.Now(), false}, {starts.Add(-time.Nanosecond), false}, {starts, true},
+		{starts.Add(30*time.Minute - time.Nanosecond), true}, {starts.Add(30 * time.Minute), false},
+	} {
+		gs, err := s.ActiveGrants(ctx, "prod-db", tc.at)
+		ok, err2 := s.GrantActive(ctx, "later", tc.at)
+		if err != nil || err2 != nil || (len(gs) == 1) != tc.active || ok != tc.active {
+			t.Fatalf("at %s: grants %+v, active %v (errs %v, %v); want active %v", tc.at, gs, ok, err, err2, tc.active)
+		}
+		if tc.active && (!gs[0].StartsAt.Equal(starts) || !gs[0].EndsAt.Equal(starts.Add(30*time.Minute))) {
+			t.Fatalf("the grant runs %s to %s, want %s for 30m", gs[0].StartsAt, gs[0].EndsAt, starts)
+		}
+	}
+	// Approved after its start, a grant runs from the approval.
+	clk.Advance(3 * time.Hour)
+	past := newRequest("past", "prod-db", "g/p", 1, clk.Now())
+	early := clk.Now().UTC().Add(-time.Hour)
+	past.StartsAt = &early
+	create(t, s, past)
+	if got, _, err := review(s, "past", "bob", access.VerdictApprove); err != nil || !got.ExpiresAt.Equal(clk.Now().UTC().Add(30*time.Minute)) {
+		t.Fatalf("approved after its start: ends %s (err %v), want the approval + 30m", got.ExpiresAt, err)
+	}
+}
+
+func testAccessGrantBounds(t *testing.T, b backend) {
+	ctx := context.Background()
+	clk := newClock()
+	s := open(t, b.fresh(t), clk)
+	r := newRequest("r1", "prod-db", "g/p", 0, clk.Now())
+	r.State, r.ExpiresAt = access.StateApproved, clk.Now().UTC().Add(30*time.Minute)
+	r.Scopes, r.IdentityScopes, r.Audiences = []string{"read", "write"}, true, []string{"https://db.example.com"}
+	create(t, s, r)
+	if got := mustGet(t, s, "r1"); !reflect.DeepEqual(got, r) {
+		t.Fatalf("read back\n%+v\nwant\n%+v", got, r)
+	}
+	none := newRequest("r2", "prod-db", "g/p", 0, clk.Now())
+	none.State, none.ExpiresAt, none.Scopes = access.StateApproved, clk.Now().UTC().Add(30*time.Minute), nil
+	create(t, s, none)
+	gs, err := s.ActiveGrants(ctx, "prod-db", clk.Now())
+	if err != nil || len(gs) != 2 {
+		t.Fatalf("grants %+v, err %v", gs, err)
+	}
+	for _, g := range gs {
+		want := map[string][]string{"r1": {"read", "write"}, "r2": {}}[g.ID]
+		if !slices.Equal(g.Scopes, want) || g.Scopes == nil || g.ID == "r1" && !slices.Equal(g.Audiences, r.Audiences) {
+			t.Fatalf("grant %s carries scopes %#v, audiences %v; want scopes %v", g.ID, g.Scopes, g.Audiences, want)
+		}
+	}
+}
+
+func testAccessOnePersonOneReview(t *testing.T, b backend) {
+	clk := newClock()
+	s := open(t, b.fresh(t), clk)
+	create(t, s, newRequest("r1", "prod-db", "g/p", 2, clk.Now()))
+	if _, _, err := review(s, "r1", "bob", access.VerdictApprove); err != nil {
+		t.Fatal(err)
+	}
+	// Bob again, through another provider: another issuer and sub, the
+	// same person.
+	again := person("bob")
+	again.Provider, again.Issuer, again.Subject = "corp2", "https://login.other.example.com", "00u-bob"
+	rv := access.Review{Reviewer: again, Verdict: access.VerdictApprove, Reason: "again", At: clk.Now().UTC()}
+	_, _, err := s.ReviewAccessRequest(context.Background(), "r1", rv, subscribed)
+	wantErr(t, "a second review by the same person through another provider", err, access.ErrConflict)
+	// The same account whose person changed is still the same reviewer.
+	renamed := person("bob")
+	renamed.Key = "email:robert@example.com"
+	rv = access.Review{Reviewer: renamed, Verdict: access.VerdictApprove, Reason: "renamed", At: clk.Now().UTC()}
+	_, _, err = s.ReviewAccessRequest(context.Background(), "r1", rv, subscribed)
+	wantErr(t, "a second review by the same account under another person", err, access.ErrConflict)
+	if got := mustGet(t, s, "r1"); got.State != access.StatePending || len(got.Reviews) != 1 || got.Reviews[0].Reviewer.Key != "email:bob@example.com" {
+		t.Fatalf("after refused reviews: %s with reviews %+v", got.State, got.Reviews)
+	}
+	if got, _, err := review(s, "r1", "carol", access.VerdictApprove); err != nil || got.State != access.StateApproved {
+		t.Fatalf("another person's approval: %s, %v", got.State, err)
 	}
 }
 
@@ -105,7 +290,7 @@ func testAccessApproveOne(t *testing.T, b backend) {
 		t.Fatalf("stored\n%+v\nreturned\n%+v", got, r)
 	}
 	if !slices.Equal(events(got), []access.EventType{access.EventRequested, access.EventApproved}) || len(got.Reviews) != 1 ||
-		got.Reviews[0].Reviewer != person("bob") || got.History[1].Actor != person("bob") {
+		got.Reviews[0].Reviewer != person("bob") || got.History[1].Actor != actor("bob") {
 		t.Fatalf("history %v, reviews %+v", events(got), got.Reviews)
 	}
 }
@@ -298,9 +483,10 @@ func testAccessGrants(t *testing.T, b backend) {
 		t.Fatal(err)
 	}
 	one, two := mustGet(t, s, "one"), mustGet(t, s, "two")
+	approved := one.ExpiresAt.Add(-30 * time.Minute)
 	want := []access.Grant{
-		{ID: "one", Identity: "prod-db", Binding: one.Binding, EndsAt: one.ExpiresAt},
-		{ID: "two", Identity: "prod-db", Binding: two.Binding, EndsAt: two.ExpiresAt},
+		{ID: "one", Identity: "prod-db", Binding: one.Binding, Scopes: []string{"read"}, Audiences: []string{}, StartsAt: approved, EndsAt: one.ExpiresAt},
+		{ID: "two", Identity: "prod-db", Binding: two.Binding, Scopes: []string{"read"}, Audiences: []string{}, StartsAt: approved, EndsAt: two.ExpiresAt},
 	}
 	if !reflect.DeepEqual(gs, want) {
 		t.Fatalf("active grants\n%+v\nwant\n%+v", gs, want)
@@ -330,5 +516,50 @@ func testAccessAutoApproved(t *testing.T, b backend) {
 	}
 	if ok, err := s.GrantActive(context.Background(), "r1", clk.Now()); !ok || err != nil {
 		t.Fatalf("an auto-approved grant: active %v, err %v", ok, err)
+	}
+}
+
+// testAccessMigrate3 migrates a database at version 2 holding a request
+// of before 00003 (no scopes named: null; no requester columns): its
+// scopes become none, never all of the identity's, and its requester is
+// found by the list's query.
+func testAccessMigrate3(t *testing.T, b backend) {
+	needShared(t, b)
+	ctx := context.Background()
+	url := b.fresh(t)
+	c, err := connect(ctx, url, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := newProvider(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.db.ExecContext(ctx, `INSERT INTO access_request (id, identity, state, risk, approvals_required, requester, binding,
+binding_key, reason, ticket, scopes, duration_seconds, created_at, expires_at, updated_at)
+VALUES ('old', 'prod-db', 'approved', 'high', 1, '{"provider":"gitlab","issuer":"https://gitlab.example.com","sub":"project_path:g/p"}',
+'{"kind":"ref"}', '[]', 'r', '', 'null', 1800, 1, 4000000000000000000, 1)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.unlock != nil {
+		c.unlock()
+	}
+	_ = c.db.Close()
+	s := open(t, url, nil)
+	old := mustGet(t, s, "old")
+	if old.Scopes == nil || len(old.Scopes) != 0 || old.IdentityScopes || old.StartsAt != nil {
+		t.Fatalf("a request of before 00003 reads back with scopes %#v, identity scopes %v, start %v", old.Scopes, old.IdentityScopes, old.StartsAt)
+	}
+	q := access.Query{RequesterIssuer: "https://gitlab.example.com", RequesterSubject: "project_path:g/p"}
+	if ids := listIDs(t, s, q); !slices.Equal(ids, []string{"old"}) {
+		t.Fatalf("its requester lists %v", ids)
+	}
+	gs, err := s.ActiveGrants(ctx, "prod-db", time.Unix(0, 4000000000000000000-1000000000))
+	if err != nil || len(gs) != 1 || gs[0].Scopes == nil || len(gs[0].Scopes) != 0 {
+		t.Fatalf("its grant: %+v, %v; want one carrying no scope", gs, err)
 	}
 }

@@ -258,7 +258,7 @@ func testAccessClosed(t *testing.T, b backend) {
 		"CreateAccessRequest": s.CreateAccessRequest(ctx, newRequest("r", "i", "g/p", 1, now), nil),
 	}
 	_, calls["AccessRequest"] = s.AccessRequest(ctx, "r")
-	_, calls["AccessRequests"] = s.AccessRequests(ctx, access.Filter{})
+	_, calls["AccessRequests"] = s.AccessRequests(ctx, access.Query{})
 	_, _, calls["ReviewAccessRequest"] = review(s, "r", "bob", access.VerdictApprove)
 	_, calls["EndAccessRequest"] = end(s, "r", access.StatePending, access.StateCancelled, access.EventCancelled, "a")
 	_, calls["ExpireAccessRequests"] = s.ExpireAccessRequests(ctx, now, 1, nil)

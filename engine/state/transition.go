@@ -76,7 +76,10 @@ func (s *Store) ReviewAccessRequest(ctx context.Context, id string, rv access.Re
 		if err := addReview(ctx, tx, id, rv); err != nil {
 			return err
 		}
-		out, err = transition(ctx, tx, r, access.Event{Type: ev, Actor: rv.Reviewer, Reason: rv.Reason, At: rv.At}, notify)
+		// An event names who acted; the person key is the review's alone.
+		actor := rv.Reviewer
+		actor.Key = ""
+		out, err = transition(ctx, tx, r, access.Event{Type: ev, Actor: actor, Reason: rv.Reason, At: rv.At}, notify)
 		return err
 	})
 	if err != nil {
