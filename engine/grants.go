@@ -49,7 +49,7 @@ func WithGrants(input ast.Value, grants []access.Grant) ast.Value {
 		terms[i] = ast.ObjectTerm(
 			ast.Item(ast.StringTerm("id"), ast.StringTerm(g.ID)),
 			ast.Item(ast.StringTerm("identity"), ast.StringTerm(g.Identity)),
-			ast.Item(ast.StringTerm("starts_at"), ast.StringTerm(g.StartsAt.UTC().Format(time.RFC3339))),
+			ast.Item(ast.StringTerm("starts_at"), ast.StringTerm(rfc3339(g.StartsAt))),
 			ast.Item(ast.StringTerm("ends_at"), ast.StringTerm(g.EndsAt.UTC().Format(time.RFC3339))),
 			ast.Item(ast.StringTerm("scopes"), stringsTerm(g.Scopes)),
 			ast.Item(ast.StringTerm("audiences"), stringsTerm(g.Audiences)),
@@ -68,6 +68,14 @@ func WithGrants(input ast.Value, grants []access.Grant) ast.Value {
 	out := obj.Copy()
 	out.Insert(ast.StringTerm("grants"), ast.ArrayTerm(terms...))
 	return out
+}
+
+// rfc3339 is t as the policy reads times; "" for none.
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 // holdToGrant is the engine's own check of an allow against the grants it

@@ -267,7 +267,9 @@ func TestMalformedJustInTimeCallsAre400(t *testing.T) {
 		{"Parameters in the query of a cancel are refused.", http.MethodPost, requests + "/aaaaaaaaaaaaaaaaaaaaaaaaaa/cancel?reason=x", "", ``},
 		{"Parameters in the query of a request's page are refused.", http.MethodGet, requests + "/aaaaaaaaaaaaaaaaaaaaaaaaaa?verbose=1", "", ``},
 		{"A list filtered by an unknown state is refused.", http.MethodGet, requests + "?state=granted", "", ``},
-		{"A list with another query parameter is refused.", http.MethodGet, requests + "?limit=5", "", ``},
+		{"A list with another query parameter is refused.", http.MethodGet, requests + "?page=5", "", ``},
+		{"A list with a limit beyond a page is refused.", http.MethodGet, requests + "?limit=201", "", ``},
+		{"A list with a cursor no list gave is refused.", http.MethodGet, requests + "?cursor=not-a-cursor", "", ``},
 		{"A list filtered twice is refused.", http.MethodGet, requests + "?state=pending&state=approved", "", ``},
 	}
 	for _, tc := range tests {

@@ -119,7 +119,7 @@ func (f *explainFlags) explain(ctx context.Context, stdin io.Reader) (*explanati
 		}
 	}
 	req := engine.Request{Identity: f.identity, Scopes: strings.Fields(f.scopes), Audiences: f.auds}
-	grants, err := f.readGrants(prov, claims)
+	grants, err := f.readGrants(prov, claims, now)
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +231,7 @@ func (e *explanation) writeText(w io.Writer) {
 // readGrants reads --grants: the approved requests among those listed
 // become grants, each marked with whether it binds the token, as the
 // server marks the grants it reads from its store.
-func (f *explainFlags) readGrants(prov *verify.Provider, claims map[string]any) ([]access.Grant, error) {
+func (f *explainFlags) readGrants(prov *verify.Provider, claims map[string]any, now time.Time) ([]access.Grant, error) {
 	if f.grants == "" {
 		return nil, nil
 	}
@@ -249,10 +249,11 @@ func (f *explainFlags) readGrants(prov *verify.Provider, claims map[string]any) 
 		}
 		list.Requests = []access.Request{one}
 	}
+	// The grants active at --now, as the engine's store selects them.
 	gs := []access.Grant{}
 	for _, r := range list.Requests {
-		if r.State == access.StateApproved {
-			gs = append(gs, access.Grant{ID: r.ID, Identity: r.Identity, Binding: r.Binding, EndsAt: r.ExpiresAt})
+		if g, ok := r.GrantAt(now); ok {
+			gs = append(gs, g)
 		}
 	}
 	access.MarkBinds(gs, access.Party{Provider: prov.Name, Issuer: prov.Issuer, Platform: prov.Platform, Claims: claims})

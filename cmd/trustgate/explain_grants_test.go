@@ -31,8 +31,10 @@ func TestExplainSaysWhyAJustInTimeIdentityIsOrIsNotGranted(t *testing.T) {
 			want: []string{"just-in-time: no approved request covers this token", "has no approved request: ask for one"}},
 		{name: "A grant for another ref is named", requests: breakglassRequests("branch:release", "2026-11-23T11:00:00Z"), code: explainDenied,
 			want: []string{"grant g1 is for project my-group/app, ref branch:release, not this token"}},
-		{name: "An ended grant is named", requests: breakglassRequests("branch:main", "2026-11-23T09:59:00Z"), code: explainDenied,
-			want: []string{"grant g1 ended at 2026-11-23T09:59:00Z"}},
+		{name: "An ended grant is no grant, as the engine selects them", requests: breakglassRequests("branch:main", "2026-11-23T09:59:00Z"), code: explainDenied,
+			want: []string{"identity prod-db-breakglass is just-in-time and has no approved request"}},
+		{name: "A grant that has not started is no grant, as the engine selects them", requests: breakglassRequests("branch:main", "2026-11-23T11:00:01Z"), code: explainDenied,
+			want: []string{"identity prod-db-breakglass is just-in-time and has no approved request"}},
 		{name: "A grant that binds the token grants the identity", requests: breakglassRequests("branch:main", "2026-11-23T11:00:00Z"), code: explainAllowed,
 			want: []string{"decision: ALLOWED", "just-in-time: an approved request covers this token"}},
 	}

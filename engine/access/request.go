@@ -99,6 +99,18 @@ func (r *Request) GrantEnds(at time.Time) time.Time {
 	return r.GrantStarts(at).Add(time.Duration(r.DurationSeconds) * time.Second)
 }
 
+// GrantAt is r's grant when it is active at now: approved, started (its
+// start being its end less its duration) and not ended. The store's
+// ActiveGrants selects the same in its query.
+func (r *Request) GrantAt(now time.Time) (Grant, bool) {
+	starts := r.ExpiresAt.Add(-time.Duration(r.DurationSeconds) * time.Second)
+	if r.State != StateApproved || now.Before(starts) || !now.Before(r.ExpiresAt) {
+		return Grant{}, false
+	}
+	return Grant{ID: r.ID, Identity: r.Identity, Binding: r.Binding, Scopes: r.Scopes, Audiences: r.Audiences,
+		StartsAt: starts, EndsAt: r.ExpiresAt}, true
+}
+
 // Review is one person's verdict on a request.
 type Review struct {
 	Reviewer Person    `json:"reviewer"`
