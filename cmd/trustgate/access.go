@@ -16,7 +16,7 @@ import (
 func accessCommands() map[string]command {
 	return map[string]command{
 		"request": {"ask for a just-in-time identity (pipelines); --wait exchanges once approved", runAccessRequest},
-		"list":    {"list the requests you may see (--state pending …)", runAccessList},
+		"list":    {"list a page of the requests you may see (--state pending, --identity NAME, --cursor NEXT …)", runAccessList},
 		"show":    {"show one request and its history", runAccessShow},
 		"approve": {"approve a request: approve ID --reason TEXT", runAccessVerdict("approve")},
 		"deny":    {"deny a request: deny ID --reason TEXT", runAccessVerdict("deny")},
@@ -62,6 +62,8 @@ func (f *requestFlags) register(fs *flag.FlagSet, io stdio) {
 	fs.StringVar(&f.body.Reason, "reason", "", "why: shown to approvers (required)")
 	fs.StringVar(&f.body.Ticket, "ticket", "", "an incident or change ticket")
 	fs.Var((*stringList)(&f.body.Scopes), "scope", "a scope to ask for (repeatable; default: all of the identity's)")
+	fs.Var((*stringList)(&f.body.Audiences), "audience", "an audience to bind the grant to (repeatable; default: the identity's)")
+	fs.StringVar(&f.body.StartsAt, "starts-at", "", "RFC 3339 time the grant starts, for a change window booked ahead (default: on approval)")
 	fs.BoolVar(&f.wait, "wait", false, "wait until approved, then exchange the ID token and print the access token")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Minute, "with --wait: give up (and cancel the request) after this long")
 	fs.DurationVar(&f.poll, "poll", 10*time.Second, "with --wait: how often to ask")

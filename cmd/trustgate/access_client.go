@@ -128,7 +128,9 @@ type newRequestBody struct {
 	Duration string   `json:"duration,omitempty"`
 	Reason   string   `json:"reason"`
 	Ticket   string   `json:"ticket,omitempty"`
-	Scopes   []string `json:"scopes,omitempty"`
+	Scopes    []string `json:"scopes,omitempty"`
+	Audiences []string `json:"audiences,omitempty"`
+	StartsAt  string   `json:"starts_at,omitempty"`
 }
 
 func (c *accessClient) create(ctx context.Context, in newRequestBody) (access.Request, error) {
@@ -141,15 +143,26 @@ func (c *accessClient) get(ctx context.Context, id string) (access.Request, erro
 	return r, c.do(ctx, http.MethodGet, "/"+url.PathEscape(id), nil, &r)
 }
 
-func (c *accessClient) list(ctx context.Context, state string) ([]access.Request, error) {
-	var out struct {
-		Requests []access.Request `json:"requests"`
+// listPage is one page of GET /v1/access/requests.
+type listPage struct {
+	Requests   []access.Request `json:"requests"`
+	NextCursor string           `json:"next_cursor,omitempty"`
+}
+
+// list asks for one page: state, identity and cursor when set.
+func (c *accessClient) list(ctx context.Context, state, identity, cursor string) (listPage, error) {
+	var out listPage
+	q := url.Values{}
+	for k, v := range map[string]string{"state": state, "identity": identity, "cursor": cursor} {
+		if v != "" {
+			q.Set(k, v)
+		}
 	}
-	q := ""
-	if state != "" {
-		q = "?state=" + url.QueryEscape(state)
+	path := ""
+	if len(q) > 0 {
+		path = "?" + q.Encode()
 	}
-	return out.Requests, c.do(ctx, http.MethodGet, q, nil, &out)
+	return out, c.do(ctx, http.MethodGet, path, nil, &out)
 }
 
 // act posts an action (approve, deny, cancel, revoke) on request id.

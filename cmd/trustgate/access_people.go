@@ -70,25 +70,30 @@ func runAccessList(ctx context.Context, args []string, io stdio) int {
 	var f peopleFlags
 	f.register(fs, io)
 	state := fs.String("state", "", "only requests in this state: pending, approved, denied, cancelled, expired or revoked")
+	identity := fs.String("identity", "", "only requests for this identity")
+	cursor := fs.String("cursor", "", "continue after an earlier page (the cursor it printed)")
 	if code, ok := parseChecked(fs, args, f.check); !ok {
 		return code
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	list, err := newAccessClient(&f.tokenSource, io).list(ctx, *state)
+	page, err := newAccessClient(&f.tokenSource, io).list(ctx, *state, *identity, *cursor)
 	if err != nil {
 		return fail(io, "access list", err)
 	}
 	if f.format == "json" {
-		return printJSON(io, map[string]any{"requests": list})
+		return printJSON(io, page)
 	}
 	w := tabwriter.NewWriter(io.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tIDENTITY\tSTATE\tRISK\tAPPROVALS\tREQUESTER\tEXPIRES")
-	for _, r := range list {
+	for _, r := range page.Requests {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", printable(r.ID), printable(r.Identity), printable(string(r.State)),
 			printable(r.Risk), r.Approvals(), r.ApprovalsRequired, requesterName(r.Requester), r.ExpiresAt.UTC().Format(time.RFC3339))
 	}
 	_ = w.Flush()
+	if page.NextCursor != "" {
+		fmt.Fprintf(io.stderr, "more requests: trustgate access list --cursor %s\n", printable(page.NextCursor))
+	}
 	return exitOK
 }
 
