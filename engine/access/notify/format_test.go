@@ -53,6 +53,7 @@ func TestTheSlackBodyIsAnIncomingWebhookMessage(t *testing.T) {
 	for _, want := range []string{
 		"*Identity*\nprod-db-breakglass", "*Project*\nmy-group/api", "*Ref*\nmain", "*Pipeline*\n4242",
 		"*Actor*\nbob", "*Risk*\nhigh", "*Approvals*\n0 of 1", "*Reason:* incident INC-7: &lt;!channel&gt; restore",
+		"*Scopes:* all of the identity's: read, write", "*Starts:* 2030-05-04T18:00:00Z",
 		"button", link,
 	} {
 		if !strings.Contains(texts, want) {

@@ -181,6 +181,9 @@ var (
 )
 
 // pendingRequest is a request for prod-db-breakglass as the service files it.
+// changeWindow is when pendingRequest's grant may start.
+var changeWindow = time.Date(2030, 5, 4, 18, 0, 0, 0, time.UTC)
+
 func pendingRequest(id string, now time.Time) access.Request {
 	return access.Request{
 		ID: id, Identity: "prod-db-breakglass", State: access.StatePending, Risk: "high", ApprovalsRequired: 1,
@@ -190,6 +193,7 @@ func pendingRequest(id string, now time.Time) access.Request {
 		}},
 		Binding: access.Binding{Kind: "ref", Provider: "gitlab", Issuer: requester.Issuer, Project: "my-group/api", Ref: "branch:main"},
 		Reason:  "incident INC-7: <!channel> restore the orders table", DurationSeconds: 3600,
+		Scopes: []string{"read", "write"}, IdentityScopes: true, StartsAt: &changeWindow,
 		CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour),
 		History: []access.Event{{Type: access.EventRequested, Actor: requester, Reason: "incident INC-7", At: now}},
 	}

@@ -70,6 +70,10 @@ func slackBody(m message) slackMessage {
 	if r.Ticket != "" {
 		body += fmt.Sprintf("\n*Ticket:* %s", escape(r.Ticket))
 	}
+	body += fmt.Sprintf("\n*Scopes:* %s", escape(scopesText(r)))
+	if r.StartsAt != nil {
+		body += fmt.Sprintf("\n*Starts:* %s", r.StartsAt.UTC().Format(time.RFC3339))
+	}
 	if m.Event.Type != access.EventRequested && m.Event.Type != access.EventExpired {
 		body += fmt.Sprintf("\n*%s by* %s", strings.ToUpper(string(m.Event.Type[:1]))+string(m.Event.Type[1:]), escape(who(m.Event.Actor)))
 		if m.Event.Reason != "" {
@@ -87,6 +91,18 @@ func slackBody(m message) slackMessage {
 		}})
 	}
 	return slackMessage{Text: escape(summary), Blocks: blocks}
+}
+
+// scopesText is what a grant of r carries, in words.
+func scopesText(r access.Request) string {
+	text := "none"
+	if len(r.Scopes) > 0 {
+		text = strings.Join(r.Scopes, ", ")
+	}
+	if r.IdentityScopes {
+		text = "all of the identity's: " + text
+	}
+	return text
 }
 
 // slackFields are the request's facts, at most 10 (Slack's limit).
