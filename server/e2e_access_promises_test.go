@@ -204,7 +204,7 @@ func TestTheEngineRefusesWhatAWrongPolicyGrantsAJustInTimeIdentity(t *testing.T)
 		approved bool
 	}{
 		{"A policy that grants a just-in-time identity with no grant at all gets no token.", map[string][2]string{
-			"trustgate/grants.rego": {"access_granted if active_grant\n", "access_granted := true\n"},
+			"trustgate/grants.rego":   {"access_granted if active_grant\n", "access_granted := true\n"},
 			"trustgate/decision.rego": {`	"grant": grant_id,`, `	"grant": "forged",`},
 		}, false},
 		{"A policy that grants more scopes than the grant carries gets no token.", map[string][2]string{

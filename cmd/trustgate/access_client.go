@@ -124,10 +124,10 @@ type reasonBody struct {
 
 // newRequestBody is the body of POST /v1/access/requests.
 type newRequestBody struct {
-	Identity string   `json:"identity"`
-	Duration string   `json:"duration,omitempty"`
-	Reason   string   `json:"reason"`
-	Ticket   string   `json:"ticket,omitempty"`
+	Identity  string   `json:"identity"`
+	Duration  string   `json:"duration,omitempty"`
+	Reason    string   `json:"reason"`
+	Ticket    string   `json:"ticket,omitempty"`
 	Scopes    []string `json:"scopes,omitempty"`
 	Audiences []string `json:"audiences,omitempty"`
 	StartsAt  string   `json:"starts_at,omitempty"`
