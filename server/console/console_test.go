@@ -104,7 +104,8 @@ func TestASignedInApproverSeesThePendingRequestWithItsFacts(t *testing.T) {
 		t.Fatalf("dashboard: %d: %s", p.status, p.body)
 	}
 	for _, want := range []string{identity, "migrate the orders table", "OPS-1234", "demo-group/demo-project",
-		"574", "demo-user", "risk high", "0 of 1", "alice@example.com", "/console/requests/" + r.ID, "just now", "UTC"} {
+		"574", "demo-user", "risk high", "0 of 1", "alice@example.com", "/console/requests/" + r.ID, "just now", "UTC",
+		"Scopes</dt><dd>all of the identity's: "} {
 		if !strings.Contains(p.body, want) {
 			t.Errorf("the dashboard lacks %q", want)
 		}
