@@ -62,7 +62,7 @@ func (f *requestFlags) register(fs *flag.FlagSet, io stdio) {
 	fs.StringVar(&f.body.Reason, "reason", "", "why: shown to approvers (required)")
 	fs.StringVar(&f.body.Ticket, "ticket", "", "an incident or change ticket")
 	fs.Var((*stringList)(&f.body.Scopes), "scope", "a scope to ask for (repeatable; default: all of the identity's)")
-	fs.Var((*stringList)(&f.body.Audiences), "audience", "an audience to bind the grant to (repeatable; default: the identity's)")
+	fs.Var((*stringList)(&f.body.Audiences), "grant-audience", "an audience to bind the grant to (repeatable; default: the identity's)")
 	fs.StringVar(&f.body.StartsAt, "starts-at", "", "RFC 3339 time the grant starts, for a change window booked ahead (default: on approval)")
 	fs.BoolVar(&f.wait, "wait", false, "wait until approved, then exchange the ID token and print the access token")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Minute, "with --wait: give up (and cancel the request) after this long")

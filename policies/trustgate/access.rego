@@ -76,7 +76,11 @@ max_lead_ns := duration_ns(object.get(jit, "max_lead_time", "168h"))
 
 requested_start := object.get(input.request, "starts_at", "")
 
-start_ns := time.parse_rfc3339_ns(requested_start) if requested_start != ""
+# start_ns is requested_start when it reads as an RFC 3339 time (checked
+# first: a string that is none is a reason, not an evaluation error).
+start_ns := time.parse_rfc3339_ns(requested_start) if {
+	regex.match(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$`, requested_start)
+}
 
 # requested_seconds is the duration asked for; none (or 0) is the
 # identity's default_duration.
