@@ -66,8 +66,8 @@ max_duration_seconds := round(duration_ns(jit.max_duration) / 1000000000)
 
 # default_duration_seconds is jit.default_duration; absent, the lesser of
 # 1h and max_duration.
-default_duration_seconds := round(duration_ns(jit.default_duration) / 1000000000) if {
-	jit.default_duration
+default_duration_seconds := seconds if {
+	seconds := round(duration_ns(jit.default_duration) / 1000000000)
 } else := min({3600, max_duration_seconds})
 
 # max_lead_ns is how far ahead a request may start (jit.max_lead_time,

@@ -379,6 +379,13 @@ test_a_gitlab_provider_configured_not_to_vouch_leaves_only_the_user_id if {
 	])
 }
 
+test_logins_that_are_not_strings_match_nobody if {
+	number_login := object.union(stored, {"requester": {"provider": "gitlab", "issuer": "https://gitlab.com", "sub": main.sub, "claims": {"user_login": 42}}})
+	review(number_login, object.union(approver, {"preferred_username": "42"}), corp, "approve").allow == true
+	string_login := object.union(stored, {"requester": {"provider": "gitlab", "issuer": "https://gitlab.com", "sub": main.sub, "claims": {"user_login": "42"}}})
+	review(string_login, object.union(approver, {"preferred_username": 42}), corp, "approve").allow == true
+}
+
 test_the_actor_of_a_github_workflow_may_not_approve_it if {
 	run := object.union(stored, {"requester": {"provider": "github", "issuer": github.issuer, "sub": "repo:octo-org/octo-repo:ref:refs/tags/v1", "claims": {"actor": "alice"}}})
 	review(run, approver, corp, "approve").allow == false
@@ -536,4 +543,32 @@ test_identities_not_named_in_the_input_are_not_read if {
 	r := trustgate.access.reviewer with input as {"token": approver, "provider": corp, "identities": []}
 		with data.trustgate.identities as ids
 	r == {"approver": false, "missing_claims": []}
+}
+
+test_an_email_that_is_empty_or_no_string_names_no_person if {
+	again := object.union(stored, {"reviews": [{"reviewer": {"issuer": "https://login.other.com", "sub": "a-9", "person": "email:"}, "verdict": "approve"}]})
+	empty := review(again, object.union(approver, {"email": ""}), corp, "approve")
+	empty.allow == true
+	empty.person == concat("", ["sub:", json.marshal(["https://login.example.com", "u-alice"])])
+	review(stored, object.union(approver, {"email": 42}), corp, "approve").person == concat("", ["sub:", json.marshal(["https://login.example.com", "u-alice"])])
+}
+
+test_only_a_gitlab_pipeline_names_the_user_behind_it if {
+	run := object.union(fixtures.github_release_tag, {"user_id": "42", "user_email": "dev@example.com"})
+	ask(run, github, req("breakglass", 0)).requester_persons == [concat("", ["sub:", json.marshal([github.issuer, run.sub])])]
+}
+
+test_an_empty_gitlab_user_id_names_no_person if {
+	r := ask(object.union(object.remove(main, ["user_email"]), {"user_id": ""}), gitlab, req("breakglass", 0))
+	r.requester_persons == [concat("", ["sub:", json.marshal(["https://gitlab.com", main.sub])])]
+}
+
+test_an_unverified_email_makes_nobody_an_approver_of_anything if {
+	by_email := object.union(ids, {"breakglass": object.union(breakglass, {"jit": object.union(breakglass.jit, {"approvers": [{"provider": "corp", "claims": {"email": "alice@example.com"}}]})})})
+	r := trustgate.access.reviewer with input as {"token": object.union(approver, {"email_verified": false}), "provider": corp, "identities": ["breakglass"]}
+		with data.trustgate.identities as by_email
+	r.approver == false
+	ok := trustgate.access.reviewer with input as {"token": approver, "provider": corp, "identities": ["breakglass"]}
+		with data.trustgate.identities as by_email
+	ok.approver == true
 }

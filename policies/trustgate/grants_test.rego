@@ -240,3 +240,31 @@ test_a_grant_that_has_not_started_grants_nothing if {
 	d.reasons == ["grant g1 starts at 2026-11-23T10:00:01Z"]
 	decide_asking([object.union(read_only, {"starts_at": now})], [], []).allow == true
 }
+
+test_an_approved_audience_is_granted_when_asked_for if {
+	narrow := object.union(read_only, {"audiences": ["https://other.example.com", "https://api.example.com"]})
+	d := decide_asking([narrow], [], ["https://api.example.com"])
+	d.allow == true
+	d.audiences == ["https://api.example.com"]
+}
+
+test_a_started_grant_is_not_said_to_start if {
+	started := object.union(unbound, {"binding": binding({"kind": "project", "project": "other/app"}), "scopes": ["read"], "audiences": [], "starts_at": "2026-11-23T09:00:00Z"})
+	d := decide_asking([started], [], [])
+	d.allow == false
+	d.reasons == ["grant g1 is for project other/app, not this token"]
+}
+
+test_a_grant_without_audiences_leaves_the_identity_s_to_ask_for if {
+	d := decide_asking([read_only], [], ["https://other.example.com"])
+	d.allow == true
+	d.audiences == ["https://other.example.com"]
+}
+
+test_a_grant_handed_over_for_a_standing_identity_bounds_nothing if {
+	d := trustgate.decision with input as {"token": main, "provider": gitlab, "request": request("deploy", [], []), "grants": [object.union(read_only, {"identity": "deploy"})], "now": now}
+		with data.trustgate.identities as jit_ids
+	d.allow == true
+	d.grant == ""
+	d.scopes == ["read", "write"]
+}
