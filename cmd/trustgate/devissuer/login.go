@@ -6,17 +6,24 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"html/template"
+	"net"
 	"net/http"
 	"net/url"
 	"sync"
 	"time"
 )
 
-// ConsoleClientSecret is the secret of the one OAuth client the people
-// issuer's sign-in knows: the approval console of `serve` on development
-// defaults (client id: Config.Audience, the server's URL). It guards
-// nothing, since the dev issuer signs anyone in, and is public on purpose.
+// ConsoleClientSecret is the secret of the approval console's OAuth
+// client at the people issuer's sign-in: the console of `serve` on
+// development defaults (client id: Config.Audience, the server's URL). It
+// guards nothing, since the dev issuer signs anyone in, and is public on
+// purpose.
 const ConsoleClientSecret = "dev-console-secret-not-a-secret"
+
+// CLIClientID is the sign-in's other client: `trustgate login`, a public
+// (native) client with no secret, PKCE and a redirect to any port of
+// 127.0.0.1 or [::1] (RFC 8252 §7.3). Its ID tokens carry it as aud.
+const CLIClientID = "trustgate-cli"
 
 // Paths of the people issuer's sign-in (an OIDC authorization code flow).
 const (
@@ -54,27 +61,52 @@ type login struct {
 }
 
 type pendingCode struct {
-	person          demoPerson
-	nonce, verifier string // verifier: the S256 challenge
-	expires         time.Time
+	person           demoPerson
+	client, redirect string // who asked, and where the code went
+	nonce, verifier  string // verifier: the S256 challenge
+	expires          time.Time
 }
 
 func newLogin(i *Issuer) *login {
 	return &login{iss: i, page: template.Must(template.New("login").Parse(loginPage)), codes: map[string]pendingCode{}}
 }
 
-func (l *login) client() (id, redirect string) {
-	return l.iss.cfg.Audience, l.iss.cfg.Audience + "/console/callback"
+// consoleRedirect is the console's one redirect URI.
+func (l *login) consoleRedirect() string { return l.iss.cfg.Audience + "/console/callback" }
+
+// knownRedirect says whether redirect is registered for client: the
+// console's callback for the console, a loopback http URL with a port for
+// the CLI.
+func (l *login) knownRedirect(client, redirect string) bool {
+	switch client {
+	case l.iss.cfg.Audience:
+		return redirect == l.consoleRedirect()
+	case CLIClientID:
+		return loopbackRedirect(redirect)
+	}
+	return false
+}
+
+// loopbackRedirect: http to a loopback IP literal with a port, nothing
+// else (RFC 8252 §7.3, §8.3: not "localhost").
+func loopbackRedirect(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "http" || u.User != nil || u.Fragment != "" || u.Port() == "" {
+		return false
+	}
+	ip := net.ParseIP(u.Hostname())
+	return ip != nil && ip.IsLoopback()
 }
 
 // authorize is GET /people/authorize: without ?person, the page to pick
-// one; with it, a code and back to the console.
+// one; with it, a code and back to the client's redirect.
 func (l *login) authorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	id, redirect := l.client()
+	client, redirect := q.Get("client_id"), q.Get("redirect_uri")
 	switch {
-	case q.Get("client_id") != id || q.Get("redirect_uri") != redirect:
-		http.Error(w, "unknown client_id or redirect_uri: the dev issuer signs in to "+redirect+" only", http.StatusBadRequest)
+	case !l.knownRedirect(client, redirect):
+		http.Error(w, "unknown client_id or redirect_uri: the dev issuer signs in to "+l.consoleRedirect()+
+			" and, as client "+CLIClientID+", to a loopback redirect only", http.StatusBadRequest)
 		return
 	case q.Get("response_type") != "code" || q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "":
 		http.Error(w, "want response_type=code with a PKCE S256 code_challenge", http.StatusBadRequest)
@@ -89,7 +121,8 @@ func (l *login) authorize(w http.ResponseWriter, r *http.Request) {
 		if p.Sub == sub {
 			code := rand.Text()
 			l.mu.Lock()
-			l.codes[code] = pendingCode{person: p, nonce: q.Get("nonce"), verifier: q.Get("code_challenge"), expires: l.iss.cfg.Now().Add(codeTTL)}
+			l.codes[code] = pendingCode{person: p, client: client, redirect: redirect,
+				nonce: q.Get("nonce"), verifier: q.Get("code_challenge"), expires: l.iss.cfg.Now().Add(codeTTL)}
 			l.mu.Unlock()
 			back := url.Values{"code": {code}, "state": {q.Get("state")}}
 			http.Redirect(w, r, redirect+"?"+back.Encode(), http.StatusFound)
@@ -111,12 +144,12 @@ func (l *login) render(w http.ResponseWriter, q url.Values) {
 	_ = l.page.Execute(w, map[string]any{"Action": authorizePath, "Hidden": hidden, "People": demoPeople()})
 }
 
-// token is POST /people/oauth/token: the console's client, a code once,
-// the PKCE verifier; the answer holds the person's ID token.
+// token is POST /people/oauth/token: a known client (the console with
+// its secret, the CLI with none), a code once, issued to that client and
+// redirect, the PKCE verifier; the answer holds the person's ID token.
 func (l *login) token(w http.ResponseWriter, r *http.Request) {
 	id, secret := clientCredentials(r)
-	wantID, redirect := l.client()
-	if id != wantID || subtle.ConstantTimeCompare([]byte(secret), []byte(ConsoleClientSecret)) != 1 {
+	if !l.authenticated(id, secret) {
 		oauthError(w, http.StatusUnauthorized, "invalid_client")
 		return
 	}
@@ -127,7 +160,7 @@ func (l *login) token(w http.ResponseWriter, r *http.Request) {
 	sum := sha256.Sum256([]byte(r.PostFormValue("code_verifier")))
 	switch {
 	case r.PostFormValue("grant_type") != "authorization_code" || !found || !l.iss.cfg.Now().Before(c.expires) ||
-		r.PostFormValue("redirect_uri") != redirect || base64.RawURLEncoding.EncodeToString(sum[:]) != c.verifier:
+		c.client != id || r.PostFormValue("redirect_uri") != c.redirect || base64.RawURLEncoding.EncodeToString(sum[:]) != c.verifier:
 		oauthError(w, http.StatusBadRequest, "invalid_grant")
 		return
 	}
@@ -143,6 +176,18 @@ func (l *login) token(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, map[string]any{"access_token": rand.Text(), "token_type": "Bearer", "expires_in": int(personTTL.Seconds()), "id_token": raw})
+}
+
+// authenticated: the console's client with its secret, or the CLI's
+// public client with none.
+func (l *login) authenticated(id, secret string) bool {
+	switch id {
+	case l.iss.cfg.Audience:
+		return subtle.ConstantTimeCompare([]byte(secret), []byte(ConsoleClientSecret)) == 1
+	case CLIClientID:
+		return secret == ""
+	}
+	return false
 }
 
 func oauthError(w http.ResponseWriter, status int, code string) {
@@ -163,7 +208,7 @@ button{font:inherit;padding:.4rem 1rem;margin-top:1rem}</style></head>
 <p>The development IdP of <code>make run</code>: it signs in anyone you pick, so it only ever listens on loopback.</p>
 <form method="get" action="{{.Action}}">
 {{range $k, $v := .Hidden}}<input type="hidden" name="{{$k}}" value="{{$v}}">
-{{end}}<fieldset><legend>Sign in to the approval console as</legend>
+{{end}}<fieldset><legend>Sign in to Trustgate as</legend>
 {{range $i, $p := .People}}<label><input type="radio" name="person" value="{{$p.Sub}}"{{if eq $i 0}} checked{{end}}> {{$p.Label}}</label>
 {{end}}</fieldset>
 <button type="submit">Sign in</button>
