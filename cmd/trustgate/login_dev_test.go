@@ -69,7 +69,10 @@ func exampleBundleAt(t *testing.T, listen, devAddr string) string {
 	return dir
 }
 
-var devAuthorizeURL = regexp.MustCompile(`(?m)^  (http://\S+/people/authorize\?\S+)$`)
+var (
+	devAuthorizeURL = regexp.MustCompile(`(?m)^  (http://\S+/people/authorize\?\S+)$`)
+	devDeviceURL    = regexp.MustCompile(`\(or open (http://\S+/people/device\?user_code=\S+)\)`)
+)
 
 func TestLoginOnDevelopmentDefaultsSignsADemoApproverInForTheAccessCommands(t *testing.T) {
 	base, dev := startDevDefaults(t)
@@ -84,34 +87,48 @@ func TestLoginOnDevelopmentDefaultsSignsADemoApproverInForTheAccessCommands(t *t
 	if code != exitOK || m == nil {
 		t.Fatalf("request: %d %s", code, errOut)
 	}
+	tests := []struct {
+		name  string
+		flags []string
+		page  *regexp.Regexp // the sign-in page's URL, as login prints it
+		done  string         // what the browser shows once alice is picked
+	}{
+		{name: "In the browser, the dev issuer sends alice back to the CLI's loopback redirect.",
+			flags: []string{"--no-browser"}, page: devAuthorizeURL, done: "Signed in to Trustgate"},
+		{name: "With a device code, alice picked on the dev issuer's page signs the CLI in.",
+			flags: []string{"--device"}, page: devDeviceURL, done: "Signed in as alice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// alice signs in with nothing but the server's URL: the
+			// browser shows the dev issuer's sign-in page, she picks
+			// herself.
+			env := map[string]string{envConfigDir: filepath.Join(t.TempDir(), "trustgate")}
+			l := startLogin(t, env, append([]string{"--url", base}, tt.flags...)...)
+			signIn := l.waitFor(t, tt.page)
+			if status, page := browse(t, signIn); status != http.StatusOK || !strings.Contains(page, `value="alice"`) {
+				t.Fatalf("the dev issuer's sign-in page: %d, alice offered: %v", status, strings.Contains(page, `value="alice"`))
+			}
+			if status, page := browse(t, signIn+"&person=alice"); status != http.StatusOK || !strings.Contains(page, tt.done) {
+				t.Fatalf("picking alice: %d %s", status, page)
+			}
+			r := l.result(t)
+			if r.code != exitOK || !strings.Contains(r.stderr, "signed in to "+dev+devissuer.PeoplePath+" as alice@example.com") {
+				t.Fatalf("login: %d %s", r.code, r.stderr)
+			}
+			creds := storedCredentials(t, env)
+			if creds.ClientID != devissuer.CLIClientID {
+				t.Errorf("login signed in with client %q, want the dev issuer's CLI client %q", creds.ClientID, devissuer.CLIClientID)
+			}
 
-	// alice signs in with nothing but the server's URL: the browser shows
-	// the dev issuer's sign-in page, she picks herself, and the dev issuer
-	// sends the browser back to the CLI's loopback redirect.
-	env := map[string]string{envConfigDir: filepath.Join(t.TempDir(), "trustgate")}
-	l := startLogin(t, env, "--url", base, "--no-browser")
-	signIn := l.waitFor(t, devAuthorizeURL)
-	if status, page := browse(t, signIn); status != http.StatusOK || !strings.Contains(page, `value="alice"`) {
-		t.Fatalf("the dev issuer's sign-in page: %d, alice offered: %v", status, strings.Contains(page, `value="alice"`))
+			// Her stored sign-in lists the pipeline's request, which is
+			// hers to review; nothing printed holds the token.
+			env["TRUSTGATE_URL"] = base
+			code, list, errOut := runCLI(t, env, "access", "list")
+			if code != exitOK || !strings.Contains(list, m[1]) {
+				t.Fatalf("list with the sign-in: %d %s%s", code, list, errOut)
+			}
+			noTokenIn(t, r.stdout+r.stderr+list+errOut, creds.IDToken)
+		})
 	}
-	if status, page := browse(t, signIn+"&person=alice"); status != http.StatusOK || !strings.Contains(page, "Signed in to Trustgate") {
-		t.Fatalf("the callback page: %d %s", status, page)
-	}
-	r := l.result(t)
-	if r.code != exitOK || !strings.Contains(r.stderr, "signed in to "+dev+devissuer.PeoplePath+" as alice@example.com") {
-		t.Fatalf("login: %d %s", r.code, r.stderr)
-	}
-	creds := storedCredentials(t, env)
-	if creds.ClientID != devissuer.CLIClientID {
-		t.Errorf("login signed in with client %q, want the dev issuer's CLI client %q", creds.ClientID, devissuer.CLIClientID)
-	}
-
-	// Her stored sign-in lists the pipeline's request, which is hers to
-	// review; nothing printed holds the token.
-	env["TRUSTGATE_URL"] = base
-	code, list, errOut := runCLI(t, env, "access", "list")
-	if code != exitOK || !strings.Contains(list, m[1]) {
-		t.Fatalf("list with the sign-in: %d %s%s", code, list, errOut)
-	}
-	noTokenIn(t, r.stdout+r.stderr+list+errOut, creds.IDToken)
 }

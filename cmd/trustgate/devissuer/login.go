@@ -42,6 +42,16 @@ type demoPerson struct {
 	Groups     []string
 }
 
+// demoPersonNamed is the demo person whose sub is sub.
+func demoPersonNamed(sub string) (demoPerson, bool) {
+	for _, p := range demoPeople() {
+		if p.Sub == sub {
+			return p, true
+		}
+	}
+	return demoPerson{}, false
+}
+
 func demoPeople() []demoPerson {
 	return []demoPerson{
 		{Sub: "alice", Label: "Alice, prod-approvers", Groups: []string{"prod-approvers"}},
@@ -56,8 +66,9 @@ type login struct {
 	iss  *Issuer
 	page *template.Template
 
-	mu    sync.Mutex
-	codes map[string]pendingCode
+	mu      sync.Mutex
+	codes   map[string]pendingCode
+	devices map[string]*pendingDevice // by device code (device.go)
 }
 
 type pendingCode struct {
@@ -68,7 +79,8 @@ type pendingCode struct {
 }
 
 func newLogin(i *Issuer) *login {
-	return &login{iss: i, page: template.Must(template.New("login").Parse(loginPage)), codes: map[string]pendingCode{}}
+	return &login{iss: i, page: template.Must(template.New("login").Parse(loginPage)), codes: map[string]pendingCode{},
+		devices: map[string]*pendingDevice{}}
 }
 
 // consoleRedirect is the console's one redirect URI.
@@ -114,34 +126,40 @@ func (l *login) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	sub := q.Get("person")
 	if sub == "" {
-		l.render(w, q)
+		l.render(w, authorizePath, keep(q, "client_id", "redirect_uri", "response_type", "scope", "state", "nonce", "code_challenge", "code_challenge_method"))
 		return
 	}
-	for _, p := range demoPeople() {
-		if p.Sub == sub {
-			code := rand.Text()
-			l.mu.Lock()
-			l.codes[code] = pendingCode{person: p, client: client, redirect: redirect,
-				nonce: q.Get("nonce"), verifier: q.Get("code_challenge"), expires: l.iss.cfg.Now().Add(codeTTL)}
-			l.mu.Unlock()
-			back := url.Values{"code": {code}, "state": {q.Get("state")}}
-			http.Redirect(w, r, redirect+"?"+back.Encode(), http.StatusFound)
-			return
-		}
+	p, ok := demoPersonNamed(sub)
+	if !ok {
+		http.Error(w, "no such demo person", http.StatusBadRequest)
+		return
 	}
-	http.Error(w, "no such demo person", http.StatusBadRequest)
+	code := rand.Text()
+	l.mu.Lock()
+	l.codes[code] = pendingCode{person: p, client: client, redirect: redirect,
+		nonce: q.Get("nonce"), verifier: q.Get("code_challenge"), expires: l.iss.cfg.Now().Add(codeTTL)}
+	l.mu.Unlock()
+	back := url.Values{"code": {code}, "state": {q.Get("state")}}
+	http.Redirect(w, r, redirect+"?"+back.Encode(), http.StatusFound)
 }
 
-func (l *login) render(w http.ResponseWriter, q url.Values) {
-	keep := []string{"client_id", "redirect_uri", "response_type", "scope", "state", "nonce", "code_challenge", "code_challenge_method"}
-	hidden := make(map[string]string, len(keep))
-	for _, k := range keep {
-		hidden[k] = q.Get(k)
+// keep is the named parameters of q, for the sign-in page's form to send
+// again with the person picked.
+func keep(q url.Values, names ...string) map[string]string {
+	out := make(map[string]string, len(names))
+	for _, k := range names {
+		out[k] = q.Get(k)
 	}
+	return out
+}
+
+// render is the page to pick a person: its form sends hidden and the
+// person to action.
+func (l *login) render(w http.ResponseWriter, action string, hidden map[string]string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
 	w.Header().Set("Cache-Control", "no-store")
-	_ = l.page.Execute(w, map[string]any{"Action": authorizePath, "Hidden": hidden, "People": demoPeople()})
+	_ = l.page.Execute(w, map[string]any{"Action": action, "Hidden": hidden, "People": demoPeople()})
 }
 
 // token is POST /people/oauth/token: a known client (the console with
@@ -153,29 +171,55 @@ func (l *login) token(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusUnauthorized, "invalid_client")
 		return
 	}
-	l.mu.Lock()
-	c, found := l.codes[r.PostFormValue("code")]
-	delete(l.codes, r.PostFormValue("code"))
-	l.mu.Unlock()
-	sum := sha256.Sum256([]byte(r.PostFormValue("code_verifier")))
-	switch {
-	case r.PostFormValue("grant_type") != "authorization_code" || !found || !l.iss.cfg.Now().Before(c.expires) ||
-		c.client != id || r.PostFormValue("redirect_uri") != c.redirect || base64.RawURLEncoding.EncodeToString(sum[:]) != c.verifier:
-		oauthError(w, http.StatusBadRequest, "invalid_grant")
+	var (
+		p     demoPerson
+		nonce string
+		e     string
+	)
+	switch r.PostFormValue("grant_type") {
+	case "authorization_code":
+		p, nonce, e = l.redeemCode(r, id)
+	case deviceGrantType:
+		p, e = l.pollDevice(r.PostFormValue("device_code"), id)
+	default:
+		e = "unsupported_grant_type"
+	}
+	if e != "" {
+		oauthError(w, http.StatusBadRequest, e)
 		return
 	}
 	now := l.iss.cfg.Now()
-	raw, err := l.iss.Mint(map[string]any{
-		"iss": l.iss.PeopleIssuer(), "aud": id, "sub": c.person.Sub, "nonce": c.nonce,
-		"email": c.person.Sub + "@example.com", "email_verified": true, "preferred_username": c.person.Sub,
-		"groups": c.person.Groups, "exp": now.Add(personTTL).Unix(),
-	})
+	claims := map[string]any{
+		"iss": l.iss.PeopleIssuer(), "aud": id, "sub": p.Sub,
+		"email": p.Sub + "@example.com", "email_verified": true, "preferred_username": p.Sub,
+		"groups": p.Groups, "exp": now.Add(personTTL).Unix(),
+	}
+	if nonce != "" {
+		claims["nonce"] = nonce
+	}
+	raw, err := l.iss.Mint(claims)
 	if err != nil {
 		oauthError(w, http.StatusInternalServerError, "server_error")
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, map[string]any{"access_token": rand.Text(), "token_type": "Bearer", "expires_in": int(personTTL.Seconds()), "id_token": raw})
+}
+
+// redeemCode checks a code (once, even when the rest is wrong), the
+// client and redirect it was issued to, and the PKCE verifier; the error
+// code is "" when all hold.
+func (l *login) redeemCode(r *http.Request, client string) (demoPerson, string, string) {
+	l.mu.Lock()
+	c, found := l.codes[r.PostFormValue("code")]
+	delete(l.codes, r.PostFormValue("code"))
+	l.mu.Unlock()
+	sum := sha256.Sum256([]byte(r.PostFormValue("code_verifier")))
+	if !found || !l.iss.cfg.Now().Before(c.expires) || c.client != client ||
+		r.PostFormValue("redirect_uri") != c.redirect || base64.RawURLEncoding.EncodeToString(sum[:]) != c.verifier {
+		return demoPerson{}, "", "invalid_grant"
+	}
+	return c.person, c.nonce, ""
 }
 
 // authenticated: the console's client with its secret, or the CLI's
