@@ -107,12 +107,20 @@ func startServeRaw(t *testing.T, cfg string, stderr *bytes.Buffer) (string, func
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return startServing(t, base, stderr, func(ctx context.Context) int {
+		return run(ctx, []string{"serve", "--config", path}, environ{lookup: func(string) (string, bool) { return "", false }},
+			strings.NewReader(""), &bytes.Buffer{}, stderr)
+	})
+}
+
+// startServing runs serveFn, a serve at base writing its log to stderr,
+// until it is ready, and returns base and a function that stops it (as the
+// test ends, at the latest) and returns its exit code.
+func startServing(t *testing.T, base string, stderr *bytes.Buffer, serveFn func(context.Context) int) (string, func() int) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	code := make(chan int, 1)
-	go func() {
-		code <- run(ctx, []string{"serve", "--config", path}, environ{lookup: func(string) (string, bool) { return "", false }},
-			strings.NewReader(""), &bytes.Buffer{}, stderr)
-	}()
+	go func() { code <- serveFn(ctx) }()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp, err := enginetest.Get(t, nil, base+"/readyz")

@@ -70,7 +70,7 @@ func runServe(ctx context.Context, args []string, io stdio) int {
 			logs.app.Warn("writing the profiles", zap.Error(err))
 		}
 	}()
-	if err := serve(ctx, cfg, *path == "", logs, newGCTuner(io.env, logs.app)); err != nil {
+	if err := serve(ctx, cfg, logs, newGCTuner(io.env, logs.app)); err != nil {
 		logs.app.Error("trustgate stopped", zap.Error(err))
 		return exitFail
 	}
@@ -81,8 +81,9 @@ func runServe(ctx context.Context, args []string, io stdio) int {
 // server, then serves until ctx ends and drains. Each step is a function of
 // its own; the defers stop the background tasks in reverse order, the
 // store last, after the last request has drained.
-func serve(ctx context.Context, cfg config.Config, dev bool, logs *logs, gc gcTuner) error {
+func serve(ctx context.Context, cfg config.Config, logs *logs, gc gcTuner) error {
 	log := logs.app
+	dev := cfg.DevIssuer() != "" // development defaults
 	if dev {
 		warnDevelopmentDefaults(log)
 	}
@@ -132,7 +133,7 @@ func serve(ctx context.Context, cfg config.Config, dev bool, logs *logs, gc gcTu
 		return err
 	}
 	if dev {
-		go func() { errc <- runDevIssuerServer(ctx, config.DevIssuerAddr, cfg.Issuer, log.Named("dev-issuer")) }()
+		go func() { errc <- runDevIssuerServer(ctx, cfg.DevIssuer(), cfg.Issuer, log.Named("dev-issuer")) }()
 	}
 	return listenAndServe(ctx, srv, cfg, log, errc)
 }

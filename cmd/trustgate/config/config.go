@@ -66,6 +66,10 @@ type Config struct {
 	ConsoleURL    string         `json:"console_url"`
 	// Console is the approval console's sign-in (console.go).
 	Console *Console `json:"console,omitempty"`
+
+	// devIssuer is where the dev issuer listens: development defaults
+	// only (dev.go).
+	devIssuer string
 }
 
 type BundleVerification struct {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/base64"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,6 +10,8 @@ import (
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/trustgate/trustgate/cmd/trustgate/devissuer"
 )
 
 func TestConsoleConfigIsValidatedWithItsKeys(t *testing.T) {
@@ -64,22 +67,28 @@ func TestDevelopmentDefaultsServeTheConsoleWithTheDevPeopleIssuerTheExampleBundl
 	}
 	var bundle struct {
 		Trustgate struct {
-			Providers map[string]struct {
-				Issuer    string   `json:"issuer"`
-				Audiences []string `json:"audiences"`
-			} `json:"providers"`
+			Providers map[string]bundleProvider `json:"providers"`
 		} `json:"trustgate"`
 	}
 	if err := yaml.Unmarshal(data, &bundle); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range bundle.Trustgate.Providers {
-		if p.Issuer == c.Console.Issuer && slices.Contains(p.Audiences, c.Console.ClientID) {
-			return
+	if c.Console.CLIClientID != devissuer.CLIClientID {
+		t.Errorf("console.cli_client_id is %q, want the dev issuer's CLI client %q", c.Console.CLIClientID, devissuer.CLIClientID)
+	}
+	for _, client := range []string{c.Console.ClientID, c.Console.CLIClientID} {
+		if !slices.ContainsFunc(slices.Collect(maps.Values(bundle.Trustgate.Providers)), func(p bundleProvider) bool {
+			return p.Issuer == c.Console.Issuer && slices.Contains(p.Audiences, client)
+		}) {
+			t.Errorf("no provider of the example bundle has issuer %s with audience %s: the engine would refuse every sign-in of that client",
+				c.Console.Issuer, client)
 		}
 	}
-	t.Fatalf("no provider of the example bundle has issuer %s with audience %s: the engine would refuse every console sign-in",
-		c.Console.Issuer, c.Console.ClientID)
+}
+
+type bundleProvider struct {
+	Issuer    string   `json:"issuer"`
+	Audiences []string `json:"audiences"`
 }
 
 func TestConsoleSecretsAreReadFromTheirFilesAndNeverEchoed(t *testing.T) {

@@ -80,9 +80,11 @@ func (i *Issuer) Handler() http.Handler {
 	mux.HandleFunc("GET "+PeoplePath+"/.well-known/openid-configuration", i.peopleDiscovery)
 	mux.HandleFunc("GET "+PeoplePath+"/keys", i.jwks)
 	mux.HandleFunc("GET /token", i.token)
-	l := newLogin(i) // login.go: the people issuer's sign-in, for the console
+	l := newLogin(i) // login.go: the people issuer's sign-in, for the console and the CLI
 	mux.HandleFunc("GET "+authorizePath, l.authorize)
 	mux.HandleFunc("POST "+tokenPath, l.token)
+	mux.HandleFunc("POST "+deviceAuthPath, l.deviceAuthorize) // device.go: trustgate login --device
+	mux.HandleFunc("GET "+devicePath, l.deviceVerify)
 	return mux
 }
 

@@ -6,17 +6,24 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"html/template"
+	"net"
 	"net/http"
 	"net/url"
 	"sync"
 	"time"
 )
 
-// ConsoleClientSecret is the secret of the one OAuth client the people
-// issuer's sign-in knows: the approval console of `serve` on development
-// defaults (client id: Config.Audience, the server's URL). It guards
-// nothing, since the dev issuer signs anyone in, and is public on purpose.
+// ConsoleClientSecret is the secret of the approval console's OAuth
+// client at the people issuer's sign-in: the console of `serve` on
+// development defaults (client id: Config.Audience, the server's URL). It
+// guards nothing, since the dev issuer signs anyone in, and is public on
+// purpose.
 const ConsoleClientSecret = "dev-console-secret-not-a-secret"
+
+// CLIClientID is the sign-in's other client: `trustgate login`, a public
+// (native) client with no secret, PKCE and a redirect to any port of
+// 127.0.0.1 or [::1] (RFC 8252 §7.3). Its ID tokens carry it as aud.
+const CLIClientID = "trustgate-cli"
 
 // Paths of the people issuer's sign-in (an OIDC authorization code flow).
 const (
@@ -35,6 +42,16 @@ type demoPerson struct {
 	Groups     []string
 }
 
+// demoPersonNamed is the demo person whose sub is sub.
+func demoPersonNamed(sub string) (demoPerson, bool) {
+	for _, p := range demoPeople() {
+		if p.Sub == sub {
+			return p, true
+		}
+	}
+	return demoPerson{}, false
+}
+
 func demoPeople() []demoPerson {
 	return []demoPerson{
 		{Sub: "alice", Label: "Alice, prod-approvers", Groups: []string{"prod-approvers"}},
@@ -49,32 +66,59 @@ type login struct {
 	iss  *Issuer
 	page *template.Template
 
-	mu    sync.Mutex
-	codes map[string]pendingCode
+	mu      sync.Mutex
+	codes   map[string]pendingCode
+	devices map[string]*pendingDevice // by device code (device.go)
 }
 
 type pendingCode struct {
-	person          demoPerson
-	nonce, verifier string // verifier: the S256 challenge
-	expires         time.Time
+	person           demoPerson
+	client, redirect string // who asked, and where the code went
+	nonce, verifier  string // verifier: the S256 challenge
+	expires          time.Time
 }
 
 func newLogin(i *Issuer) *login {
-	return &login{iss: i, page: template.Must(template.New("login").Parse(loginPage)), codes: map[string]pendingCode{}}
+	return &login{iss: i, page: template.Must(template.New("login").Parse(loginPage)), codes: map[string]pendingCode{},
+		devices: map[string]*pendingDevice{}}
 }
 
-func (l *login) client() (id, redirect string) {
-	return l.iss.cfg.Audience, l.iss.cfg.Audience + "/console/callback"
+// consoleRedirect is the console's one redirect URI.
+func (l *login) consoleRedirect() string { return l.iss.cfg.Audience + "/console/callback" }
+
+// knownRedirect says whether redirect is registered for client: the
+// console's callback for the console, a loopback http URL with a port for
+// the CLI.
+func (l *login) knownRedirect(client, redirect string) bool {
+	switch client {
+	case l.iss.cfg.Audience:
+		return redirect == l.consoleRedirect()
+	case CLIClientID:
+		return loopbackRedirect(redirect)
+	}
+	return false
+}
+
+// loopbackRedirect: http to a loopback IP literal with a port, nothing
+// else (RFC 8252 §7.3, §8.3: not "localhost").
+func loopbackRedirect(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "http" || u.User != nil || u.Fragment != "" || u.Port() == "" {
+		return false
+	}
+	ip := net.ParseIP(u.Hostname())
+	return ip != nil && ip.IsLoopback()
 }
 
 // authorize is GET /people/authorize: without ?person, the page to pick
-// one; with it, a code and back to the console.
+// one; with it, a code and back to the client's redirect.
 func (l *login) authorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	id, redirect := l.client()
+	client, redirect := q.Get("client_id"), q.Get("redirect_uri")
 	switch {
-	case q.Get("client_id") != id || q.Get("redirect_uri") != redirect:
-		http.Error(w, "unknown client_id or redirect_uri: the dev issuer signs in to "+redirect+" only", http.StatusBadRequest)
+	case !l.knownRedirect(client, redirect):
+		http.Error(w, "unknown client_id or redirect_uri: the dev issuer signs in to "+l.consoleRedirect()+
+			" and, as client "+CLIClientID+", to a loopback redirect only", http.StatusBadRequest)
 		return
 	case q.Get("response_type") != "code" || q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "":
 		http.Error(w, "want response_type=code with a PKCE S256 code_challenge", http.StatusBadRequest)
@@ -82,67 +126,112 @@ func (l *login) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	sub := q.Get("person")
 	if sub == "" {
-		l.render(w, q)
+		l.render(w, authorizePath, keep(q, "client_id", "redirect_uri", "response_type", "scope", "state", "nonce", "code_challenge", "code_challenge_method"))
 		return
 	}
-	for _, p := range demoPeople() {
-		if p.Sub == sub {
-			code := rand.Text()
-			l.mu.Lock()
-			l.codes[code] = pendingCode{person: p, nonce: q.Get("nonce"), verifier: q.Get("code_challenge"), expires: l.iss.cfg.Now().Add(codeTTL)}
-			l.mu.Unlock()
-			back := url.Values{"code": {code}, "state": {q.Get("state")}}
-			http.Redirect(w, r, redirect+"?"+back.Encode(), http.StatusFound)
-			return
-		}
+	p, ok := demoPersonNamed(sub)
+	if !ok {
+		http.Error(w, "no such demo person", http.StatusBadRequest)
+		return
 	}
-	http.Error(w, "no such demo person", http.StatusBadRequest)
+	code := rand.Text()
+	l.mu.Lock()
+	l.codes[code] = pendingCode{person: p, client: client, redirect: redirect,
+		nonce: q.Get("nonce"), verifier: q.Get("code_challenge"), expires: l.iss.cfg.Now().Add(codeTTL)}
+	l.mu.Unlock()
+	back := url.Values{"code": {code}, "state": {q.Get("state")}}
+	http.Redirect(w, r, redirect+"?"+back.Encode(), http.StatusFound)
 }
 
-func (l *login) render(w http.ResponseWriter, q url.Values) {
-	keep := []string{"client_id", "redirect_uri", "response_type", "scope", "state", "nonce", "code_challenge", "code_challenge_method"}
-	hidden := make(map[string]string, len(keep))
-	for _, k := range keep {
-		hidden[k] = q.Get(k)
+// keep is the named parameters of q, for the sign-in page's form to send
+// again with the person picked.
+func keep(q url.Values, names ...string) map[string]string {
+	out := make(map[string]string, len(names))
+	for _, k := range names {
+		out[k] = q.Get(k)
 	}
+	return out
+}
+
+// render is the page to pick a person: its form sends hidden and the
+// person to action.
+func (l *login) render(w http.ResponseWriter, action string, hidden map[string]string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
 	w.Header().Set("Cache-Control", "no-store")
-	_ = l.page.Execute(w, map[string]any{"Action": authorizePath, "Hidden": hidden, "People": demoPeople()})
+	_ = l.page.Execute(w, map[string]any{"Action": action, "Hidden": hidden, "People": demoPeople()})
 }
 
-// token is POST /people/oauth/token: the console's client, a code once,
-// the PKCE verifier; the answer holds the person's ID token.
+// token is POST /people/oauth/token: a known client (the console with
+// its secret, the CLI with none), a code once, issued to that client and
+// redirect, the PKCE verifier; the answer holds the person's ID token.
 func (l *login) token(w http.ResponseWriter, r *http.Request) {
 	id, secret := clientCredentials(r)
-	wantID, redirect := l.client()
-	if id != wantID || subtle.ConstantTimeCompare([]byte(secret), []byte(ConsoleClientSecret)) != 1 {
+	if !l.authenticated(id, secret) {
 		oauthError(w, http.StatusUnauthorized, "invalid_client")
 		return
 	}
-	l.mu.Lock()
-	c, found := l.codes[r.PostFormValue("code")]
-	delete(l.codes, r.PostFormValue("code"))
-	l.mu.Unlock()
-	sum := sha256.Sum256([]byte(r.PostFormValue("code_verifier")))
-	switch {
-	case r.PostFormValue("grant_type") != "authorization_code" || !found || !l.iss.cfg.Now().Before(c.expires) ||
-		r.PostFormValue("redirect_uri") != redirect || base64.RawURLEncoding.EncodeToString(sum[:]) != c.verifier:
-		oauthError(w, http.StatusBadRequest, "invalid_grant")
+	var (
+		p     demoPerson
+		nonce string
+		e     string
+	)
+	switch r.PostFormValue("grant_type") {
+	case "authorization_code":
+		p, nonce, e = l.redeemCode(r, id)
+	case deviceGrantType:
+		p, e = l.pollDevice(r.PostFormValue("device_code"), id)
+	default:
+		e = "unsupported_grant_type"
+	}
+	if e != "" {
+		oauthError(w, http.StatusBadRequest, e)
 		return
 	}
 	now := l.iss.cfg.Now()
-	raw, err := l.iss.Mint(map[string]any{
-		"iss": l.iss.PeopleIssuer(), "aud": id, "sub": c.person.Sub, "nonce": c.nonce,
-		"email": c.person.Sub + "@example.com", "email_verified": true, "preferred_username": c.person.Sub,
-		"groups": c.person.Groups, "exp": now.Add(personTTL).Unix(),
-	})
+	claims := map[string]any{
+		"iss": l.iss.PeopleIssuer(), "aud": id, "sub": p.Sub,
+		"email": p.Sub + "@example.com", "email_verified": true, "preferred_username": p.Sub,
+		"groups": p.Groups, "exp": now.Add(personTTL).Unix(),
+	}
+	if nonce != "" {
+		claims["nonce"] = nonce
+	}
+	raw, err := l.iss.Mint(claims)
 	if err != nil {
 		oauthError(w, http.StatusInternalServerError, "server_error")
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, map[string]any{"access_token": rand.Text(), "token_type": "Bearer", "expires_in": int(personTTL.Seconds()), "id_token": raw})
+}
+
+// redeemCode checks a code (once, even when the rest is wrong), the
+// client and redirect it was issued to, and the PKCE verifier; the error
+// code is "" when all hold.
+func (l *login) redeemCode(r *http.Request, client string) (demoPerson, string, string) {
+	l.mu.Lock()
+	c, found := l.codes[r.PostFormValue("code")]
+	delete(l.codes, r.PostFormValue("code"))
+	l.mu.Unlock()
+	sum := sha256.Sum256([]byte(r.PostFormValue("code_verifier")))
+	if !found || !l.iss.cfg.Now().Before(c.expires) || c.client != client ||
+		r.PostFormValue("redirect_uri") != c.redirect || base64.RawURLEncoding.EncodeToString(sum[:]) != c.verifier {
+		return demoPerson{}, "", "invalid_grant"
+	}
+	return c.person, c.nonce, ""
+}
+
+// authenticated: the console's client with its secret, or the CLI's
+// public client with none.
+func (l *login) authenticated(id, secret string) bool {
+	switch id {
+	case l.iss.cfg.Audience:
+		return subtle.ConstantTimeCompare([]byte(secret), []byte(ConsoleClientSecret)) == 1
+	case CLIClientID:
+		return secret == ""
+	}
+	return false
 }
 
 func oauthError(w http.ResponseWriter, status int, code string) {
@@ -163,7 +252,7 @@ button{font:inherit;padding:.4rem 1rem;margin-top:1rem}</style></head>
 <p>The development IdP of <code>make run</code>: it signs in anyone you pick, so it only ever listens on loopback.</p>
 <form method="get" action="{{.Action}}">
 {{range $k, $v := .Hidden}}<input type="hidden" name="{{$k}}" value="{{$v}}">
-{{end}}<fieldset><legend>Sign in to the approval console as</legend>
+{{end}}<fieldset><legend>Sign in to Trustgate as</legend>
 {{range $i, $p := .People}}<label><input type="radio" name="person" value="{{$p.Sub}}"{{if eq $i 0}} checked{{end}}> {{$p.Label}}</label>
 {{end}}</fieldset>
 <button type="submit">Sign in</button>
