@@ -67,8 +67,11 @@ type validator struct {
 	// riskLevels are the approvals each risk level needs (the bundle's, or
 	// the library's), read before the identities that depend on them.
 	riskLevels map[string]int
-	buf        []byte         // entryJSON's
-	decoded    map[string]any // entryValue's decoded strings
+	// libraryLevels are the library's risk levels, used when the data has
+	// none (libraryRiskLevels).
+	libraryLevels map[string]int
+	buf           []byte         // entryJSON's
+	decoded       map[string]any // entryValue's decoded strings
 }
 
 func (v *validator) add(file, key, format string, args ...any) {
@@ -76,8 +79,8 @@ func (v *validator) add(file, key, format string, args ...any) {
 }
 
 // validate checks the merged data and returns the index of what is valid.
-func validate(m *merged, opts Options) (index, []Problem) {
-	v := &validator{opts: opts, m: m, globs: make(map[string]error), lists: make(map[string][]string)}
+func validate(m *merged, opts Options, libraryLevels map[string]int) (index, []Problem) {
+	v := &validator{opts: opts, m: m, libraryLevels: libraryLevels, globs: make(map[string]error), lists: make(map[string][]string)}
 	tg, ok := v.section(m.data["trustgate"], "trustgate")
 	ids, _ := tg["identities"].(map[string]any)
 	idx := index{

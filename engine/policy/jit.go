@@ -30,8 +30,6 @@ const riskDefault = "high"
 var (
 	bindings = []string{BindSubject, BindProject, BindRef, BindPipeline}
 	jitKeys  = []string{"max_duration", "default_duration", "max_lead_time", "bind", "pending_ttl", "approvers"}
-	// libraryRiskLevels are access.rego's levels, used when the data has none.
-	libraryRiskLevels = map[string]int{"low": 0, "high": 1, "critical": 2}
 )
 
 // JIT is what the engine holds of a just-in-time identity's jit block.
@@ -136,7 +134,7 @@ func (v *validator) autoApproves() bool {
 func (v *validator) readRiskLevels(raw any, present bool) map[string]int {
 	const key = "trustgate.risk_levels"
 	if !present {
-		return libraryRiskLevels
+		return v.libraryLevels
 	}
 	file := v.m.owner(key)
 	obj, ok := raw.(map[string]any)

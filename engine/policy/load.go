@@ -87,30 +87,36 @@ func build(ctx context.Context, paths []string, opts Options, model *Model) (*Po
 	if err := ctx.Err(); err != nil {
 		return nil, []Problem{{Message: fmt.Sprintf("loading stopped: %v", err)}}
 	}
-	// 3. The bundles' data, merged, validated and indexed.
-	m, problems := mergeData(sources)
-	idx, ps := validate(m, opts)
-	problems = append(problems, ps...)
-	// 4. The library's and the bundles' modules, each bundle's in its place.
-	modules, forbidden, ps, err := gatherModules(opts.Library, sources, caps)
+	// 3. The library, and the risk levels it gives data that has none.
+	library, err := parseLibrary(opts.Library, caps)
 	if err != nil {
-		return nil, append(problems, Problem{File: "library", Message: err.Error()})
+		return nil, []Problem{{File: "library", Message: err.Error()}}
 	}
+	levels, err := libraryRiskLevels(library)
+	if err != nil {
+		return nil, []Problem{{File: "library", Message: err.Error()}}
+	}
+	// 4. The bundles' data, merged, validated and indexed.
+	m, problems := mergeData(sources)
+	idx, ps := validate(m, opts, levels)
 	problems = append(problems, ps...)
-	// 5. The Rego compiled, under the restricted capabilities.
+	// 5. The library's and the bundles' modules, each bundle's in its place.
+	modules, forbidden, ps := gatherModules(library, sources, caps)
+	problems = append(problems, ps...)
+	// 6. The Rego compiled, under the restricted capabilities.
 	compiler, ps := compile(modules, caps, forbidden)
 	problems = append(problems, ps...)
 	if compiler.Failed() {
 		return nil, problems
 	}
-	// 6. The data beside the rules, with the index the library reads.
+	// 7. The data beside the rules, with the index the library reads.
 	problems = append(problems, dataRuleClashes(m, compiler)...)
 	data, ps := storedData(m)
 	problems = append(problems, ps...)
 	if len(problems) > 0 {
 		return nil, problems
 	}
-	// 7. The queries prepared once, and the revisions stamped.
+	// 8. The queries prepared once, and the revisions stamped.
 	idx.finish()
 	p, err := prepare(ctx, compiler, data, idx, opts)
 	if err != nil {
@@ -119,7 +125,7 @@ func build(ctx context.Context, paths []string, opts Options, model *Model) (*Po
 	p.revisions, p.digest = revisions(sources)
 	p.loadedAt = time.Now()
 	if model != nil {
-		if err := model.fill(sources, m, idx, opts, caps); err != nil {
+		if err := model.fill(sources, m, idx, opts, caps, levels); err != nil {
 			return nil, []Problem{{Message: err.Error()}}
 		}
 	}
@@ -167,17 +173,12 @@ func readBundles(paths []string, opts Options, caps *ast.Capabilities) ([]*sourc
 	return sources, problems
 }
 
-// gatherModules parses the library (of fsys; nil: the embedded one) and
-// gathers it with the bundles' modules. Bundles' Rego goes under
-// data.trustgate.custom, where rules can only veto
+// gatherModules gathers the parsed library with the bundles' modules.
+// Bundles' Rego goes under data.trustgate.custom, where rules can only veto
 // (data.trustgate.custom.deny); anywhere else under data.trustgate a rule
 // could add to what the library grants. forbidden lists the calls of
 // built-ins the capabilities remove, said better than the compiler would.
-func gatherModules(fsys fs.FS, sources []*source, caps *ast.Capabilities) (modules map[string]*ast.Module, forbidden, problems []Problem, err error) {
-	library, err := parseLibrary(fsys, caps)
-	if err != nil {
-		return nil, nil, nil, err
-	}
+func gatherModules(library map[string]*ast.Module, sources []*source, caps *ast.Capabilities) (modules map[string]*ast.Module, forbidden, problems []Problem) {
 	modules = make(map[string]*ast.Module, len(library))
 	removed := removedBuiltinSet(caps)
 	for name, mod := range library {
@@ -202,7 +203,7 @@ func gatherModules(fsys fs.FS, sources []*source, caps *ast.Capabilities) (modul
 			modules[name] = mod
 		}
 	}
-	return modules, forbidden, append(problems, forbidden...), nil
+	return modules, forbidden, append(problems, forbidden...)
 }
 
 // compile compiles modules under caps; a compiler error at the place of a

@@ -81,7 +81,7 @@ func LoadModel(ctx context.Context, paths []string, opts Options) (*Policy, *Mod
 }
 
 // fill describes the loaded sources, their merged data and its index.
-func (model *Model) fill(sources []*source, m *merged, idx index, opts Options, caps *ast.Capabilities) error {
+func (model *Model) fill(sources []*source, m *merged, idx index, opts Options, caps *ast.Capabilities, libraryLevels map[string]int) error {
 	model.Revisions, _ = revisions(sources)
 	model.Providers = make(map[string]verify.Provider, len(idx.providers))
 	for name, p := range idx.providers {
@@ -95,7 +95,7 @@ func (model *Model) fill(sources []*source, m *merged, idx index, opts Options, 
 		}
 		model.Identities[name] = decoded
 	}
-	model.RiskLevels, model.Data = riskLevelsAndRest(m.data)
+	model.RiskLevels, model.Data = riskLevelsAndRest(m.data, libraryLevels)
 	model.Modules = make(map[string]*ast.Module)
 	for _, src := range sources {
 		for name, mod := range src.modules {
@@ -125,7 +125,7 @@ func bundleRelative(bundlePath, name string) string {
 // riskLevelsAndRest splits the merged data into the risk levels (the
 // library's when it has none) and what is left beside providers and
 // identities.
-func riskLevelsAndRest(data map[string]any) (map[string]int, map[string]any) {
+func riskLevelsAndRest(data map[string]any, libraryLevels map[string]int) (map[string]int, map[string]any) {
 	rest := maps.Clone(data)
 	tg, _ := data["trustgate"].(map[string]any)
 	tgRest := maps.Clone(tg)
@@ -133,7 +133,7 @@ func riskLevelsAndRest(data map[string]any) (map[string]int, map[string]any) {
 	delete(tgRest, identitiesKey)
 	delete(tgRest, "risk_levels")
 	rest["trustgate"] = tgRest
-	levels := maps.Clone(libraryRiskLevels)
+	levels := maps.Clone(libraryLevels)
 	if raw, ok := tg["risk_levels"].(map[string]any); ok {
 		levels = make(map[string]int, len(raw))
 		for name, x := range raw {
