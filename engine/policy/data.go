@@ -67,11 +67,11 @@ type validator struct {
 	// riskLevels are the approvals each risk level needs (the bundle's, or
 	// the library's), read before the identities that depend on them.
 	riskLevels map[string]int
-	// libraryLevels are the library's risk levels, used when the data has
-	// none (libraryRiskLevels).
-	libraryLevels map[string]int
-	buf           []byte         // entryJSON's
-	decoded       map[string]any // entryValue's decoded strings
+	// library is what the library says of risk: its levels, used when the
+	// data has none, and the risk every request starts at.
+	library libraryRisk
+	buf     []byte         // entryJSON's
+	decoded map[string]any // entryValue's decoded strings
 }
 
 func (v *validator) add(file, key, format string, args ...any) {
@@ -79,8 +79,8 @@ func (v *validator) add(file, key, format string, args ...any) {
 }
 
 // validate checks the merged data and returns the index of what is valid.
-func validate(m *merged, opts Options, libraryLevels map[string]int) (index, []Problem) {
-	v := &validator{opts: opts, m: m, libraryLevels: libraryLevels, globs: make(map[string]error), lists: make(map[string][]string)}
+func validate(m *merged, opts Options, library libraryRisk) (index, []Problem) {
+	v := &validator{opts: opts, m: m, library: library, globs: make(map[string]error), lists: make(map[string][]string)}
 	tg, ok := v.section(m.data["trustgate"], "trustgate")
 	ids, _ := tg["identities"].(map[string]any)
 	idx := index{
@@ -184,7 +184,7 @@ func (v *validator) validateIdentities(names []string, identities, providers map
 	for i := range n {
 		part := names[i*len(names)/n : (i+1)*len(names)/n]
 		wg.Go(func() {
-			w := &validator{opts: v.opts, m: v.m, riskLevels: v.riskLevels, globs: make(map[string]error), lists: make(map[string][]string)}
+			w := &validator{opts: v.opts, m: v.m, riskLevels: v.riskLevels, library: v.library, globs: make(map[string]error), lists: make(map[string][]string)}
 			parts[i].cands = make([]candidate, 0, len(part))
 			for _, name := range part {
 				raw, ok := w.entryValue(name, identities[name])

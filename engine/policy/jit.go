@@ -23,10 +23,6 @@ const (
 // identity's jit block does not say.
 const DefaultPendingTTL = 24 * time.Hour
 
-// riskDefault is the risk the library gives every request (access.rego);
-// an identity with no approvers is usable only if it needs no approval.
-const riskDefault = "high"
-
 var (
 	bindings = []string{BindSubject, BindProject, BindRef, BindPipeline}
 	jitKeys  = []string{"max_duration", "default_duration", "max_lead_time", "bind", "pending_ttl", "approvers"}
@@ -106,7 +102,7 @@ func (v *validator) jitDuration(file, key string, m map[string]any, name string,
 func (v *validator) approvers(file, key string, raw any, providers map[string]any) {
 	if raw == nil {
 		if !v.autoApproves() {
-			v.add(file, key+".approvers", "a just-in-time identity with no approvers can never be approved: add approvers, or give risk level %q approvals: 0 in trustgate.risk_levels", riskDefault)
+			v.add(file, key+".approvers", "a just-in-time identity with no approvers can never be approved: add approvers, or give risk level %q approvals: 0 in trustgate.risk_levels", v.library.base)
 		}
 		return
 	}
@@ -116,7 +112,7 @@ func (v *validator) approvers(file, key string, raw any, providers map[string]an
 		return
 	}
 	if len(list) == 0 && !v.autoApproves() {
-		v.add(file, key+".approvers", "an empty list approves nobody: add approvers, or give risk level %q approvals: 0 in trustgate.risk_levels", riskDefault)
+		v.add(file, key+".approvers", "an empty list approves nobody: add approvers, or give risk level %q approvals: 0 in trustgate.risk_levels", v.library.base)
 	}
 	for i, a := range list {
 		v.federation(file, fedKey{identity: key, list: "approvers", index: i}, a, providers)
@@ -126,7 +122,7 @@ func (v *validator) approvers(file, key string, raw any, providers map[string]an
 // autoApproves reports whether the library's default risk level needs no
 // approval under the bundle's risk levels.
 func (v *validator) autoApproves() bool {
-	return v.riskLevels[riskDefault] == 0
+	return v.library.base != "" && v.riskLevels[v.library.base] == 0
 }
 
 // readRiskLevels validates data.trustgate.risk_levels: names with a whole,
@@ -134,7 +130,7 @@ func (v *validator) autoApproves() bool {
 func (v *validator) readRiskLevels(raw any, present bool) map[string]int {
 	const key = "trustgate.risk_levels"
 	if !present {
-		return v.libraryLevels
+		return v.library.levels
 	}
 	file := v.m.owner(key)
 	obj, ok := raw.(map[string]any)
@@ -148,8 +144,8 @@ func (v *validator) readRiskLevels(raw any, present bool) map[string]int {
 			levels[name] = n
 		}
 	}
-	if _, ok := obj[riskDefault]; !ok {
-		v.add(file, key, "has no level %q, the risk every request starts at: every request would be refused", riskDefault)
+	if _, ok := obj[v.library.base]; !ok {
+		v.add(file, key, "has no level %q, the risk every request starts at: every request would be refused", v.library.base)
 	}
 	return levels
 }

@@ -92,13 +92,13 @@ func build(ctx context.Context, paths []string, opts Options, model *Model) (*Po
 	if err != nil {
 		return nil, []Problem{{File: "library", Message: err.Error()}}
 	}
-	levels, err := libraryRiskLevels(library)
+	risk, err := readLibraryRisk(library)
 	if err != nil {
 		return nil, []Problem{{File: "library", Message: err.Error()}}
 	}
 	// 4. The bundles' data, merged, validated and indexed.
 	m, problems := mergeData(sources)
-	idx, ps := validate(m, opts, levels)
+	idx, ps := validate(m, opts, risk)
 	problems = append(problems, ps...)
 	// 5. The library's and the bundles' modules, each bundle's in its place.
 	modules, forbidden, ps := gatherModules(library, sources, caps)
@@ -125,7 +125,7 @@ func build(ctx context.Context, paths []string, opts Options, model *Model) (*Po
 	p.revisions, p.digest = revisions(sources)
 	p.loadedAt = time.Now()
 	if model != nil {
-		if err := model.fill(sources, m, idx, opts, caps, levels); err != nil {
+		if err := model.fill(sources, m, idx, opts, caps, risk.levels); err != nil {
 			return nil, []Problem{{Message: err.Error()}}
 		}
 	}

@@ -7,23 +7,45 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 )
 
-// libraryRiskLevels reads the risk levels the library gives when a bundle's
-// data has none: the value of access.rego's `default risk_levels`, so the
-// levels are defined once, in Rego. A library without that default has no
-// levels (every request it rates then needs data.trustgate.risk_levels).
-func libraryRiskLevels(library map[string]*ast.Module) (map[string]int, error) {
+// libraryRisk is what the library says of risk, read from its Rego so that
+// it is defined once, there (access.rego).
+type libraryRisk struct {
+	// levels are the approvals each level needs when a bundle's data has
+	// no risk_levels: the value of `default risk_levels`.
+	levels map[string]int
+	// base is the risk every request starts at: the value of `base_risk`.
+	base string
+}
+
+// readLibraryRisk reads access.rego's `default risk_levels` and `base_risk`.
+// A library without them has no levels and no base risk (a bundle must then
+// give data.trustgate.risk_levels, and no identity is taken to need no
+// approval).
+func readLibraryRisk(library map[string]*ast.Module) (libraryRisk, error) {
+	risk := libraryRisk{levels: map[string]int{}}
 	pkg := ast.MustParseRef("data.trustgate.access")
 	for _, mod := range library {
 		if !mod.Package.Path.Equal(pkg) {
 			continue
 		}
 		for _, r := range mod.Rules {
-			if r.Default && r.Head.Ref().String() == "risk_levels" {
-				return riskLevelsOf(r.Head.Value)
+			switch name := r.Head.Ref().String(); {
+			case r.Default && name == "risk_levels":
+				levels, err := riskLevelsOf(r.Head.Value)
+				if err != nil {
+					return libraryRisk{}, err
+				}
+				risk.levels = levels
+			case !r.Default && name == "base_risk" && len(r.Body) == 1 && r.Body[0].IsGround():
+				s, ok := r.Head.Value.Value.(ast.String)
+				if !ok {
+					return libraryRisk{}, fmt.Errorf("the library's base_risk is not a string")
+				}
+				risk.base = string(s)
 			}
 		}
 	}
-	return map[string]int{}, nil
+	return risk, nil
 }
 
 // riskLevelsOf turns {name: {"approvals": N}} into name → N.

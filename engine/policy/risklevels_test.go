@@ -11,13 +11,13 @@ func TestTheLibrarysRiskLevelsAreReadFromItsRego(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := libraryRiskLevels(library)
+	got, err := readLibraryRisk(library)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]int{"low": 0, "high": 1, "critical": 2}
-	if !maps.Equal(got, want) {
-		t.Fatalf("the library's risk levels are %v, want access.rego's default %v", got, want)
+	if !maps.Equal(got.levels, want) || got.base != "high" {
+		t.Fatalf("the library's risk levels are %v from %q, want access.rego's default %v from \"high\"", got.levels, got.base, want)
 	}
 }
 
@@ -37,8 +37,8 @@ func TestALibraryRiskLevelWithoutAWholeNumberOfApprovalsIsRefused(t *testing.T) 
 			if err != nil {
 				t.Fatal(err)
 			}
-			if levels, err := libraryRiskLevels(library); err == nil {
-				t.Fatalf("levels %s were read as %v, want an error", tt.levels, levels)
+			if risk, err := readLibraryRisk(library); err == nil {
+				t.Fatalf("levels %s were read as %v, want an error", tt.levels, risk.levels)
 			}
 		})
 	}

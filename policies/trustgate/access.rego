@@ -35,7 +35,11 @@ custom_risks := {r | some r in custom_risk} if {
 	is_string(custom_risk)
 } else := {"(unreadable)"}
 
-risks := {"high"} | custom_risks
+# base_risk is the risk every request starts at; the server reads it from
+# here (with risk_levels' default) to check a bundle's levels at load.
+base_risk := "high"
+
+risks := {base_risk} | custom_risks
 
 # level_approvals is the approvals a level needs, if it is a known level
 # with a whole, non-negative count.
