@@ -120,8 +120,12 @@ mutate: $(OPA) build
 packages:
 	bash scripts/ensure-packages.sh
 
+## test-go: every package under the race detector, then the restarts behind
+## HAProxy on their own (their load needs the CPUs to itself; see
+## cmd/trustgate/rolling_test.go), without the race detector.
 test-go: packages
-	$(GO) test -race -count=1 ./...
+	TRUSTGATE_HAPROXY_TEST=later $(GO) test -race -count=1 ./...
+	TRUSTGATE_HAPROXY_TEST=alone $(GO) test -count=1 -v -run '^TestRestartsBehindHAProxyDropNothing$$' ./cmd/trustgate
 
 ## fuzz: each fuzz target for FUZZTIME (default 5m).
 FUZZTIME ?= 5m

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -28,7 +29,14 @@ const (
 // processes on one PostgreSQL behind a real HAProxy (Debian's), set as load
 // balancers commonly are, under a load of exchanges through it: each replica
 // given SIGTERM and started again in turn, then PostgreSQL restarted.
+//
+// make test-go runs it on its own, after the other packages, so that its
+// load has the CPUs to itself (TRUSTGATE_HAPROXY_TEST=later skips it in the
+// run of every package; =alone holds the load to 1,000 exchanges/s).
 func TestRestartsBehindHAProxyDropNothing(t *testing.T) {
+	if os.Getenv("TRUSTGATE_HAPROXY_TEST") == "later" {
+		t.Skip("run on its own after the other packages by make test-go")
+	}
 	haproxy := requireHAProxy(t)
 	db := ownCluster(t) // this test restarts it
 	bin := buildTrustgate(t)
@@ -128,15 +136,18 @@ shutdown_grace: %s
 }
 
 // checkLoad fails unless every exchange succeeded. The load is unpaced and
-// runs at 1,500-1,900 exchanges/s on 2 vCPUs when this test runs alone;
-// under `go test ./...` other packages share the CPUs, so a lower rate is
-// said, not failed: the run still shows no drop at the rate it had.
+// runs at 1,500-2,500 exchanges/s on 2 vCPUs when this test runs alone, as
+// make test-go runs it (TRUSTGATE_HAPROXY_TEST=alone), where less than
+// 1,000/s fails; when other packages share the CPUs a lower rate is said,
+// not failed: the run still shows no drop at the rate it had.
 func checkLoad(t *testing.T, l *load, figures string) {
 	t.Helper()
 	if l.failed > 0 || l.connErrors > 0 {
 		t.Errorf("exchanges failed: %s; first: %v", figures, l.first)
 	}
-	if l.rate() < 1000 {
+	if l.rate() < 1000 && os.Getenv("TRUSTGATE_HAPROXY_TEST") == "alone" {
+		t.Errorf("the load ran below 1,000 exchanges/s with the CPUs to itself: %s", figures)
+	} else if l.rate() < 1000 {
 		t.Logf("NOTE: the load ran below 1,000 exchanges/s (the CPUs are shared with other tests): %s", figures)
 	}
 }
