@@ -43,6 +43,12 @@ func Evaluate(ctx context.Context, pol *policy.Policy, ev *Evaluation) (policy.D
 	return pol.Evaluate(ctx, ev.Value(pol))
 }
 
+// Outcome is Evaluate without a denial's reasons (policy.Policy.Outcome),
+// from the same input.
+func Outcome(ctx context.Context, pol *policy.Policy, ev *Evaluation) (policy.Decision, error) {
+	return pol.Outcome(ctx, ev.Value(pol))
+}
+
 // AppendJSON appends ev as a decision record's input: the provider, the
 // verified claims (the payload's own bytes, compacted), the request (its
 // identity as the caller named it), now and the grants. It holds nothing of

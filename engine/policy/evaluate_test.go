@@ -258,3 +258,48 @@ func equalDecision(a, b policy.Decision) bool {
 		slices.Equal(a.Reasons, b.Reasons) && a.Error == b.Error &&
 		(a.Reasons == nil) == (b.Reasons == nil)
 }
+
+func TestOutcomeIsTheDecisionWithoutADenialsReasons(t *testing.T) {
+	p := loadTeam(t, options())
+	tests := []struct {
+		name  string
+		input ast.Value
+	}{
+		{name: "A grant is the decision's grant.", input: gitlabInput(t, request{identity: "deploy", scopes: []string{"read"}}, nil)},
+		{name: "A grant of the one identity that matches, none named, is the decision's.", input: gitlabInput(t, request{}, map[string]any{"project_path": "my-group/docs", "sub": "project_path:my-group/docs:ref_type:branch:ref:feature", "ref": "feature"})},
+		{name: "A ref the federation does not accept is denied, as the decision denies it.", input: gitlabInput(t, request{identity: "deploy"}, map[string]any{"ref": "feature"})},
+		{name: "A scope the identity lacks is still invalid_scope.", input: gitlabInput(t, request{identity: "deploy", scopes: []string{"admin"}}, nil)},
+		{name: "An audience the identity lacks is still invalid_target.", input: gitlabInput(t, request{identity: "deploy", audiences: []string{"https://evil.example"}}, nil)},
+		{name: "A custom veto still denies.", input: gitlabInput(t, request{identity: "docs-reader"}, map[string]any{"project_path": "my-group/blocked"})},
+		{name: "An unknown identity is still denied.", input: gitlabInput(t, request{identity: "nobody"}, nil)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want, err := p.Evaluate(context.Background(), tt.input)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !want.Allow && len(want.Reasons) == 0 {
+				t.Fatalf("the decision %+v is a denial without reasons", want)
+			}
+			got, err := p.Outcome(context.Background(), tt.input)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want.Reasons = nil
+			if !equalDecision(got, want) {
+				t.Fatalf("outcome  %+v\ndecision %+v (reasons left out)", got, want)
+			}
+		})
+	}
+}
+
+func TestOutcomeRefusesWhatEvaluateRefuses(t *testing.T) {
+	opts := options()
+	opts.Library = library(decision(`"allow": true, "identity": "deploy", "subject": "deploy@workload.example.com", "roles": ["admin"], "scopes": ["read"], "audiences": [], "ttl_seconds": 600, "reasons": []`))
+	p := loadTeam(t, opts)
+	_, err := p.Outcome(context.Background(), gitlabInput(t, request{identity: "deploy"}, nil))
+	if !errors.Is(err, policy.ErrEvaluation) {
+		t.Fatalf("got %v, want ErrEvaluation for roles beyond the identity's", err)
+	}
+}

@@ -21,7 +21,12 @@ import (
 
 // The queries the library answers.
 const (
-	decisionQuery      = "data.trustgate.decision"
+	decisionQuery = "data.trustgate.decision"
+	// outcomeQuery is the decision with its denial's reasons left out:
+	// data.trustgate.denial_reasons, which only a denial's reasons read,
+	// is replaced, so OPA never evaluates the explanation a denial gives
+	// identity by identity. Every other field is the decision's own.
+	outcomeQuery       = "data.trustgate.decision with data.trustgate.denial_reasons as []"
 	explainQuery       = "data.trustgate.explain"
 	accessRequestQuery = "data.trustgate.access.request"
 	accessReviewQuery  = "data.trustgate.access.review"
@@ -283,7 +288,7 @@ func prepare(ctx context.Context, compiler *ast.Compiler, data map[string]any, i
 		query string
 		dst   *rego.PreparedEvalQuery
 	}{
-		{decisionQuery, &p.decision}, {explainQuery, &p.explain},
+		{decisionQuery, &p.decision}, {outcomeQuery, &p.outcome}, {explainQuery, &p.explain},
 		{accessRequestQuery, &p.accessRequest}, {accessReviewQuery, &p.accessReview},
 		{reviewerQuery, &p.reviewer},
 	} {

@@ -19,6 +19,7 @@ import (
 // concurrent use; a reload builds a new one.
 type Policy struct {
 	decision      rego.PreparedEvalQuery
+	outcome       rego.PreparedEvalQuery
 	explain       rego.PreparedEvalQuery
 	accessRequest rego.PreparedEvalQuery
 	accessReview  rego.PreparedEvalQuery
@@ -65,7 +66,23 @@ func (p *Policy) LoadedAt() time.Time { return p.loadedAt }
 // more than the identity's data holds: an unknown identity, another
 // subject, roles, scopes or audiences it does not have, a longer ttl.
 func (p *Policy) Evaluate(ctx context.Context, input ast.Value) (Decision, error) {
-	v, err := p.eval(ctx, p.decision, decisionQuery, input)
+	return p.evalDecision(ctx, p.decision, decisionQuery, input)
+}
+
+// Outcome is Evaluate without a denial's reasons (Reasons is nil): whether
+// input is allowed, and the grant or the denial's error, checked as
+// Evaluate checks them. It spares the cost of explaining a denial, which
+// `trustgate replay` needs only for the one example it shows of a change.
+func (p *Policy) Outcome(ctx context.Context, input ast.Value) (Decision, error) {
+	d, err := p.evalDecision(ctx, p.outcome, outcomeQuery, input)
+	d.Reasons = nil
+	return d, err
+}
+
+// evalDecision evaluates a decision query q and decodes and checks its
+// result.
+func (p *Policy) evalDecision(ctx context.Context, q rego.PreparedEvalQuery, query string, input ast.Value) (Decision, error) {
+	v, err := p.eval(ctx, q, query, input)
 	if err != nil {
 		return Decision{}, err
 	}
@@ -74,7 +91,7 @@ func (p *Policy) Evaluate(ctx context.Context, input ast.Value) (Decision, error
 		err = p.checkGrant(d)
 	}
 	if err != nil {
-		return Decision{}, fmt.Errorf("%w: %s: %w", ErrEvaluation, decisionQuery, err)
+		return Decision{}, fmt.Errorf("%w: %s: %w", ErrEvaluation, query, err)
 	}
 	return d, nil
 }
