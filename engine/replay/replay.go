@@ -57,7 +57,11 @@ func (r *Replayer) Run(ctx context.Context, src Source) (*Report, error) {
 			rep.Skipped++
 			continue
 		}
-		rep.add(rec, r.compare(ctx, rec))
+		c := r.compare(ctx, rec)
+		if rep.opens(rec, c) {
+			r.explain(ctx, rec, &c)
+		}
+		rep.add(rec, c)
 	}
 }
 
@@ -69,10 +73,12 @@ type comparison struct {
 	widens     bool     // head grants something base did not
 }
 
+// compare evaluates rec's outcomes, without a denial's reasons: only the
+// example of a group shows them (explain).
 func (r *Replayer) compare(ctx context.Context, rec Record) comparison {
-	c := comparison{head: evaluate(ctx, r.Head, rec.Eval)}
+	c := comparison{head: evaluate(ctx, r.Head, rec.Eval, engine.Outcome)}
 	if r.Base != nil {
-		c.base = evaluate(ctx, r.Base, rec.Eval)
+		c.base = evaluate(ctx, r.Base, rec.Eval, engine.Outcome)
 	} else {
 		c.base = outcome{d: rec.Decision, err: recordedError(rec)}
 	}
@@ -95,6 +101,23 @@ func (r *Replayer) compare(ctx context.Context, rec Record) comparison {
 	return c
 }
 
+// explain gives the comparison of a group's example the denying policy's
+// reasons: head's for a decision newly denied, base's for one newly
+// allowed (with no base, the recorded decision has its own). An outcome
+// stays as it is when its explanation cannot be evaluated.
+func (r *Replayer) explain(ctx context.Context, rec Record, c *comparison) {
+	switch {
+	case c.change == NewlyDenied:
+		if o := evaluate(ctx, r.Head, rec.Eval, engine.Evaluate); o.d != nil {
+			c.head = o
+		}
+	case c.change == NewlyAllowed && r.Base != nil:
+		if o := evaluate(ctx, r.Base, rec.Eval, engine.Evaluate); o.d != nil {
+			c.base = o
+		}
+	}
+}
+
 func recordedError(rec Record) error {
 	if rec.Decision == nil {
 		return errors.New("the recorded evaluation failed")
@@ -102,17 +125,21 @@ func recordedError(rec Record) error {
 	return nil
 }
 
+// evaluator is engine.Evaluate or engine.Outcome: one way of building the
+// input, with or without a denial's reasons.
+type evaluator func(context.Context, *policy.Policy, *engine.Evaluation) (policy.Decision, error)
+
 // evaluate asks pol about ev as an exchange would: the token goes to the
 // provider pol routes its issuer to (none: refused before the policy),
-// and the input is built and evaluated by engine.Evaluate.
-func evaluate(ctx context.Context, pol *policy.Policy, ev *engine.Evaluation) outcome {
+// and the input is built and evaluated by eval.
+func evaluate(ctx context.Context, pol *policy.Policy, ev *engine.Evaluation, eval evaluator) outcome {
 	p, ok := pol.ProviderByIssuer(ev.Provider.Issuer)
 	if !ok {
 		return outcome{d: &policy.Decision{Reasons: []string{fmt.Sprintf("no provider trusts issuer %s", ev.Provider.Issuer)}}}
 	}
 	routed := *ev
 	routed.Provider = p
-	d, err := engine.Evaluate(ctx, pol, &routed)
+	d, err := eval(ctx, pol, &routed)
 	if err != nil {
 		return outcome{err: err}
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -227,5 +228,22 @@ func TestBadDecisionFilesFailNamingTheLine(t *testing.T) {
 				t.Fatalf("error %v is not ErrFormat", err)
 			}
 		})
+	}
+}
+
+func TestANewlyDeniedGroupsExampleGivesHeadsReasons(t *testing.T) {
+	base := bundle(t, nil, nil)
+	head := bundle(t, map[string]string{"namespace_path: my-group\n": "namespace_path: other-group\n"}, nil)
+	lines := [][]byte{
+		recordLine(t, base, "d1", deployClaims("my-group/app"), engine.Request{}),
+		recordLine(t, base, "d2", deployClaims("my-group/api"), engine.Request{}),
+	}
+	rep := run(t, nil, head, lines...)
+	if rep.NewlyDenied != 2 || len(rep.Groups) != 1 || rep.Groups[0].Count != 2 {
+		t.Fatalf("report %+v: want one group of two newly denied", rep)
+	}
+	ex := rep.Groups[0].Example
+	if ex.DecisionID != "d1" || !slices.ContainsFunc(ex.Reasons, func(r string) bool { return strings.HasPrefix(r, "no identity accepts this token from provider gitlab") }) {
+		t.Fatalf("example %s reasons %q: want d1 with head's explanation", ex.DecisionID, ex.Reasons)
 	}
 }

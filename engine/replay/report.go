@@ -107,11 +107,26 @@ func (r *Report) seen(at time.Time) {
 	}
 }
 
-func (r *Report) group(rec Record, c comparison) {
+// opens reports whether c is a change no group holds yet: its record is
+// the example of a new group.
+func (r *Report) opens(rec Record, c comparison) bool {
+	if c.change == Unchanged {
+		return false
+	}
+	_, ok := r.index[groupOf(rec, c)]
+	return !ok
+}
+
+func groupOf(rec Record, c comparison) groupKey {
 	k := groupKey{identity: identityOf(rec, c), change: c.change}
 	if c.change == ChangedGrant {
 		k.detail = policy.DescribeChanges(*c.base.d, *c.head.d, c.fields)
 	}
+	return k
+}
+
+func (r *Report) group(rec Record, c comparison) {
+	k := groupOf(rec, c)
 	g, ok := r.index[k]
 	if !ok {
 		g = &Group{Identity: k.identity, Change: k.change, Detail: k.detail, Widens: c.widens, Example: example(rec, c)}
