@@ -243,7 +243,9 @@ func TestANewlyDeniedGroupsExampleGivesHeadsReasons(t *testing.T) {
 		t.Fatalf("report %+v: want one group of two newly denied", rep)
 	}
 	ex := rep.Groups[0].Example
-	if ex.DecisionID != "d1" || !slices.ContainsFunc(ex.Reasons, func(r string) bool { return strings.HasPrefix(r, "no identity accepts this token from provider gitlab") }) {
+	if ex.DecisionID != "d1" || !slices.ContainsFunc(ex.Reasons, func(r string) bool {
+		return strings.HasPrefix(r, "no identity accepts this token from provider gitlab")
+	}) {
 		t.Fatalf("example %s reasons %q: want d1 with head's explanation", ex.DecisionID, ex.Reasons)
 	}
 }
