@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
 	"syscall"
 	"testing"
 	"time"
@@ -37,6 +40,7 @@ func benchmarkReplay(b *testing.B, denyEvery int) {
 		file.Write(recordLine(b, pol, fmt.Sprintf("d%d", i), deployClaims(project), engine.Request{}))
 	}
 	r := &replay.Replayer{Head: pol}
+	tuneGCAsReplayDoes(b)
 	cpu0 := cpuTime(b)
 	b.ResetTimer()
 	for range b.N {
@@ -58,4 +62,20 @@ func cpuTime(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// tuneGCAsReplayDoes sets the collector's percent as `trustgate replay`
+// does once its policies are loaded (cmd/trustgate/gc.go, gcTuner.afterLoad:
+// the heap may grow by 64 MB between collections, 50% to 800%), unless GOGC
+// is set, and puts it back when the benchmark ends.
+func tuneGCAsReplayDoes(b *testing.B) {
+	if _, set := os.LookupEnv("GOGC"); set {
+		return
+	}
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	pct := int(max(50, min(800, (64<<20)*100/max(m.HeapAlloc, 1))))
+	prev := debug.SetGCPercent(pct)
+	b.Cleanup(func() { debug.SetGCPercent(prev) })
 }
