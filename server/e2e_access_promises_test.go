@@ -246,9 +246,13 @@ func TestARequesterPagesThroughAllTheirRequestsBehindOthers(t *testing.T) {
 	for range 3 {
 		mine = append([]string{e.file(t, e.pipeline(t, nil), "1h")["id"].(string)}, mine...)
 	}
-	other := map[string]any{"project_path": "my-group/app", "ref": "main", "sub": "project_path:my-group/app:ref_type:branch:ref:main", "user_login": "x"}
+	// Another requester (another sub, another user behind the pipeline)
+	// files four newer ones, which the requester may not see.
+	other := map[string]any{"sub": "project_path:my-group/app:ref_type:branch:ref:main:other-runner",
+		"user_login": "someone-else", "user_id": "9999", "user_email": "someone-else@example.com"}
+	theirs := map[string]bool{}
 	for range 4 {
-		e.file(t, e.pipeline(t, other), "1h") // the same sub: still the requester's own
+		theirs[e.file(t, e.pipeline(t, other), "1h")["id"].(string)] = true
 	}
 	ids, next := e.listPage(t, e.pipeline(t, nil), "limit=2")
 	all := ids
@@ -258,8 +262,13 @@ func TestARequesterPagesThroughAllTheirRequestsBehindOthers(t *testing.T) {
 		ids, next = e.listPage(t, e.pipeline(t, nil), "limit=2&cursor="+next)
 		all = append(all, ids...)
 	}
-	if len(all) != 7 || !slices.Equal(all[4:], mine) {
-		t.Fatalf("paged %v; want the 7 requests there were, ending with %v", all, mine)
+	if !slices.Equal(all, mine) {
+		t.Fatalf("paged %v; want the requester's own requests %v, newest first, and no other", all, mine)
+	}
+	for _, id := range all {
+		if theirs[id] {
+			t.Fatalf("the requester is shown another requester's request %s in %v", id, all)
+		}
 	}
 	seen := map[string]bool{}
 	for _, id := range all {
