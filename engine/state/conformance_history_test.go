@@ -173,6 +173,27 @@ func testHistoryWriter(t *testing.T, b backend) {
 	if n := testutil.ToFloat64(full.m.dropped); n != 3 {
 		t.Fatalf("dropped %v, want 3 of 5 with a queue of 2", n)
 	}
+	// A batch folding a key's decisions keeps the first one's time too.
+	batch := newFold(10)
+	batch.add(entry("spread", at.Add(time.Second), 1))
+	batch.add(entry("spread", at, 1))
+	batch.add(entry("spread", at.Add(2*time.Second), 1))
+	if err := s.KeepDecisions(context.Background(), batch.take()); err != nil {
+		t.Fatal(err)
+	}
+	spread := 0
+	for _, r := range readAll(t, s, time.Time{}) {
+		if !strings.Contains(string(r.Record), `"spread"`) {
+			continue
+		}
+		spread++
+		if r.Count != 3 || !r.FirstSeen.Equal(at) || !r.LastSeen.Equal(at.Add(2*time.Second)) {
+			t.Fatalf("folded row %+v: want 3 decisions seen from %v to 2s later", r, at)
+		}
+	}
+	if spread != 1 {
+		t.Fatalf("%d rows of the folded key, want 1", spread)
+	}
 }
 
 func testHistoryDurable(t *testing.T, b backend) {
