@@ -83,11 +83,25 @@ func testHistoryPages(t *testing.T, b backend) {
 	if err := s.KeepDecisions(context.Background(), batch); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(readAll(t, s, t0)); n != len(batch) {
-		t.Fatalf("read %d rows, want all %d across pages", n, len(batch))
+	distinct := func(rows []HistoryRow) int {
+		seen := map[string]bool{}
+		for _, r := range rows {
+			seen[string(r.Record)] = true
+		}
+		return len(seen)
 	}
-	if n := len(readAll(t, s, t0.Add(100*time.Second))); n != len(batch)-100 {
-		t.Fatalf("read %d rows since the 100th second, want %d", n, len(batch)-100)
+	if rows := readAll(t, s, t0); len(rows) != len(batch) || distinct(rows) != len(batch) {
+		t.Fatalf("read %d rows (%d distinct), want all %d once each across pages", len(rows), distinct(rows), len(batch))
+	}
+	since := t0.Add(100 * time.Second)
+	rows := readAll(t, s, since)
+	if len(rows) != len(batch)-100 || distinct(rows) != len(rows) {
+		t.Fatalf("read %d rows (%d distinct) since the 100th second, want %d", len(rows), distinct(rows), len(batch)-100)
+	}
+	for _, r := range rows {
+		if r.LastSeen.Before(since) {
+			t.Fatalf("a row last seen at %v read since %v", r.LastSeen, since)
+		}
 	}
 	n := 0
 	err := s.DecisionHistory(context.Background(), t0, func(HistoryRow) error { n++; return ErrStop })
