@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -44,7 +45,8 @@ func testHistoryFolds(t *testing.T, b backend) {
 	ctx := context.Background()
 	s := open(t, b.fresh(t), nil)
 	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
-	if err := s.KeepDecisions(ctx, []HistoryEntry{entry("a", t0.Add(time.Minute), 999), entry("b", t0, 1)}); err != nil {
+	newer := entry("a", t0.Add(time.Minute), 999)
+	if err := s.KeepDecisions(ctx, []HistoryEntry{newer, entry("b", t0, 1)}); err != nil {
 		t.Fatal(err)
 	}
 	// An older decision of key a adds its count but neither its record nor its time.
@@ -57,12 +59,13 @@ func testHistoryFolds(t *testing.T, b backend) {
 	if len(rows) != 2 {
 		t.Fatalf("%d rows, want 2", len(rows))
 	}
-	for _, r := range rows {
-		if strings.Contains(string(r.Record), `"a"`) {
-			if r.Count != 1000 || !r.FirstSeen.Equal(t0) || !r.LastSeen.Equal(t0.Add(time.Minute)) || strings.Contains(string(r.Record), "old") {
-				t.Fatalf("row a %+v: want count 1000, first seen %v, last seen and record of the newer decision", r, t0)
-			}
-		}
+	// Row a is the one that is not b, found whatever its record became.
+	a := rows[0]
+	if strings.Contains(string(a.Record), `"b"`) {
+		a = rows[1]
+	}
+	if a.Count != 1000 || !a.FirstSeen.Equal(t0) || !a.LastSeen.Equal(t0.Add(time.Minute)) || !bytes.Equal(a.Record, newer.Record) {
+		t.Fatalf("row a %+v: want count 1000, first seen %v, last seen and record of the newer decision", a, t0)
 	}
 	st, err := s.DecisionHistoryStats(ctx)
 	if err != nil || st.Rows != 2 || st.Decisions != 1001 || st.Bytes == 0 {
@@ -80,11 +83,25 @@ func testHistoryPages(t *testing.T, b backend) {
 	if err := s.KeepDecisions(context.Background(), batch); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(readAll(t, s, t0)); n != len(batch) {
-		t.Fatalf("read %d rows, want all %d across pages", n, len(batch))
+	distinct := func(rows []HistoryRow) int {
+		seen := map[string]bool{}
+		for _, r := range rows {
+			seen[string(r.Record)] = true
+		}
+		return len(seen)
 	}
-	if n := len(readAll(t, s, t0.Add(100*time.Second))); n != len(batch)-100 {
-		t.Fatalf("read %d rows since the 100th second, want %d", n, len(batch)-100)
+	if rows := readAll(t, s, t0); len(rows) != len(batch) || distinct(rows) != len(batch) {
+		t.Fatalf("read %d rows (%d distinct), want all %d once each across pages", len(rows), distinct(rows), len(batch))
+	}
+	since := t0.Add(100 * time.Second)
+	rows := readAll(t, s, since)
+	if len(rows) != len(batch)-100 || distinct(rows) != len(rows) {
+		t.Fatalf("read %d rows (%d distinct) since the 100th second, want %d", len(rows), distinct(rows), len(batch)-100)
+	}
+	for _, r := range rows {
+		if r.LastSeen.Before(since) {
+			t.Fatalf("a row last seen at %v read since %v", r.LastSeen, since)
+		}
 	}
 	n := 0
 	err := s.DecisionHistory(context.Background(), t0, func(HistoryRow) error { n++; return ErrStop })
@@ -169,6 +186,27 @@ func testHistoryWriter(t *testing.T, b backend) {
 	}
 	if n := testutil.ToFloat64(full.m.dropped); n != 3 {
 		t.Fatalf("dropped %v, want 3 of 5 with a queue of 2", n)
+	}
+	// A batch folding a key's decisions keeps the first one's time too.
+	batch := newFold(10)
+	batch.add(entry("spread", at.Add(time.Second), 1))
+	batch.add(entry("spread", at, 1))
+	batch.add(entry("spread", at.Add(2*time.Second), 1))
+	if err := s.KeepDecisions(context.Background(), batch.take()); err != nil {
+		t.Fatal(err)
+	}
+	spread := 0
+	for _, r := range readAll(t, s, time.Time{}) {
+		if !strings.Contains(string(r.Record), `"spread"`) {
+			continue
+		}
+		spread++
+		if r.Count != 3 || !r.FirstSeen.Equal(at) || !r.LastSeen.Equal(at.Add(2*time.Second)) {
+			t.Fatalf("folded row %+v: want 3 decisions seen from %v to 2s later", r, at)
+		}
+	}
+	if spread != 1 {
+		t.Fatalf("%d rows of the folded key, want 1", spread)
 	}
 }
 

@@ -23,6 +23,9 @@ type HistoryEntry struct {
 	At     time.Time
 	// Count is how many decisions the entry stands for (at least 1).
 	Count int64
+	// first is the earliest of the decisions a batch folded into the
+	// entry (zero: At).
+	first time.Time
 }
 
 // HistoryRow is a row of the history as replay reads it.
@@ -35,7 +38,7 @@ type HistoryRow struct {
 
 // keepDecision adds one entry: a new key is a new row; a known one adds
 // its count and, when newer, takes its record and time.
-const keepDecision = `INSERT INTO decision_history (key, record, count, first_seen, last_seen) VALUES ($1, $2, $3, $4, $4)
+const keepDecision = `INSERT INTO decision_history (key, record, count, first_seen, last_seen) VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (key) DO UPDATE SET
     count = decision_history.count + excluded.count,
     record = CASE WHEN excluded.last_seen >= decision_history.last_seen THEN excluded.record ELSE decision_history.record END,
@@ -54,12 +57,20 @@ func (s *Store) KeepDecisions(ctx context.Context, entries []HistoryEntry) error
 		}
 		defer func() { _ = stmt.Close() }()
 		for _, e := range entries {
-			if _, err := stmt.ExecContext(ctx, e.Key[:], string(e.Record), max(e.Count, 1), nanos(e.At)); err != nil {
+			if _, err := stmt.ExecContext(ctx, e.Key[:], string(e.Record), max(e.Count, 1), nanos(e.firstSeen()), nanos(e.At)); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// firstSeen is when the earliest decision e stands for was made.
+func (e HistoryEntry) firstSeen() time.Time {
+	if e.first.IsZero() || e.first.After(e.At) {
+		return e.At
+	}
+	return e.first
 }
 
 // historyPage is how many rows one read of DecisionHistory fetches.

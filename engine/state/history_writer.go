@@ -162,7 +162,7 @@ func (w *HistoryWriter) refreshStats(ctx context.Context) {
 }
 
 // fold is a batch whose equal keys are one entry: counts add up, the
-// latest record stays.
+// latest record stays, and so does the earliest time.
 type fold struct {
 	max   int
 	index map[[sha256.Size]byte]int
@@ -177,6 +177,9 @@ func (f *fold) add(e HistoryEntry) bool {
 	if i, ok := f.index[e.Key]; ok {
 		prev := &f.order[i]
 		prev.Count += e.Count
+		if first := e.firstSeen(); first.Before(prev.firstSeen()) {
+			prev.first = first
+		}
 		if !e.At.Before(prev.At) {
 			prev.Record, prev.At = e.Record, e.At
 		}
