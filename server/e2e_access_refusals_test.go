@@ -248,6 +248,7 @@ func TestMalformedJustInTimeCallsAre400(t *testing.T) {
 		{"A field given twice is refused.", http.MethodPost, requests, "application/json", `{"identity": "prod-db-breakglass", "identity": "other", "reason": "x"}`},
 		{"A number where a string is due is refused.", http.MethodPost, requests, "application/json", `{"identity": 7, "reason": "x"}`},
 		{"A null reason is refused.", http.MethodPost, requests, "application/json", `{"identity": "prod-db-breakglass", "reason": null}`},
+		{"An empty audience is refused.", http.MethodPost, requests, "application/json", `{"identity": "prod-db-breakglass", "reason": "x", "audiences": ["https://db.example.com", ""]}`},
 		{"Scopes that are not a list of strings are refused.", http.MethodPost, requests, "application/json", `{"identity": "prod-db-breakglass", "reason": "x", "scopes": "read"}`},
 		{"A body that is not JSON is refused.", http.MethodPost, requests, "application/json", `identity=prod-db-breakglass`},
 		{"A form body is refused.", http.MethodPost, requests, "application/x-www-form-urlencoded", `identity=prod-db-breakglass&reason=x`},
@@ -269,6 +270,8 @@ func TestMalformedJustInTimeCallsAre400(t *testing.T) {
 		{"A list filtered by an unknown state is refused.", http.MethodGet, requests + "?state=granted", "", ``},
 		{"A list with another query parameter is refused.", http.MethodGet, requests + "?page=5", "", ``},
 		{"A list with a limit beyond a page is refused.", http.MethodGet, requests + "?limit=201", "", ``},
+		{"A list with a limit of zero is refused.", http.MethodGet, requests + "?limit=0", "", ``},
+		{"A list with a limit that is no number is refused.", http.MethodGet, requests + "?limit=ten", "", ``},
 		{"A list with a cursor no list gave is refused.", http.MethodGet, requests + "?cursor=not-a-cursor", "", ``},
 		{"A list filtered twice is refused.", http.MethodGet, requests + "?state=pending&state=approved", "", ``},
 	}

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/trustgate/trustgate/engine"
+	"github.com/trustgate/trustgate/server/console"
 )
 
 const decisionID = "0f8fad5b-d9cb-469f-a165-70867728950e"
@@ -64,6 +65,9 @@ func TestEngineErrorsMapToOAuthErrorResponses(t *testing.T) {
 		{"no evaluation slot in time is 503 temporarily_unavailable with Retry-After: 1",
 			&engine.Error{DecisionID: decisionID, RetryAfter: time.Second, Err: fmt.Errorf("%w: no slot", engine.ErrOverloaded)},
 			503, codeUnavailable, descOverloaded + "; decision id " + decisionID, "1", zap.ErrorLevel},
+		{"an unreachable console IdP is 503 temporarily_unavailable with Retry-After: 30",
+			fmt.Errorf("%w: dial tcp: connection refused", console.ErrIdPUnavailable),
+			503, codeUnavailable, descNoIdP, "30", zap.ErrorLevel},
 		{"an internal error wrapping an invalid token is still the server's fault: 500",
 			&engine.Error{DecisionID: decisionID, Err: fmt.Errorf("%w: %w", engine.ErrInternal, engine.ErrInvalidToken)},
 			500, codeServerError, descServer + "; decision id " + decisionID, "", zap.ErrorLevel},

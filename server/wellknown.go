@@ -110,7 +110,6 @@ func (s *Server) openIDConfiguration(w http.ResponseWriter, _ *http.Request) err
 	return writeJSON(w, http.StatusOK, m)
 }
 
-// jwks is GET /.well-known/jwks.json (RFC 7517 §5).
 // consoleSettings is GET /.well-known/trustgate-console: the console's
 // IdP issuer, the CLI's client id and the scopes, so that `trustgate login
 // --url` needs nothing else. Nothing in it is a secret.
@@ -123,6 +122,7 @@ func (s *Server) consoleSettings(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, cs)
 }
 
+// jwks is GET /.well-known/jwks.json (RFC 7517 §5).
 func (s *Server) jwks(w http.ResponseWriter, _ *http.Request) error {
 	cacheable(w)
 	return writeJSON(w, http.StatusOK, s.publicKeys())

@@ -65,22 +65,23 @@ func (s *Set) Match(v string) bool {
 
 // Includes reports whether every string sub matches, super matches too.
 // When not, witness is a shortest string sub matches and super does not.
+// Undecided (ErrTooComplex), ok is false: not included.
 func Includes(sub, super *Set) (ok bool, witness string, err error) {
 	found, w, err := search(sub, super, func(a, b bool) bool { return a && !b })
 	if found {
 		w = readableWitness(w, func(s string) bool { return sub.Match(s) && !super.Match(s) })
 	}
-	return !found, w, err
+	return !found && err == nil, w, err
 }
 
 // Overlap reports whether some string is matched by both a and b, and a
-// shortest one.
+// shortest one. Undecided (ErrTooComplex), ok is true: they may overlap.
 func Overlap(a, b *Set) (ok bool, witness string, err error) {
 	found, w, err := search(a, b, func(x, y bool) bool { return x && y })
 	if found {
 		w = readableWitness(w, func(s string) bool { return a.Match(s) && b.Match(s) })
 	}
-	return found, w, err
+	return found || err != nil, w, err
 }
 
 // readableWitness fills the empty places of a shortest witness (an empty

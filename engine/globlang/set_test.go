@@ -1,6 +1,7 @@
 package globlang
 
 import (
+	"errors"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -115,6 +116,20 @@ func TestMatchAgreesWithTheGlobLibrary(t *testing.T) {
 	}
 	if compiled < patterns/2 {
 		t.Fatalf("only %d of %d random patterns compiled: the test compares too few", compiled, patterns)
+	}
+}
+
+// A question whose automaton grows past maxExplored states is not
+// decided, and its answer is the unsafe one: not included, may overlap.
+// "a" then 17 characters, anywhere, determinizes into 2^18 states, more
+// than the bound.
+func TestAQuestionTooLargeToDecideIsErrTooComplexWithTheUnsafeAnswer(t *testing.T) {
+	big := MustCompile("**a" + strings.Repeat("?", 17))
+	if ok, _, err := Includes(big, MustCompile("**")); !errors.Is(err, ErrTooComplex) || ok {
+		t.Errorf("Includes(%s, **) = %v, %v; want false, ErrTooComplex", big, ok, err)
+	}
+	if ok, _, err := Overlap(big, MustCompile("b")); !errors.Is(err, ErrTooComplex) || !ok {
+		t.Errorf("Overlap(%s, b) = %v, %v; want true, ErrTooComplex", big, ok, err)
 	}
 }
 

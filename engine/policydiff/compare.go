@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/trustgate/trustgate/engine/policy"
+	"github.com/trustgate/trustgate/engine/verify"
 )
 
 // comparison is one Compare.
@@ -40,49 +41,47 @@ func (c *comparison) samePlatform(provider string) bool {
 }
 
 func (c *comparison) providers() []Section {
-	var out []Section
-	for _, name := range unionKeys(c.base.Providers, c.head.Providers) {
-		b, inB := c.base.Providers[name]
-		h, inH := c.head.Providers[name]
-		s := Section{Name: name}
-		switch {
-		case !inB:
-			s.Kind = Added
-			s.Changes = []Change{{What: "provider", Kind: Added, After: h.Issuer,
-				Why: "its tokens are verified; what they are granted is each federation of it, judged below"}}
-		case !inH:
-			s.Kind = Removed
-			s.Changes = []Change{{What: "provider", Kind: Removed, Before: b.Issuer, Effect: Narrows}}
-		default:
-			s.Kind = Changed
-			s.Changes = provider(b, h)
-		}
-		if len(s.Changes) > 0 {
-			s.Effect = effectOf(s.Changes)
-			out = append(out, s)
-		}
-	}
-	return out
+	return sections(c.base.Providers, c.head.Providers,
+		func(h verify.Provider) Change {
+			return Change{What: "provider", Kind: Added, After: h.Issuer,
+				Why: "its tokens are verified; what they are granted is each federation of it, judged below"}
+		},
+		func(b verify.Provider) Change {
+			return Change{What: "provider", Kind: Removed, Before: b.Issuer, Effect: Narrows}
+		},
+		func(_ string, b, h verify.Provider) []Change { return provider(b, h) })
 }
 
 func (c *comparison) identities() []Section {
+	return sections(c.base.Identities, c.head.Identities,
+		c.newIdentity,
+		func(b policy.Identity) Change {
+			return Change{What: "identity", Kind: Removed, Before: fmt.Sprintf("%d federations", len(b.Federations)), Effect: Narrows}
+		},
+		func(name string, b, h policy.Identity) []Change {
+			if reflect.DeepEqual(b, h) {
+				return nil
+			}
+			return c.identity(name, b, h)
+		})
+}
+
+// sections compares the entries of base and head by name: a Section for
+// each entry added, removed or changed, with the changes the funcs give.
+// An entry in both with no change has none.
+func sections[V any](base, head map[string]V, added, removed func(V) Change, changed func(name string, b, h V) []Change) []Section {
 	var out []Section
-	for _, name := range unionKeys(c.base.Identities, c.head.Identities) {
-		b, inB := c.base.Identities[name]
-		h, inH := c.head.Identities[name]
+	for _, name := range unionKeys(base, head) {
+		b, inB := base[name]
+		h, inH := head[name]
 		s := Section{Name: name}
 		switch {
 		case !inB:
-			s.Kind = Added
-			s.Changes = []Change{c.newIdentity(h)}
+			s.Kind, s.Changes = Added, []Change{added(h)}
 		case !inH:
-			s.Kind = Removed
-			s.Changes = []Change{{What: "identity", Kind: Removed, Before: fmt.Sprintf("%d federations", len(b.Federations)), Effect: Narrows}}
-		case reflect.DeepEqual(b, h):
-			continue
+			s.Kind, s.Changes = Removed, []Change{removed(b)}
 		default:
-			s.Kind = Changed
-			s.Changes = c.identity(name, b, h)
+			s.Kind, s.Changes = Changed, changed(name, b, h)
 		}
 		if len(s.Changes) > 0 {
 			s.Effect = effectOf(s.Changes)

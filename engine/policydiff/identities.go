@@ -66,6 +66,14 @@ func narrowsIf(b bool) Effect {
 
 // grantList compares roles, scopes or audiences: more grants more.
 func grantList(what string, b, h []string) []Change {
+	return listChange(what, b, h, func(more []string) string {
+		return fmt.Sprintf("%s %s granted", what, strings.Join(more, ", "))
+	})
+}
+
+// listChange compares a list whose added entries widen and whose removed
+// ones narrow; example tells what the added entries let through.
+func listChange(what string, b, h []string, example func(more []string) string) []Change {
 	more, fewer := minus(h, b), minus(b, h)
 	if len(more) == 0 && len(fewer) == 0 {
 		return nil
@@ -73,7 +81,7 @@ func grantList(what string, b, h []string) []Change {
 	c := Change{What: what, Kind: Changed, Before: list(b), After: list(h)}
 	if len(more) > 0 {
 		c.Effect |= Widens
-		c.Example = fmt.Sprintf("%s %s granted", what, strings.Join(more, ", "))
+		c.Example = example(more)
 	}
 	if len(fewer) > 0 {
 		c.Effect |= Narrows

@@ -41,19 +41,7 @@ func provider(b, h verify.Provider) []Change {
 
 // verified compares a list of accepted values: more accepts more tokens.
 func verified(what string, b, h []string, example string) []Change {
-	more, fewer := minus(h, b), minus(b, h)
-	if len(more) == 0 && len(fewer) == 0 {
-		return nil
-	}
-	c := Change{What: what, Kind: Changed, Before: list(b), After: list(h)}
-	if len(more) > 0 {
-		c.Effect |= Widens
-		c.Example = example + more[0]
-	}
-	if len(fewer) > 0 {
-		c.Effect |= Narrows
-	}
-	return []Change{c}
+	return listChange(what, b, h, func(more []string) string { return example + more[0] })
 }
 
 func orDiscovery(u string) string {

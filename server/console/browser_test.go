@@ -223,6 +223,14 @@ func TestInTheBrowserAnApproverWhoseIdPSendsNoGroupsIsToldTheClaimApproversAreMa
 	if len(logged) == 0 || fmt.Sprint(logged[0].ContextMap()["missing_claims"]) != "[groups]" {
 		t.Errorf("the log does not give the missing claim: %v", logged)
 	}
+	for _, e := range logged {
+		fields := fmt.Sprint(e.ContextMap())
+		for _, secret := range []string{identity, r.ID, "prod-approvers", "demo-group"} {
+			if strings.Contains(fields, secret) {
+				t.Errorf("the no-access log line reveals %q: %s", secret, fields)
+			}
+		}
+	}
 }
 
 func TestInTheBrowserAFormWithoutItsCSRFTokenIsRefused(t *testing.T) {

@@ -72,3 +72,30 @@ func TestTheWellKnownDocumentTellsTheCLIHowToSignIn(t *testing.T) {
 		t.Fatalf("the document names the console's own client or its secret: %s", p.body)
 	}
 }
+
+func TestWithoutACLIClientTheDocumentOffersOnlyAConsoleClientWithoutASecret(t *testing.T) {
+	tests := []struct {
+		name, secret, want string
+	}{
+		{name: "A console client without a secret is the CLI's too.", want: clientID},
+		{name: "A console client with a secret is never offered to the CLI.", secret: clientSecret},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := newStackWith(t, func(st *stack) idp {
+				st.People.Login().AddClient(clientID, tc.secret, st.URL+"/console/callback")
+				return idp{issuer: st.People.URL(), clientID: clientID, secret: tc.secret, noCLI: true}
+			})
+			p := get(t, http.DefaultClient, st.URL+"/.well-known/trustgate-console")
+			var got struct {
+				ClientID *string `json:"client_id"`
+			}
+			if err := json.Unmarshal([]byte(p.body), &got); p.status != http.StatusOK || err != nil {
+				t.Fatalf("GET /.well-known/trustgate-console: %d %s (%v)", p.status, p.body, err)
+			}
+			if tc.want == "" && got.ClientID != nil || tc.want != "" && (got.ClientID == nil || *got.ClientID != tc.want) {
+				t.Fatalf("the document says client_id %s, want %q", p.body, tc.want)
+			}
+		})
+	}
+}

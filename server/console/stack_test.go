@@ -112,6 +112,8 @@ type idp struct {
 	issuer, clientID, secret string
 	// scopes are console.scopes; nil: the default.
 	scopes []string
+	// noCLI configures no client for the CLI (cli_client_id unset).
+	noCLI bool
 }
 
 func newStack(t testing.TB) *stack {
@@ -147,8 +149,12 @@ func newStackWith(t testing.TB, setup func(st *stack) idp) *stack {
 	st.Engine = newEngine(t, st.URL, store, svc, log)
 	st.loadPolicy(t, id.issuer, id.clientID)
 
+	cli := cliClientID
+	if id.noCLI {
+		cli = ""
+	}
 	cons, err := console.New(console.Config{Engine: st.Engine, Issuer: id.issuer, ClientID: id.clientID,
-		ClientSecret: id.secret, Scopes: id.scopes, CLIClientID: cliClientID, RedirectURL: st.URL + "/console/callback", SessionKey: make([]byte, console.KeySize),
+		ClientSecret: id.secret, Scopes: id.scopes, CLIClientID: cli, RedirectURL: st.URL + "/console/callback", SessionKey: make([]byte, console.KeySize),
 		Logger: log.Named("console"), Now: st.now})
 	if err != nil {
 		t.Fatal(err)
