@@ -80,8 +80,9 @@ func LoadModel(ctx context.Context, paths []string, opts Options) (*Policy, *Mod
 	return p, model, nil
 }
 
-// fill describes the loaded sources, their merged data and its index.
-func (model *Model) fill(sources []*source, m *merged, idx index, opts Options, caps *ast.Capabilities, libraryLevels map[string]int) error {
+// fill describes the loaded sources, their merged data and its index, and
+// the library build parsed.
+func (model *Model) fill(sources []*source, m *merged, idx index, library map[string]*ast.Module, libraryLevels map[string]int) error {
 	model.Revisions, _ = revisions(sources)
 	model.Providers = make(map[string]verify.Provider, len(idx.providers))
 	for name, p := range idx.providers {
@@ -106,9 +107,8 @@ func (model *Model) fill(sources []*source, m *merged, idx index, opts Options, 
 			model.Modules[rel] = mod
 		}
 	}
-	library, err := parseLibrary(opts.Library, caps)
 	model.Library = library
-	return err
+	return nil
 }
 
 // bundleRelative is the path inside its bundle of a file bundleFile named.
