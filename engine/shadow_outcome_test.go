@@ -37,3 +37,33 @@ func TestAShadowDecisionIsComparedWithTheLiveOneAsADenyWhenLiveFailed(t *testing
 		})
 	}
 }
+
+func TestOnlyTheSampledShareOfEvaluatedExchangesIsOfferedToTheShadow(t *testing.T) {
+	evaluated := &record{eval: &Evaluation{}}
+	tests := []struct {
+		name      string
+		rate      float64
+		loaded    bool
+		rec       *record
+		wantQueue int
+	}{
+		{"With no shadow policy, nothing is queued.", 1, false, evaluated, 0},
+		{"An exchange refused before evaluation is not queued.", 1, true, &record{}, 0},
+		{"At rate 1, every evaluated exchange is queued.", 1, true, evaluated, 100},
+		{"At a rate near 0, almost none is.", 1e-9, true, evaluated, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newShadow(tt.rate, 100, nil)
+			if tt.loaded {
+				s.policy.Store(&policy.Policy{})
+			}
+			for range 100 {
+				s.offer(tt.rec)
+			}
+			if got := len(s.jobs); got != tt.wantQueue {
+				t.Fatalf("%d queued, want %d", got, tt.wantQueue)
+			}
+		})
+	}
+}
