@@ -32,11 +32,14 @@ type recordedInput struct {
 }
 
 type recordedGrant struct {
-	ID       string         `json:"id"`
-	Identity string         `json:"identity"`
-	EndsAt   time.Time      `json:"ends_at"`
-	Binds    bool           `json:"binds"`
-	Binding  access.Binding `json:"binding"`
+	ID        string         `json:"id"`
+	Identity  string         `json:"identity"`
+	StartsAt  string         `json:"starts_at"` // "" for none (rfc3339)
+	EndsAt    time.Time      `json:"ends_at"`
+	Scopes    []string       `json:"scopes"`
+	Audiences []string       `json:"audiences"`
+	Binds     bool           `json:"binds"`
+	Binding   access.Binding `json:"binding"`
 }
 
 // ParseEvaluation reads back the input of a decision record (AppendJSON):
@@ -68,7 +71,14 @@ func ParseEvaluation(input []byte) (*Evaluation, error) {
 	if in.Grants != nil {
 		ev.Grants = make([]access.Grant, len(in.Grants))
 		for i, g := range in.Grants {
-			ev.Grants[i] = access.Grant{ID: g.ID, Identity: g.Identity, EndsAt: g.EndsAt, Binds: g.Binds, Binding: g.Binding}
+			var starts time.Time
+			if g.StartsAt != "" {
+				if starts, err = time.Parse(time.RFC3339, g.StartsAt); err != nil {
+					return nil, fmt.Errorf("%w: grant %s: starts_at: %w", ErrRecord, g.ID, err)
+				}
+			}
+			ev.Grants[i] = access.Grant{ID: g.ID, Identity: g.Identity, StartsAt: starts, EndsAt: g.EndsAt,
+				Scopes: g.Scopes, Audiences: g.Audiences, Binds: g.Binds, Binding: g.Binding}
 		}
 	}
 	return ev, nil

@@ -3,12 +3,16 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"reflect"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/trustgate/trustgate/engine"
+	"github.com/trustgate/trustgate/engine/access"
 	"github.com/trustgate/trustgate/engine/decisionlog"
 	"github.com/trustgate/trustgate/engine/policy"
+	"github.com/trustgate/trustgate/engine/verify"
 )
 
 // recordInput returns the input and erased list of the one decision record.
@@ -122,5 +126,30 @@ func TestTheDecisionMaskErasesFieldsFromEveryRecordAndNamesThem(t *testing.T) {
 	}
 	if _, has := ev.Input.Token["project_path"]; has || !slices.Equal(ev.Erased, want) {
 		t.Fatalf("the HTTP sink's event is not masked the same: %s", b)
+	}
+}
+
+func TestARecordedInputKeepsEveryFieldOfTheGrantsThePolicySaw(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	grants := []access.Grant{
+		{ID: "g-1", Identity: "jit", Scopes: []string{"read"}, Audiences: []string{"https://db.example.com"},
+			StartsAt: at.Add(-time.Hour), EndsAt: at.Add(time.Hour), Binds: true,
+			Binding: access.Binding{Kind: "project", Provider: "gitlab", Issuer: "https://gitlab.example.com", Project: "my-group/api"}},
+		{ID: "g-2", Identity: "jit", Scopes: []string{"read", "write"}, Audiences: []string{}, EndsAt: at.Add(time.Hour),
+			Binding: access.Binding{Kind: "subject", Provider: "gitlab", Issuer: "https://gitlab.example.com", Subject: "project_path:x"}},
+	}
+	ev := &engine.Evaluation{
+		Provider: &verify.Provider{Name: "gitlab", Issuer: "https://gitlab.example.com", Platform: "gitlab"},
+		Payload:  []byte(`{"iss":"https://gitlab.example.com","sub":"project_path:x"}`),
+		Request:  engine.Request{Identity: "jit", Scopes: []string{"read"}},
+		Now:      at,
+		Grants:   grants,
+	}
+	got, err := engine.ParseEvaluation(ev.AppendJSON(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Grants, grants) {
+		t.Fatalf("grants read back %+v, want %+v: a replay would ask the policy something else", got.Grants, grants)
 	}
 }

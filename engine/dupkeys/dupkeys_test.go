@@ -8,6 +8,9 @@ import (
 	"testing"
 )
 
+// manyKeys are more keys than an object compares in its list.
+const manyKeys = `"a": 1, "b": 1, "c": 1, "d": 1, "e": 1, "f": 1, "g": 1, "h": 1, "i": 1, "j": 1`
+
 func TestJSON(t *testing.T) {
 	tests := []struct {
 		name string
@@ -24,6 +27,8 @@ func TestJSON(t *testing.T) {
 		{"A string value equal to a key is no key.", `{"a": "a", "b": ["a", "b"]}`, nil},
 		{"Quotes and braces inside strings are text.", `{"a": "\"}{,\"a\": ", "b": 2}`, nil},
 		{"The same key in sibling objects is fine.", `[{"a": 1}, {"a": 2}]`, nil},
+		{"A key twice in an object of many keys is found.", "{" + manyKeys + ",\n\"c\": 2}", &Error{Key: "c", First: 1, Second: 2}},
+		{"The same keys in sibling objects of many keys are fine.", "[{" + manyKeys + "}, {" + manyKeys + "}]", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

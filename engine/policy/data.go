@@ -44,6 +44,7 @@ type index struct {
 	byEmail    map[string]string    // email → identity name
 	jitNames   []string             // the just-in-time identities, sorted
 	candidates map[string]any       // data.trustgate.index (candidateIndex)
+	riskLevels map[string]int       // validated: the bundle's, or the library's
 	// pending brings candidates while candidateIndex runs (validate starts
 	// it; finish waits for it).
 	pending <-chan map[string]any
@@ -102,6 +103,7 @@ func validate(m *merged, opts Options, library libraryRisk) (index, []Problem) {
 	v.indexProviders(&idx, providers)
 	levels, hasLevels := tg["risk_levels"]
 	v.riskLevels = v.readRiskLevels(levels, hasLevels)
+	idx.riskLevels = v.riskLevels
 	identities, hasIdentities := v.section(tg["identities"], "trustgate.identities")
 	cands := v.indexIdentities(&idx, identities, names, providers)
 	if hasProviders && len(providers) == 0 {

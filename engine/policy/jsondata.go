@@ -21,10 +21,10 @@ type rawEntry []byte
 var identitiesPath = []string{"trustgate", identitiesKey}
 
 // decodeJSONData decodes a data.json whose root object lands at prefix as
-// util.UnmarshalJSON does (numbers stay json.Number, the last of two equal
-// keys wins, though parseDataFile refuses those first, nothing may follow
-// the value, nothing may nest deeper than maxJSONDepth), except that each identity under trustgate.identities is
-// left a rawEntry. It reads the file as a stream: only the root, trustgate
+// util.UnmarshalJSON does (numbers stay json.Number; the last of two equal
+// keys wins, though parseDataFile refuses those first; nothing may follow
+// the value; nothing may nest deeper than maxJSONDepth), except that each
+// identity under trustgate.identities is left a rawEntry. It reads the file as a stream: only the root, trustgate
 // and trustgate.identities are walked token by token, every other value is
 // decoded whole.
 func decodeJSONData(raw []byte, prefix []string) (any, error) {

@@ -130,7 +130,7 @@ func build(ctx context.Context, paths []string, opts Options, model *Model) (*Po
 	p.revisions, p.digest = revisions(sources)
 	p.loadedAt = time.Now()
 	if model != nil {
-		if err := model.fill(sources, m, idx, opts, caps, risk.levels); err != nil {
+		if err := model.fill(sources, m, idx, library); err != nil {
 			return nil, []Problem{{Message: err.Error()}}
 		}
 	}

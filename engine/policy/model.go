@@ -80,8 +80,9 @@ func LoadModel(ctx context.Context, paths []string, opts Options) (*Policy, *Mod
 	return p, model, nil
 }
 
-// fill describes the loaded sources, their merged data and its index.
-func (model *Model) fill(sources []*source, m *merged, idx index, opts Options, caps *ast.Capabilities, libraryLevels map[string]int) error {
+// fill describes the loaded sources, their merged data and its index, and
+// the library build parsed.
+func (model *Model) fill(sources []*source, m *merged, idx index, library map[string]*ast.Module) error {
 	model.Revisions, _ = revisions(sources)
 	model.Providers = make(map[string]verify.Provider, len(idx.providers))
 	for name, p := range idx.providers {
@@ -95,7 +96,7 @@ func (model *Model) fill(sources []*source, m *merged, idx index, opts Options, 
 		}
 		model.Identities[name] = decoded
 	}
-	model.RiskLevels, model.Data = riskLevelsAndRest(m.data, libraryLevels)
+	model.RiskLevels, model.Data = maps.Clone(idx.riskLevels), dataBeside(m.data)
 	model.Modules = make(map[string]*ast.Module)
 	for _, src := range sources {
 		for name, mod := range src.modules {
@@ -106,9 +107,8 @@ func (model *Model) fill(sources []*source, m *merged, idx index, opts Options, 
 			model.Modules[rel] = mod
 		}
 	}
-	library, err := parseLibrary(opts.Library, caps)
 	model.Library = library
-	return err
+	return nil
 }
 
 // bundleRelative is the path inside its bundle of a file bundleFile named.
@@ -122,10 +122,9 @@ func bundleRelative(bundlePath, name string) string {
 	return name
 }
 
-// riskLevelsAndRest splits the merged data into the risk levels (the
-// library's when it has none) and what is left beside providers and
-// identities.
-func riskLevelsAndRest(data map[string]any, libraryLevels map[string]int) (map[string]int, map[string]any) {
+// dataBeside is the merged data but the providers, identities and risk
+// levels, which the model describes on their own.
+func dataBeside(data map[string]any) map[string]any {
 	rest := maps.Clone(data)
 	tg, _ := data["trustgate"].(map[string]any)
 	tgRest := maps.Clone(tg)
@@ -133,16 +132,7 @@ func riskLevelsAndRest(data map[string]any, libraryLevels map[string]int) (map[s
 	delete(tgRest, identitiesKey)
 	delete(tgRest, "risk_levels")
 	rest["trustgate"] = tgRest
-	levels := maps.Clone(libraryLevels)
-	if raw, ok := tg["risk_levels"].(map[string]any); ok {
-		levels = make(map[string]int, len(raw))
-		for name, x := range raw {
-			obj, _ := x.(map[string]any)
-			n, _ := obj["approvals"].(json.Number).Int64()
-			levels[name] = int(n)
-		}
-	}
-	return levels, rest
+	return rest
 }
 
 // identityData is an identity's entry as validated JSON.
