@@ -177,6 +177,10 @@ func TestLoginInTheBrowserKeepsTheIDTokenForTheAccessCommands(t *testing.T) {
 		t.Fatalf("list with the sign-in: %d %s%s", code, list, errOut)
 	}
 	noTokenIn(t, r.stdout+r.stderr+out+errOut+list, creds.IDToken)
+	if creds.RefreshToken == "" {
+		t.Fatal("no refresh token was kept")
+	}
+	noTokenIn(t, r.stdout+r.stderr+out+errOut+list, creds.RefreshToken)
 
 	// --print, and only it, prints the ID token.
 	p := loginInTheBrowser(t, s, env, "--print")
@@ -184,6 +188,7 @@ func TestLoginInTheBrowserKeepsTheIDTokenForTheAccessCommands(t *testing.T) {
 		t.Fatal("login --print does not print the stored ID token")
 	}
 	noTokenIn(t, p.stderr, storedCredentials(t, env).IDToken)
+	noTokenIn(t, p.stdout+p.stderr, storedCredentials(t, env).RefreshToken)
 }
 
 func TestLoginWithTheDeviceGrant(t *testing.T) {
