@@ -7,20 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"slices"
 
 	"go.uber.org/zap"
 
 	"github.com/trustgate/trustgate/cmd/trustgate/config"
 	"github.com/trustgate/trustgate/engine/policy"
 	"github.com/trustgate/trustgate/engine/policydiff"
-)
-
-// Exit codes of diff.
-const (
-	diffNoNewAccess = 0
-	diffNewAccess   = 1
-	diffError       = 2
 )
 
 type diffFlags struct {
@@ -53,37 +45,33 @@ func runDiff(ctx context.Context, args []string, io stdio) int {
 		return f.check()
 	}); !ok {
 		if code == exitUsage {
-			return diffError
+			return exitReportError
 		}
 		return code
 	}
 	report, err := f.compare(ctx)
 	if err != nil {
 		fmt.Fprintf(io.stderr, "trustgate diff: %v\n", err)
-		return diffError
+		return exitReportError
 	}
 	if err := writeDiff(io, report, f.format); err != nil {
 		fmt.Fprintf(io.stderr, "trustgate diff: %v\n", err)
-		return diffError
+		return exitReportError
 	}
 	if report.NewAccess && f.failOn == "new-access" {
-		return diffNewAccess
+		return exitNewAccess
 	}
-	return diffNoNewAccess
+	return exitNoNewAccess
 }
 
 func (f *diffFlags) check() error {
 	switch {
 	case len(f.base) == 0 || len(f.head) == 0:
 		return errors.New("give at least one --base and one --head")
-	case !slices.Contains([]string{"text", "json", "markdown"}, f.format):
-		return fmt.Errorf("--format must be text, json or markdown, not %q", f.format)
-	case f.failOn != "new-access" && f.failOn != "none":
-		return fmt.Errorf("--fail-on must be new-access or none, not %q", f.failOn)
 	case f.config != "" && (f.set["issuer"] || f.set["allow-insecure-issuers"]):
 		return errors.New("give --config or --issuer and --allow-insecure-issuers, not both")
 	}
-	return nil
+	return checkReport(f.format, f.failOn)
 }
 
 func (f *diffFlags) compare(ctx context.Context) (*policydiff.Report, error) {

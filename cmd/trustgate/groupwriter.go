@@ -19,15 +19,20 @@ type groupWriter struct {
 	mu      sync.Mutex
 	written *sync.Cond // broadcast when a write ends
 	pending []byte     // records not yet handed to out
+	next    *write     // the write pending records will go out in
 	spare   []byte     // the buffer of the last write, reused
-	queued  uint64     // records appended so far
-	done    uint64     // records whose write has ended
 	writing bool       // a writer is in out.Write
-	err     error      // of the last write
+}
+
+// write is the outcome of one write, shared by the records in it: a later
+// write must not answer for an earlier one's records.
+type write struct {
+	ended bool
+	err   error
 }
 
 func newGroupWriter(out zapcore.WriteSyncer) *groupWriter {
-	g := &groupWriter{out: out}
+	g := &groupWriter{out: out, next: &write{}}
 	g.written = sync.NewCond(&g.mu)
 	return g
 }
@@ -39,29 +44,29 @@ func (g *groupWriter) Write(p []byte) (int, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.pending = append(g.pending, p...)
-	g.queued++
-	mine := g.queued
-	for g.done < mine {
+	mine := g.next
+	for !mine.ended {
 		if g.writing {
 			g.written.Wait()
 			continue
 		}
 		g.flushLocked()
 	}
-	if g.err != nil {
-		return 0, g.err
+	if mine.err != nil {
+		return 0, mine.err
 	}
 	return len(p), nil
 }
 
 // flushLocked writes what is pending, unlocking g.mu during the write.
 func (g *groupWriter) flushLocked() {
-	batch, upTo := g.pending, g.queued
-	g.pending, g.writing = g.spare[:0], true
+	batch, w := g.pending, g.next
+	g.pending, g.next, g.writing = g.spare[:0], &write{}, true
 	g.mu.Unlock()
 	_, err := g.out.Write(batch)
 	g.mu.Lock()
-	g.spare, g.done, g.err, g.writing = batch, upTo, err, false
+	g.spare, g.writing = batch, false
+	w.ended, w.err = true, err
 	g.written.Broadcast()
 }
 

@@ -94,3 +94,52 @@ func TestSyncSyncsTheFile(t *testing.T) {
 		t.Fatalf("Sync = %v, synced %d times, %d writes", err, out.synced, len(out.writes))
 	}
 }
+
+// alternatingSyncer fails every other write and keeps each record's outcome.
+type alternatingSyncer struct {
+	mu      sync.Mutex
+	writes  int
+	outcome map[string]error // record → the error of the write that held it
+}
+
+func (a *alternatingSyncer) Write(p []byte) (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.writes++
+	var err error
+	if a.writes%2 == 0 {
+		err = fmt.Errorf("write %d failed", a.writes)
+	}
+	for line := range strings.SplitSeq(strings.TrimSuffix(string(p), "\n"), "\n") {
+		a.outcome[line+"\n"] = err
+	}
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (a *alternatingSyncer) Sync() error { return nil }
+
+func TestEveryRecordSeesTheErrorOfItsOwnWrite(t *testing.T) {
+	out := &alternatingSyncer{outcome: map[string]error{}}
+	g := newGroupWriter(out)
+	const writers, each = 16, 300
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				line := fmt.Sprintf("{\"writer\":%d,\"record\":%d}\n", w, i)
+				_, err := g.Write([]byte(line))
+				out.mu.Lock()
+				want := out.outcome[line]
+				out.mu.Unlock()
+				if err != want { //nolint:errorlint // the very value the write returned
+					t.Errorf("Write(%q) = %v, but its write returned %v", line, err, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}

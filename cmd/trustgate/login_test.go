@@ -177,6 +177,10 @@ func TestLoginInTheBrowserKeepsTheIDTokenForTheAccessCommands(t *testing.T) {
 		t.Fatalf("list with the sign-in: %d %s%s", code, list, errOut)
 	}
 	noTokenIn(t, r.stdout+r.stderr+out+errOut+list, creds.IDToken)
+	if creds.RefreshToken == "" {
+		t.Fatal("no refresh token was kept")
+	}
+	noTokenIn(t, r.stdout+r.stderr+out+errOut+list, creds.RefreshToken)
 
 	// --print, and only it, prints the ID token.
 	p := loginInTheBrowser(t, s, env, "--print")
@@ -184,6 +188,7 @@ func TestLoginInTheBrowserKeepsTheIDTokenForTheAccessCommands(t *testing.T) {
 		t.Fatal("login --print does not print the stored ID token")
 	}
 	noTokenIn(t, p.stderr, storedCredentials(t, env).IDToken)
+	noTokenIn(t, p.stdout+p.stderr, storedCredentials(t, env).RefreshToken)
 }
 
 func TestLoginWithTheDeviceGrant(t *testing.T) {
@@ -199,6 +204,23 @@ func TestLoginWithTheDeviceGrant(t *testing.T) {
 	}
 	if code, out, errOut := runCLI(t, env, "access", "list", "--state", "pending"); code != exitOK || !strings.HasPrefix(out, "ID") {
 		t.Fatalf("list with the device sign-in: %d %s%s", code, out, errOut)
+	}
+}
+
+func TestALoginTheDeviceDeniesIsRefusedAndKeepsNothing(t *testing.T) {
+	s := startAccessStackWith(t, stackOptions{cliClient: true})
+	env := personEnv(t, s)
+	s.corp.Login().SignInAs(nil) // the person declines on the other device
+	l := startLogin(t, env, "--device")
+	if status, _ := browse(t, l.waitFor(t, deviceURL)); status != http.StatusForbidden {
+		t.Fatalf("the verification page's status is %d, want 403", status)
+	}
+	r := l.result(t)
+	if r.code != exitFail || r.stdout != "" || !strings.Contains(r.stderr, `"access_denied"`) {
+		t.Fatalf("login --device: %d %q %q, want a refusal with the IdP's access_denied", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(env[envConfigDir], "login.json")); !os.IsNotExist(err) {
+		t.Fatalf("a denied login kept a sign-in: %v", err)
 	}
 }
 
@@ -263,6 +285,14 @@ func TestLoginRefusesWhatItDidNotAskFor(t *testing.T) {
 				}
 				resp.Body.Close()
 				return resp.Header.Get("Location")
+			}},
+		{name: "A redirect to the callback with a code but no state is refused.", want: "the state of the redirect does not match",
+			tamper: func(t *testing.T, authorize string) string {
+				u, err := url.Parse(authorize)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return u.Query().Get("redirect_uri") + "?code=injected"
 			}},
 		{name: "A sign-in the person cancels at the IdP is refused with the IdP's error.", want: `the identity provider answered "access_denied"`,
 			tamper: func(t *testing.T, authorize string) string {

@@ -5,17 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/trustgate/trustgate/engine/policy"
 	"github.com/trustgate/trustgate/engine/replay"
 	"go.uber.org/zap"
 )
 
-// Exit codes of replay (and diff): 1 is "new access".
+// Exit codes of replay and diff: 1 is "new access".
 const (
-	replayNoNewAccess = 0
-	replayNewAccess   = 1
-	replayError       = 2
+	exitNoNewAccess = 0
+	exitNewAccess   = 1
+	exitReportError = 2
 )
 
 type replayFlags struct {
@@ -50,12 +51,12 @@ func runReplay(ctx context.Context, args []string, io stdio) int {
 	}
 	if err != nil {
 		fmt.Fprintf(io.stderr, "trustgate replay: %s\n", printable(err.Error()))
-		return replayError
+		return exitReportError
 	}
 	if rep.NewAccess && f.failOn == "new-access" {
-		return replayNewAccess
+		return exitNewAccess
 	}
-	return replayNoNewAccess
+	return exitNoNewAccess
 }
 
 func (f *replayFlags) check() error {
@@ -64,10 +65,17 @@ func (f *replayFlags) check() error {
 		return errors.New("at least one --head is required")
 	case (f.decisions == "") == (f.stateURL == ""):
 		return errors.New("give exactly one of --decisions or --state")
-	case f.format != "text" && f.format != "json" && f.format != "markdown":
-		return fmt.Errorf("--format must be text, json or markdown, not %q", f.format)
-	case f.failOn != "new-access" && f.failOn != "none":
-		return fmt.Errorf("--fail-on must be new-access or none, not %q", f.failOn)
+	}
+	return checkReport(f.format, f.failOn)
+}
+
+// checkReport checks the --format and --fail-on replay and diff share.
+func checkReport(format, failOn string) error {
+	switch {
+	case !slices.Contains([]string{"text", "json", "markdown"}, format):
+		return fmt.Errorf("--format must be text, json or markdown, not %q", format)
+	case failOn != "new-access" && failOn != "none":
+		return fmt.Errorf("--fail-on must be new-access or none, not %q", failOn)
 	}
 	return nil
 }

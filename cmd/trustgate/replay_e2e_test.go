@@ -219,6 +219,10 @@ func TestReplayRefusesBadInputInOneLineAndWritesNothing(t *testing.T) {
 		{name: "A state database that does not exist is refused.", args: []string{"--head", bundle, "--state", "sqlite:" + filepath.Join(dir, "absent.db")}, want: "--state: "},
 		{name: "A decision history from a newer schema is refused.", args: []string{"--head", bundle, "--state", newer}, want: "is newer than this binary's"},
 		{name: "An unknown format is refused.", args: []string{"--head", bundle, "--decisions", decisions, "--format", "html"}, want: "--format must be"},
+		{name: "No --head is refused.", args: []string{"--decisions", decisions}, want: "at least one --head is required"},
+		{name: "Both --decisions and --state are refused.", args: []string{"--head", bundle, "--decisions", decisions, "--state", newer}, want: "give exactly one of --decisions or --state"},
+		{name: "An unknown --fail-on is refused.", args: []string{"--head", bundle, "--decisions", decisions, "--fail-on", "sometimes"}, want: "--fail-on must be new-access or none"},
+		{name: "A --since that is no positive duration is refused.", args: []string{"--head", bundle, "--state", newer, "--since", "-3d"}, want: "--since: want a positive number of days"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

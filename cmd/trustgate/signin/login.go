@@ -54,6 +54,13 @@ func (cfg Config) discover(ctx context.Context) (*client, error) {
 		return nil, fmt.Errorf("the identity provider's discovery: %w", err)
 	}
 	oc := &oauth2.Config{ClientID: cfg.ClientID, ClientSecret: secret, Endpoint: prov.Endpoint(), Scopes: cfg.scopes(prov)}
+	if secret == "" {
+		// A public client names itself in the body (RFC 8628 §3.4). Left
+		// to detect the style, oauth2 sends every request twice, Basic
+		// first: a denied device code, gone after the first answer, was
+		// reported as the second's invalid_grant.
+		oc.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	}
 	v := prov.VerifierContext(oidc.ClientContext(ctx, cfg.HTTPClient), &oidc.Config{ClientID: cfg.ClientID, Now: cfg.Now})
 	return &client{oauth: oc, verifier: v, device: prov.Endpoint().DeviceAuthURL != ""}, nil
 }
